@@ -1,0 +1,1 @@
+"""AutoDoctor booking backend: Litestar API, outbox worker, Stripe/email adapters and the CLI."""

@@ -1,0 +1,71 @@
+"""The Litestar application: thin handlers over `api.*` SQL functions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from litestar import Litestar, Request, get
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Response
+
+from api.auth import make_jwt_auth
+from api.config import Settings
+from api.db import Conn, as_caller, call, make_pool, provide_db
+from api.errors import database_error_handler, http_error_handler
+from api.routes import ROUTE_HANDLERS
+
+log = logging.getLogger("autodoc.api")
+
+
+@get("/health", tags=["operations"], summary="Database, migrations, pg_cron, outbox and worker status")
+async def health(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    try:
+        async with request.app.state.pool.connection(timeout=3) as conn, conn.transaction():
+            await as_caller(conn, {"role": "anon"})
+            status: dict[str, Any] = await call(conn, "health")
+    except (psycopg.Error, TimeoutError) as e:
+        log.warning("health: database unreachable: %s", e)
+        return Response({"status": "unavailable", "database": False}, status_code=503)
+    return Response({"status": "ok", **status}, status_code=200)
+
+
+@get("/api/me", tags=["identity"], summary="Who the database thinks you are")
+async def me(db: Conn) -> dict[str, Any]:
+    result: dict[str, Any] = await call(db, "whoami")
+    return result
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    jwt_auth = make_jwt_auth(settings.jwt_secret)
+    pool = make_pool(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        app.state.pool = pool
+        app.state.settings = settings
+        await pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[health, me, *ROUTE_HANDLERS],
+        dependencies={"db": Provide(provide_db)},
+        exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler},
+        lifespan=[lifespan],
+        on_app_init=[jwt_auth.on_app_init],
+        openapi_config=OpenAPIConfig(
+            title="AutoDoctor booking API", version="0.1.0", path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )

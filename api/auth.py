@@ -1,0 +1,52 @@
+"""Bearer JWT authentication (HS256, Litestar's JWT support).
+
+A token carries `sub` (the user's uuid) and `role`. Expired, malformed, wrongly signed tokens and
+tokens with an unknown role are rejected with 401 before any handler runs. The claims become
+`request.user` and, per transaction, `request.jwt.claims` in PostgreSQL (see api/db.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.security.jwt import JWTAuth, Token
+
+# Roles a token may carry. `anon` is what you are without a token; `worker` is internal only.
+TOKEN_ROLES = frozenset({"customer", "mechanic", "admin"})
+
+# Paths anyone may call without a token (anything else needs one).
+PUBLIC_PATHS = ["/health", "/schema", "/api/webhooks/stripe"]
+
+
+async def claims_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any] | None:
+    role = token.extras.get("role")
+    try:
+        uuid.UUID(token.sub)
+    except ValueError:
+        return None
+    if role not in TOKEN_ROLES:
+        return None  # Litestar answers 401
+    return {"sub": token.sub, "role": role}
+
+
+def make_jwt_auth(secret: str) -> JWTAuth[dict[str, Any], Token]:
+    if len(secret) < 32:
+        raise RuntimeError("AUTODOC_JWT_SECRET must be set to at least 32 characters")
+    return JWTAuth[dict[str, Any], Token](
+        retrieve_user_handler=claims_from_token,
+        token_secret=secret,
+        algorithm="HS256",
+        exclude=PUBLIC_PATHS,
+        require_claims=["exp", "sub"],
+    )
+
+
+def mint_token(secret: str, user_id: str, role: str, *, ttl: timedelta = timedelta(hours=12)) -> str:
+    """A signed token for local use (`autodoc token`) and tests."""
+    if role not in TOKEN_ROLES:
+        raise ValueError(f"role must be one of {sorted(TOKEN_ROLES)}")
+    uuid.UUID(user_id)
+    return make_jwt_auth(secret).create_token(identifier=user_id, token_expiration=ttl, token_extras={"role": role})

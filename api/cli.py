@@ -1,0 +1,176 @@
+"""`autodoc`: the command line for developers and DBAs.
+
+    autodoc db start|stop|status|url|migrate|rollback|psql|dump-schema
+    autodoc seed --demo        load the demo data set
+    autodoc serve              the API on 127.0.0.1:8000
+    autodoc worker             the outbox worker
+    autodoc token USER ROLE    a signed JWT for local use
+    autodoc dev                everything, in the foreground (what `make run` runs)
+    autodoc test               every test on a throwaway cluster (what `make test` runs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+
+from api.cluster import Cluster
+from api.config import PROJECT_ROOT, Settings
+
+
+def _dev_cluster_ready() -> Cluster:
+    from api.cluster import dev_cluster
+    from api.secrets import ensure_local_secrets
+
+    ensure_local_secrets()
+    return dev_cluster()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from api import migrate
+    from api.secrets import api_password
+
+    cluster = _dev_cluster_ready()
+    db = "autodoc"
+    if args.action == "start":
+        cluster.start()
+        migrate.bootstrap(cluster, db, api_password())
+        print(f"PostgreSQL running: {cluster.home} port {cluster.port}")
+    elif args.action == "stop":
+        cluster.stop()
+    elif args.action == "status":
+        print("running" if cluster.running() else "stopped", cluster.home, cluster.port)
+        return 0 if cluster.running() else 1
+    elif args.action == "url":
+        print(Settings.from_env().database_url)
+    elif args.action == "migrate":
+        cluster.start()
+        migrate.bootstrap(cluster, db, api_password())
+        applied = migrate.migrate(cluster, db)
+        print(f"applied {applied or 'nothing new'}; functions, triggers, policies and jobs re-applied")
+    elif args.action == "rollback":
+        print("rolled back", migrate.rollback(cluster, db, args.count))
+    elif args.action == "psql":
+        # As an application role: connect as superuser over the private socket and start the
+        # session as that role with its claims, exactly as the API's per-request transaction does.
+        role = args.role
+        env = dict(os.environ)
+        dsn = cluster.owner_dsn(db) if role == "owner" else cluster.superuser_dsn(db)
+        if role not in ("postgres", "owner"):
+            claims = json.dumps({"sub": args.user, "role": role} if args.user else {"role": role})
+            env["PGOPTIONS"] = f"-c role=autodoc_{role} -c request.jwt.claims={claims.replace(' ', '')}"
+        cmd = [str(migrate.PG_BIN / "psql"), dsn] + (["-c", args.command] if args.command else [])
+        os.execvpe(cmd[0], cmd, env)
+    elif args.action == "dump-schema":
+        cluster.start()
+        text = migrate.migrations_only_dump(cluster, "autodoc_schema_dump", api_password())
+        migrate.SCHEMA_FILE.write_text(text)
+        print(f"wrote {migrate.SCHEMA_FILE.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    import psycopg
+
+    cluster = _dev_cluster_ready()
+    demo = PROJECT_ROOT / "db" / "seed" / "demo.sql"
+    with psycopg.connect(cluster.owner_dsn("autodoc")) as conn:
+        conn.execute(demo.read_text().encode())
+    print("demo data loaded")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from api.worker import main as worker_main
+
+    return worker_main(Settings.from_env())
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from api.auth import mint_token
+
+    _dev_cluster_ready()  # makes sure the local JWT secret exists
+    print(mint_token(Settings.from_env().jwt_secret, args.user_id, args.role, ttl=timedelta(hours=args.hours)))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from api.devrun import run_dev
+
+    return run_dev()
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from api.testrun import run_tests
+
+    return run_tests(args.pytest_args)
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from api.testrun import run_linters
+
+    return run_linters()
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    return subprocess.call([sys.executable, "-m", "bench.run", *args.bench_args], cwd=PROJECT_ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="autodoc", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    db = sub.add_parser("db", help="the local database cluster")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "rollback", "psql", "dump-schema"])
+    db.add_argument("--count", type=int, default=1, help="rollback: how many migrations (0 = all)")
+    db.add_argument("--role", default="owner",
+                    help="psql: postgres | owner | customer | mechanic | admin | worker | anon")
+    db.add_argument("--user", help="psql: the user id to act as (sets request.jwt.claims)")
+    db.add_argument("-c", "--command", help="psql: run one command and exit")
+    db.set_defaults(fn=cmd_db)
+
+    seed = sub.add_parser("seed", help="load data")
+    seed.add_argument("--demo", action="store_true", required=True)
+    seed.set_defaults(fn=cmd_seed)
+
+    serve = sub.add_parser("serve", help="run the API")
+    serve.add_argument("--host", default=os.environ.get("AUTODOC_API_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("AUTODOC_API_PORT", "8000")))
+    serve.set_defaults(fn=cmd_serve)
+
+    sub.add_parser("worker", help="run the outbox worker").set_defaults(fn=cmd_worker)
+
+    tok = sub.add_parser("token", help="mint a JWT for local use")
+    tok.add_argument("user_id")
+    tok.add_argument("role", choices=["customer", "mechanic", "admin"])
+    tok.add_argument("--hours", type=float, default=12)
+    tok.set_defaults(fn=cmd_token)
+
+    sub.add_parser("dev", help="run everything locally (make run)").set_defaults(fn=cmd_dev)
+    t = sub.add_parser("test", help="run every test on a throwaway cluster (make test)")
+    t.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    t.set_defaults(fn=cmd_test)
+    sub.add_parser("lint", help="ruff, mypy and squawk").set_defaults(fn=cmd_lint)
+    b = sub.add_parser("bench", help="benchmarks (make bench)")
+    b.add_argument("bench_args", nargs=argparse.REMAINDER)
+    b.set_defaults(fn=cmd_bench)
+
+    args = p.parse_args(argv)
+    fn: Callable[[argparse.Namespace], int] = args.fn
+    return fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""An embedded PostgreSQL cluster owned by the project (local runs and throwaway test clusters).
+
+PostgreSQL refuses to run as root, so when we are root the server runs as the `postgres` OS user
+and its data lives under /var/lib/postgresql (a project folder inside a 0700 home would not be
+reachable by that user); `.data/pg` then is a symlink to it. Clients connect as superuser over the
+Unix socket in the cluster folder (trust: the folder is private to the server's user and root) and
+everyone else over TCP on 127.0.0.1 with a password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.config import DATA_DIR, PROJECT_ROOT
+
+PG_BIN = Path(os.environ.get("AUTODOC_PG_BIN", "/usr/lib/postgresql/15/bin"))
+IS_ROOT = os.geteuid() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if IS_ROOT else cmd
+
+
+def cluster_home(name: str) -> Path:
+    """Where a named cluster of this checkout lives (see the module docstring for why)."""
+    if not IS_ROOT:
+        return DATA_DIR / name
+    tag = hashlib.sha1(str(PROJECT_ROOT).encode()).hexdigest()[:10]
+    return Path("/var/lib/postgresql/autodoc") / f"{name}-{tag}"
+
+
+@dataclass
+class Cluster:
+    home: Path  # holds pg/ (the data directory), the socket and postgres.log
+    port: int
+    cron_database: str
+    fast_unsafe: bool = False  # throwaway test clusters trade durability for speed
+
+    @property
+    def datadir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def logfile(self) -> Path:
+        return self.home / "postgres.log"
+
+    def superuser_dsn(self, dbname: str = "postgres") -> str:
+        return f"host={self.home} port={self.port} user=postgres dbname={dbname}"
+
+    def owner_dsn(self, dbname: str) -> str:
+        return f"host={self.home} port={self.port} user=autodoc_owner dbname={dbname}"
+
+    def tcp_url(self, user: str, password: str, dbname: str) -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
+
+    def initialized(self) -> bool:
+        return (self.datadir / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        if IS_ROOT:
+            shutil.chown(self.home, "postgres", "postgres")
+        subprocess.run(
+            _as_server_user([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-E", "UTF8",
+                             "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"]),
+            check=True, stdout=subprocess.DEVNULL)
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.home}'",
+            "shared_preload_libraries": "'pg_cron'",
+            "cron.database_name": f"'{self.cron_database}'",
+            # Jobs run in background workers: no libpq self-connection, no pg_hba or password.
+            "cron.use_background_workers": "on",
+            "max_worker_processes": "32",
+            "max_connections": "200",
+            "timezone": "'UTC'",
+            "log_timezone": "'UTC'",
+            "log_min_messages": "warning",
+        }
+        if self.fast_unsafe:
+            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
+        with open(self.datadir / "postgresql.conf", "a") as f:
+            f.write("\n# autodoc\n" + conf)
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        r = subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "status"]),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+
+    def start(self) -> None:
+        if not self.initialized():
+            self.init()
+        if self.running():
+            return
+        r = subprocess.run(
+            _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                             "-w", "-t", "60", "start"]), stdout=subprocess.DEVNULL)
+        if r.returncode != 0:
+            tail = self.logfile.read_text()[-3000:] if self.logfile.exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start (port {self.port}); log:\n{tail}")
+
+    def stop(self) -> None:
+        if self.running():
+            subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", "fast",
+                                            "-w", "stop"]), check=True, stdout=subprocess.DEVNULL)
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def dev_cluster() -> Cluster:
+    """The long-lived local cluster of `make run` (data kept between runs)."""
+    home = cluster_home("dev")
+    link = DATA_DIR / "pg"
+    if IS_ROOT and not link.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(home, target_is_directory=True)
+    port = int(os.environ.get("AUTODOC_DB_PORT", "54329"))
+    return Cluster(home=home, port=port, cron_database="autodoc")
+
+
+def test_cluster(cron_database: str = "autodoc_test") -> Cluster:
+    """A throwaway cluster on a free port; the caller destroys it."""
+    tag = f"test-{os.getpid()}-{free_port()}"
+    home = Path("/var/lib/postgresql/autodoc") / tag if IS_ROOT else DATA_DIR / tag
+    return Cluster(home=home, port=free_port(), cron_database=cron_database, fast_unsafe=True)

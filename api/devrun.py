@@ -1,0 +1,141 @@
+"""`autodoc dev` (make run): the whole system in the foreground with readable, prefixed logs.
+
+Order: database (start, migrate, demo data) → local Stripe → local SMTP → API → worker.
+Ctrl-C (or SIGTERM) stops them in reverse order, then the database, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import IO
+
+import psycopg
+
+from api import migrate
+from api.cluster import Cluster, dev_cluster
+from api.config import DATA_DIR, PROJECT_ROOT, Settings
+from api.secrets import api_password, ensure_local_secrets
+
+MAIL_DIR = DATA_DIR / "mail"
+
+
+def _pump(name: str, stream: IO[bytes]) -> None:
+    for raw in iter(stream.readline, b""):
+        sys.stdout.write(f"[{name:>7}] {raw.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A session of its own, so the terminal's Ctrl-C reaches only us and we stop children in order.
+    proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
+    return proc
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not open 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def run_dev() -> int:
+    ensure_local_secrets()
+    cluster = dev_cluster()
+    print(f"==> PostgreSQL (data: {cluster.home}, port {cluster.port})", flush=True)
+    cluster.start()
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        migrate.bootstrap(cluster, "autodoc", api_password())
+        applied = migrate.migrate(cluster, "autodoc")
+        print(f"==> migrations: {applied or 'up to date'}", flush=True)
+        subprocess.run([sys.executable, "-m", "api.cli", "seed", "--demo"], check=True, cwd=PROJECT_ROOT)
+
+        settings = Settings.from_env()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        stripe_port = int(settings.stripe_api_base.rsplit(":", 1)[1])
+        api_port = int(os.environ.get("AUTODOC_API_PORT", "8000"))
+        MAIL_DIR.mkdir(parents=True, exist_ok=True)
+        py = sys.executable
+        plan = [
+            ("stripe", [py, "-m", "api.local_services", "stripe", "--port", str(stripe_port)], stripe_port),
+            ("smtp", [py, "-m", "api.local_services", "smtp", "--port", str(settings.smtp_port),
+                      "--maildir", str(MAIL_DIR)], settings.smtp_port),
+            ("api", [py, "-m", "api.cli", "serve", "--port", str(api_port)], api_port),
+            ("worker", [py, "-m", "api.cli", "worker"], None),
+        ]
+        for name, args, port in plan:
+            proc = _spawn(name, args, env)
+            children.append((name, proc))
+            if port:
+                _wait_for_port(port, proc, name)
+        _banner(cluster, api_port, settings)
+        while not stopping.is_set():
+            for name, proc in children:
+                if proc.poll() is not None:
+                    print(f"==> {name} exited with status {proc.returncode}; stopping everything", flush=True)
+                    stopping.set()
+            stopping.wait(0.5)
+    finally:
+        print("\n==> stopping", flush=True)
+        for name, proc in reversed(children):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            print(f"    {name} stopped", flush=True)
+        cluster.stop()
+        print("    PostgreSQL stopped", flush=True)
+    return 0
+
+
+def _demo_users(cluster: Cluster) -> str:
+    with psycopg.connect(cluster.owner_dsn("autodoc")) as conn:
+        rows = conn.execute("SELECT role, id, email FROM app.users ORDER BY role, email LIMIT 12").fetchall()
+    return "\n".join(f"{role:<9} {uid}  {email}" for role, uid, email in rows) or "(none)"
+
+
+def _banner(cluster: Cluster, api_port: int, settings: Settings) -> None:
+    db_port = cluster.port
+    users = _demo_users(cluster)
+    print(f"""
+==> AutoDoctor is running (Ctrl-C stops everything)
+    API            http://127.0.0.1:{api_port}
+    OpenAPI docs   http://127.0.0.1:{api_port}/schema  (Swagger UI: /schema/swagger)
+    health         curl http://127.0.0.1:{api_port}/health
+    database       postgresql://autodoc_api:***@127.0.0.1:{db_port}/autodoc  (password: .data/secrets.env)
+                   psql as a role: .venv/bin/autodoc db psql --role customer --user <uuid>
+    Stripe (local) {settings.stripe_api_base}
+    SMTP (local)   127.0.0.1:{settings.smtp_port}, every message saved in {MAIL_DIR}/
+    token          .venv/bin/autodoc token <user-uuid> customer|mechanic|admin
+    users (role, id, email)
+{_indent(users, 7)}
+""", flush=True)
+
+
+def _indent(text: str, n: int) -> str:
+    return "\n".join(" " * n + line for line in text.splitlines())

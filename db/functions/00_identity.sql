@@ -1,0 +1,49 @@
+-- Identity and errors: helpers every other function and policy uses.
+
+-- current_user_id(): the caller's user id from the per-transaction JWT claims, NULL when anonymous.
+-- Callable by every application role; raises nothing (a malformed sub yields NULL).
+CREATE OR REPLACE FUNCTION app_private.current_user_id() RETURNS uuid
+LANGUAGE sql STABLE SET search_path = '' AS $$
+  SELECT CASE WHEN sub ~ '^[0-9a-fA-F-]{36}$' THEN sub::uuid END
+  FROM (SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub' AS sub) c
+$$;
+
+-- current_app_role(): 'customer' | 'mechanic' | 'admin' | 'worker' | 'anon' from the claims;
+-- falls back to the database role so a DBA doing SET ROLE autodoc_admin is an admin.
+CREATE OR REPLACE FUNCTION app_private.current_app_role() RETURNS text
+LANGUAGE sql STABLE SET search_path = '' AS $$
+  SELECT coalesce(
+    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
+    CASE WHEN current_user LIKE 'autodoc\_%' THEN substr(current_user, 9) END,
+    'anon')
+$$;
+
+-- is_admin(): shorthand used by policies.
+CREATE OR REPLACE FUNCTION app_private.is_admin() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = '' AS $$
+  SELECT app_private.current_app_role() = 'admin'
+$$;
+
+-- raise_error(): the one way business rules fail. SQLSTATE 'AD' || http status, HINT = stable
+-- machine code, DETAIL = JSON for the client. api/errors.py maps it to {code, message, detail}.
+CREATE OR REPLACE FUNCTION app_private.raise_error(p_status int, p_code text, p_message text, p_detail jsonb DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'AD' || p_status::text, MESSAGE = p_message, HINT = p_code,
+    DETAIL = coalesce(p_detail::text, '');
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION app_private.current_user_id(), app_private.current_app_role(), app_private.is_admin()
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+GRANT EXECUTE ON FUNCTION app_private.raise_error(int, text, text, jsonb)
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+
+-- api.whoami(): the caller as the database sees it; used by the API skeleton and DBAs to check identity.
+CREATE OR REPLACE FUNCTION api.whoami() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = '' AS $$
+  SELECT jsonb_build_object('user_id', app_private.current_user_id(), 'role', app_private.current_app_role(),
+                            'db_role', current_user)
+$$;
+COMMENT ON FUNCTION api.whoami() IS 'The caller''s user id, application role and database role. Any role.';
+GRANT EXECUTE ON FUNCTION api.whoami() TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
