@@ -1,0 +1,152 @@
+-- Session lifecycle rules, audit log, updated_at stamps for the booking tables.
+
+-- touch_updated_at(): BEFORE UPDATE trigger stamping updated_at. Trigger only.
+CREATE OR REPLACE FUNCTION app_private.touch_updated_at() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['plans', 'workshops', 'customers', 'vehicles', 'mechanics', 'session_assignments',
+                           'booking_settings'] LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON app.%I', t || '_touch_updated_at', t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON app.%I FOR EACH ROW EXECUTE FUNCTION app_private.touch_updated_at()',
+                   t || '_touch_updated_at', t);
+  END LOOP;
+END
+$$;
+
+-- session_transition_allowed(from, to, is_scheduled): THE status lifecycle.
+--   held      -> scheduled | cancelled          (a slot hold becomes a booking or lapses)
+--   scheduled -> pending | cancelled            (waiver signed, customer ready)
+--   pending   -> waiting (immediate) | active (scheduled) | cancelled
+--   waiting   -> active | cancelled             (mechanic accepted)
+--   active    -> completed
+-- completed and cancelled are final. Owner only (used by the trigger).
+CREATE OR REPLACE FUNCTION app_private.session_transition_allowed(p_from text, p_to text, p_is_scheduled boolean)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+  SELECT CASE p_from
+    WHEN 'held'      THEN p_to IN ('scheduled', 'cancelled')
+    WHEN 'scheduled' THEN p_to IN ('pending', 'cancelled')
+    WHEN 'pending'   THEN p_to = 'cancelled' OR (p_to = 'waiting' AND NOT p_is_scheduled)
+                          OR (p_to = 'active' AND p_is_scheduled)
+    WHEN 'waiting'   THEN p_to IN ('active', 'cancelled')
+    WHEN 'active'    THEN p_to = 'completed'
+    ELSE false
+  END
+$$;
+
+-- sessions_enforce_lifecycle(): BEFORE INSERT OR UPDATE on app.sessions. New sessions start as
+-- held, pending or scheduled; a status change must be allowed by session_transition_allowed();
+-- waiting/active need a mechanic; final sessions cannot be moved. Stamps started/completed/
+-- cancelled_at and updated_at. Raises 409 illegal_transition.
+CREATE OR REPLACE FUNCTION app_private.sessions_enforce_lifecycle() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.status NOT IN ('held', 'pending', 'scheduled') THEN
+      PERFORM app_private.raise_error(409, 'illegal_transition',
+        format('A session cannot start as %s', NEW.status), jsonb_build_object('to', NEW.status));
+    END IF;
+    IF NEW.status = 'cancelled' THEN NEW.cancelled_at := now(); END IF;
+    RETURN NEW;
+  END IF;
+
+  IF NEW.status IS DISTINCT FROM OLD.status THEN
+    IF NOT app_private.session_transition_allowed(OLD.status, NEW.status, OLD.scheduled_for IS NOT NULL) THEN
+      PERFORM app_private.raise_error(409, 'illegal_transition',
+        format('Cannot change a session from %s to %s', OLD.status, NEW.status),
+        jsonb_build_object('session_id', OLD.id, 'from', OLD.status, 'to', NEW.status));
+    END IF;
+    IF NEW.status IN ('waiting', 'active') AND NEW.mechanic_id IS NULL THEN
+      PERFORM app_private.raise_error(409, 'illegal_transition',
+        format('A session without a mechanic cannot become %s', NEW.status),
+        jsonb_build_object('session_id', OLD.id, 'from', OLD.status, 'to', NEW.status));
+    END IF;
+    CASE NEW.status
+      WHEN 'active' THEN NEW.started_at := coalesce(NEW.started_at, now());
+      WHEN 'completed' THEN NEW.completed_at := coalesce(NEW.completed_at, now());
+      WHEN 'cancelled' THEN NEW.cancelled_at := coalesce(NEW.cancelled_at, now());
+      ELSE NULL;
+    END CASE;
+  ELSIF OLD.status IN ('completed', 'cancelled')
+        AND (NEW.scheduled_for IS DISTINCT FROM OLD.scheduled_for OR NEW.ends_at IS DISTINCT FROM OLD.ends_at
+             OR NEW.mechanic_id IS DISTINCT FROM OLD.mechanic_id OR NEW.customer_id IS DISTINCT FROM OLD.customer_id) THEN
+    PERFORM app_private.raise_error(409, 'illegal_transition',
+      format('A session that is %s cannot be moved', OLD.status), jsonb_build_object('session_id', OLD.id, 'from', OLD.status));
+  END IF;
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS sessions_enforce_lifecycle ON app.sessions;
+CREATE TRIGGER sessions_enforce_lifecycle BEFORE INSERT OR UPDATE ON app.sessions
+  FOR EACH ROW EXECUTE FUNCTION app_private.sessions_enforce_lifecycle();
+
+-- sessions_audit(): AFTER INSERT OR UPDATE on app.sessions; appends to app.session_events:
+-- 'created' (or 'held') on insert, 'status_changed' on every status change (cancel_reason in the
+-- metadata), 'rescheduled' when the time or mechanic moves. Extra metadata for the event can be
+-- passed by a function with set_config('autodoc.event_metadata', <json>, true). SECURITY DEFINER
+-- because the caller may have no INSERT on the log.
+CREATE OR REPLACE FUNCTION app_private.sessions_audit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_extra jsonb := coalesce(nullif(current_setting('autodoc.event_metadata', true), '')::jsonb, '{}');
+  v_actor uuid := app_private.current_user_id();
+  v_role text := app_private.current_app_role();
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO app.session_events (session_id, event_type, from_status, to_status, actor_id, actor_role, metadata)
+    VALUES (NEW.id, CASE WHEN NEW.status = 'held' THEN 'held' ELSE 'created' END, NULL, NEW.status, v_actor, v_role,
+            v_extra || jsonb_build_object('scheduled_for', NEW.scheduled_for, 'mechanic_id', NEW.mechanic_id,
+                                          'plan_code', NEW.plan_code));
+    RETURN NULL;
+  END IF;
+  IF NEW.scheduled_for IS DISTINCT FROM OLD.scheduled_for OR NEW.mechanic_id IS DISTINCT FROM OLD.mechanic_id
+     OR NEW.ends_at IS DISTINCT FROM OLD.ends_at THEN
+    INSERT INTO app.session_events (session_id, event_type, from_status, to_status, actor_id, actor_role, metadata)
+    VALUES (NEW.id, 'rescheduled', OLD.status, NEW.status, v_actor, v_role,
+            v_extra || jsonb_build_object('old_scheduled_for', OLD.scheduled_for, 'new_scheduled_for', NEW.scheduled_for,
+                                          'old_mechanic_id', OLD.mechanic_id, 'new_mechanic_id', NEW.mechanic_id));
+  END IF;
+  IF NEW.status IS DISTINCT FROM OLD.status THEN
+    INSERT INTO app.session_events (session_id, event_type, from_status, to_status, actor_id, actor_role, metadata)
+    VALUES (NEW.id, 'status_changed', OLD.status, NEW.status, v_actor, v_role,
+            v_extra || jsonb_strip_nulls(jsonb_build_object('cancel_reason', NEW.cancel_reason)));
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS sessions_audit ON app.sessions;
+CREATE TRIGGER sessions_audit AFTER INSERT OR UPDATE ON app.sessions
+  FOR EACH ROW EXECUTE FUNCTION app_private.sessions_audit();
+
+-- session_events_append_only(): the audit log is never rewritten. Raises 409 append_only.
+CREATE OR REPLACE FUNCTION app_private.session_events_append_only() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+  PERFORM app_private.raise_error(409, 'append_only', 'session_events is append-only',
+    jsonb_build_object('operation', TG_OP));
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS session_events_append_only ON app.session_events;
+CREATE TRIGGER session_events_append_only BEFORE UPDATE OR DELETE ON app.session_events
+  FOR EACH ROW EXECUTE FUNCTION app_private.session_events_append_only();
+DROP TRIGGER IF EXISTS session_events_no_truncate ON app.session_events;
+CREATE TRIGGER session_events_no_truncate BEFORE TRUNCATE ON app.session_events
+  FOR EACH STATEMENT EXECUTE FUNCTION app_private.session_events_append_only();
+
+-- The lifecycle trigger runs as whoever updates the row (admins may update directly).
+GRANT EXECUTE ON FUNCTION app_private.session_transition_allowed(text, text, boolean)
+  TO autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
