@@ -1,5 +1,5 @@
 # The README's commands. Each installs what it needs first (scripts/install.sh).
-.PHONY: install run test lint bench schema clean
+.PHONY: install run test lint bench schema docs clean
 VENV := .venv/bin
 
 install:
@@ -19,6 +19,9 @@ bench: install  ## benchmarks; figures go to bench/results.json
 
 schema: install  ## regenerate db/schema/schema.sql from the migrations
 	@$(VENV)/autodoc db dump-schema
+
+docs: install  ## regenerate docs/sql-api.md from the COMMENT ON of every api function
+	@$(VENV)/autodoc db docs
 
 clean:
 	-@$(VENV)/autodoc db stop

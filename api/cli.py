@@ -1,6 +1,6 @@
 """`autodoc`: the command line for developers and DBAs.
 
-    autodoc db start|stop|status|url|migrate|rollback|psql|dump-schema
+    autodoc db start|stop|status|url|migrate|rollback|psql|dump-schema|docs
     autodoc seed --demo        load the demo data set
     autodoc serve              the API on 127.0.0.1:8000
     autodoc worker             the outbox worker
@@ -71,6 +71,13 @@ def cmd_db(args: argparse.Namespace) -> int:
         text = migrate.migrations_only_dump(cluster, "autodoc_schema_dump", api_password())
         migrate.SCHEMA_FILE.write_text(text)
         print(f"wrote {migrate.SCHEMA_FILE.relative_to(PROJECT_ROOT)}")
+    elif args.action == "docs":
+        from api.sqldocs import write_sql_docs_fresh
+
+        cluster.start()
+        path = PROJECT_ROOT / "docs" / "sql-api.md"
+        write_sql_docs_fresh(cluster, api_password(), path)
+        print(f"wrote {path.relative_to(PROJECT_ROOT)}")
     return 0
 
 
@@ -133,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     db = sub.add_parser("db", help="the local database cluster")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "rollback", "psql", "dump-schema"])
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "rollback", "psql",
+                                       "dump-schema", "docs"])
     db.add_argument("--count", type=int, default=1, help="rollback: how many migrations (0 = all)")
     db.add_argument("--role", default="owner",
                     help="psql: postgres | owner | customer | mechanic | admin | worker | anon")

@@ -34,7 +34,7 @@ def run_linters() -> int:
     migrations = sorted(str(p) for p in (PROJECT_ROOT / "db" / "migrations").glob("*.sql")
                         if not p.name.endswith(".rollback.sql"))
     ok = [
-        _run("ruff", [str(VENV_BIN / "ruff"), "check", "api", "tests", "bench"]),
+        _run("ruff", [str(VENV_BIN / "ruff"), "check", "api", "tests", "bench", "docker"]),
         _run("mypy (strict) api/", [str(VENV_BIN / "mypy")]),
         _run("squawk db/migrations", [str(VENV_BIN / "squawk"), "--config", ".squawk.toml", *migrations]),
     ]

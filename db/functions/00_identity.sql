@@ -2,8 +2,10 @@
 
 -- current_user_id(): the caller's user id from the per-transaction JWT claims, NULL when anonymous.
 -- Callable by every application role; raises nothing (a malformed sub yields NULL).
+-- No SET search_path on these three: it would stop PostgreSQL inlining them into every policy and
+-- query (measured 30-70 µs a call); they are invokers and name only pg_catalog functions.
 CREATE OR REPLACE FUNCTION app_private.current_user_id() RETURNS uuid
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN sub ~ '^[0-9a-fA-F-]{36}$' THEN sub::uuid END
   FROM (SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub' AS sub) c
 $$;
@@ -11,7 +13,7 @@ $$;
 -- current_app_role(): 'customer' | 'mechanic' | 'admin' | 'worker' | 'anon' from the claims;
 -- falls back to the database role so a DBA doing SET ROLE autodoc_admin is an admin.
 CREATE OR REPLACE FUNCTION app_private.current_app_role() RETURNS text
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE AS $$
   SELECT coalesce(
     nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
     CASE WHEN current_user LIKE 'autodoc\_%' THEN substr(current_user, 9) END,
@@ -20,7 +22,7 @@ $$;
 
 -- is_admin(): shorthand used by policies.
 CREATE OR REPLACE FUNCTION app_private.is_admin() RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE AS $$
   SELECT app_private.current_app_role() = 'admin'
 $$;
 
