@@ -48,6 +48,13 @@ class Settings:
     smtp_port: int
     mail_from: str
     public_base_url: str
+    # Side effects (outbox worker, Stripe, mail). Defaults suit local runs and tests.
+    stripe_test_payment_method: str = "pm_card_visa"  # confirm new PaymentIntents with it; "" = the client confirms
+    mail_dir: str = str(DATA_DIR / "mail")  # where the local SMTP server saves .eml files
+    worker_poll_seconds: float = 1.0  # poll even without NOTIFY (NOTIFY is lost when nobody listens)
+    worker_lease_seconds: int = 60  # a claimed row is reclaimable after this long without write-back
+    worker_backoff_seconds: float = 5.0  # retry delay base: base * 2^(attempt-1), at most one hour
+    worker_batch_size: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,4 +68,12 @@ class Settings:
             smtp_port=int(env("AUTODOC_SMTP_PORT", "8025")),
             mail_from=env("AUTODOC_MAIL_FROM", "AutoDoctor <bookings@autodoctor.local>"),
             public_base_url=env("AUTODOC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            stripe_test_payment_method=os.environ.get("AUTODOC_STRIPE_TEST_PAYMENT_METHOD",
+                                                      _file_values().get("AUTODOC_STRIPE_TEST_PAYMENT_METHOD",
+                                                                         "pm_card_visa")),
+            mail_dir=env("AUTODOC_MAIL_DIR", str(DATA_DIR / "mail")),
+            worker_poll_seconds=float(env("AUTODOC_WORKER_POLL_SECONDS", "1.0")),
+            worker_lease_seconds=int(env("AUTODOC_WORKER_LEASE_SECONDS", "60")),
+            worker_backoff_seconds=float(env("AUTODOC_WORKER_BACKOFF_SECONDS", "5.0")),
+            worker_batch_size=int(env("AUTODOC_WORKER_BATCH_SIZE", "10")),
         )

@@ -1,0 +1,64 @@
+"""Stripe webhooks: `POST /api/webhooks/stripe`.
+
+The signature is checked with the Stripe SDK (`Stripe-Signature`, the secret from
+AUTODOC_STRIPE_WEBHOOK_SECRET, 300 s tolerance) before anything else; a bad signature, a stale
+timestamp or a body that is not an event is a 400 and touches nothing. A verified event goes to
+`api.stripe_apply_event`, which records it by event id first, so a replay, a duplicate or an
+out-of-order delivery changes nothing twice. The endpoint needs no token (Stripe has none); it
+runs the database call as the internal worker role, which alone may apply events.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import stripe
+from litestar import Controller, Request, post
+from psycopg.types.json import Jsonb
+
+from api.db import Conn, as_caller, call
+from api.errors import api_error
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+class StripeWebhookController(Controller):
+    path = "/api/webhooks/stripe"
+    tags = ["payments"]
+
+    @post("/", status_code=200, summary="Receive a signed Stripe event (payment succeeded/failed, charge refunded)")
+    async def receive(self, request: Request[Any, Any, Any], db: Conn) -> dict[str, Any]:
+        secret = request.app.state.settings.stripe_webhook_secret
+        if not secret:
+            raise api_error(503, "webhooks_not_configured", "Stripe webhooks are not configured on this server.")
+        body = await request.body()
+        signature = request.headers.get("stripe-signature")
+        try:
+            stripe.Webhook.construct_event(body.decode("utf-8"), signature, secret,
+                                           tolerance=SIGNATURE_TOLERANCE_SECONDS)
+            _reject_future_timestamp(signature or "", body)
+            event = json.loads(body)
+        except stripe.SignatureVerificationError as e:
+            raise api_error(400, "invalid_signature", "The Stripe signature is missing, wrong or too old.",
+                            {"reason": str(e.user_message or e)}) from None
+        except (ValueError, UnicodeDecodeError):
+            raise api_error(400, "invalid_payload", "The body is not a Stripe event.") from None
+        if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+            raise api_error(400, "invalid_payload", "The body is not a Stripe event.")
+        await as_caller(db, {"role": "worker"})
+        result: dict[str, Any] = await call(db, "stripe_apply_event", {"p_event": Jsonb(event)})
+        return {"received": True, **result}
+
+
+def _reject_future_timestamp(header: str, body: bytes) -> None:
+    """The SDK rejects timestamps older than the tolerance; a signed timestamp further in the
+    future than that is just as suspect (a clock far off, or a header made for later replay)."""
+    stamps = [item.split("=", 1)[1] for item in header.split(",") if item.strip().startswith("t=")]
+    if not stamps or not stamps[0].strip().isdigit():
+        raise stripe.SignatureVerificationError(  # type: ignore[no-untyped-call]
+            "Unable to extract timestamp from header", header, body.decode())
+    if int(stamps[0]) > time.time() + SIGNATURE_TOLERANCE_SECONDS:
+        raise stripe.SignatureVerificationError(  # type: ignore[no-untyped-call]
+            "Timestamp outside the tolerance zone", header, body.decode())

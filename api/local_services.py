@@ -1,0 +1,277 @@
+"""Local stand-ins for the outside world, for `make run` and the tests: Stripe and SMTP.
+
+- `LocalStripe`: localstripe's aiohttp application, started by us (not by its CLI, which binds
+  every interface and reloads state from /tmp/localstripe.pickle): bound to 127.0.0.1, from
+  scratch, never pickled to disk. Webhooks it sends are signed like Stripe's.
+- `LocalSMTP`: an aiosmtpd server on 127.0.0.1 that saves every message it accepts as an .eml
+  file in a mail folder (what `make run` shows) and keeps it in memory (what tests read).
+
+Both run in a background thread of the calling process. From the command line:
+`python -m api.local_services stripe --port 8420` and
+`python -m api.local_services smtp --port 8025 --maildir .data/mail`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email
+import email.policy
+import itertools
+import json
+import logging
+import signal
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+log = logging.getLogger("autodoc.local")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
+
+
+# --- Stripe ---------------------------------------------------------------------------------------
+
+class LocalStripe:
+    """localstripe on 127.0.0.1:<port>, state in memory only. One per process (localstripe keeps
+    its state in module globals)."""
+
+    _running: LocalStripe | None = None
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.host, self.port = host, port or free_port()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: Any = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def shared(cls) -> LocalStripe:
+        """The one localstripe of this process, started on first use (tests share it)."""
+        return cls._running or cls().start()
+
+    def start(self) -> LocalStripe:
+        if LocalStripe._running is not None:
+            raise RuntimeError("localstripe is already running in this process")
+        from localstripe import resources
+
+        # From scratch, and never written to /tmp/localstripe.pickle (shared by every process).
+        resources.store.clear()
+        resources.store.dump_to_disk = lambda: None
+        self._thread = threading.Thread(target=self._serve, name="localstripe", daemon=True)
+        self._thread.start()
+        self._ready.wait(15)
+        if self._error is not None:
+            raise RuntimeError(f"localstripe failed to start: {self._error!r}")
+        LocalStripe._running = self
+        return self
+
+    def _serve(self) -> None:
+        import warnings
+
+        from aiohttp import web
+
+        # localstripe registers plain (non-async) handlers; aiohttp only warns about it.
+        warnings.filterwarnings("ignore", message="Bare functions are deprecated", category=DeprecationWarning)
+        from localstripe.server import app
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(self._runner.setup())
+            loop.run_until_complete(web.TCPSite(self._runner, self.host, self.port).start())
+        except BaseException as e:  # reported to start()
+            self._error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]  # e.g. webhooks not yet sent
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        LocalStripe._running = None
+
+    def register_webhook(self, url: str, secret: str, events: list[str] | None = None,
+                         webhook_id: str = "autodoc") -> None:
+        """Have localstripe POST signed events to `url` (its /_config/webhooks endpoint)."""
+        body: dict[str, Any] = {"url": url, "secret": secret}
+        if events:
+            body["events"] = events
+        req = urllib.request.Request(f"{self.url}/_config/webhooks/{webhook_id}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read()
+
+    def flush(self) -> None:
+        """Forget every object (DELETE /_config/data)."""
+        req = urllib.request.Request(f"{self.url}/_config/data", method="DELETE")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read()
+
+    def __enter__(self) -> LocalStripe:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+# --- SMTP -----------------------------------------------------------------------------------------
+
+Responder = Callable[[Any], str | None]
+
+
+class MailFolderHandler:
+    """aiosmtpd handler: each accepted message becomes `<folder>/<millis>-<n>.eml` and an entry in
+    `messages`. `respond` (tests) may return an SMTP reply such as "451 4.3.0 Try later" to reject
+    a message instead."""
+
+    def __init__(self, folder: Path | None = None, respond: Responder | None = None) -> None:
+        self.folder = folder
+        self.respond = respond
+        self.messages: list[EmailMessage] = []
+        self.attempts = 0
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self.attempts += 1
+        reply = self.respond(envelope) if self.respond else None
+        if reply:
+            return reply
+        raw: bytes = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        with self._lock:
+            n = next(self._counter)
+            self.messages.append(message)
+        if self.folder is not None:
+            (self.folder / f"{int(time.time() * 1000)}-{n:06d}.eml").write_bytes(raw)
+        return "250 Message accepted for delivery"
+
+
+class LocalSMTP:
+    """An SMTP server on 127.0.0.1 (aiosmtpd Controller, in a thread)."""
+
+    def __init__(self, mail_dir: Path | str | None = None, port: int = 0, host: str = "127.0.0.1",
+                 respond: Responder | None = None) -> None:
+        self.host, self.port = host, port or free_port()
+        self.handler = MailFolderHandler(Path(mail_dir) if mail_dir else None, respond)
+        self._controller: Controller | None = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.handler.messages
+
+    def start(self) -> LocalSMTP:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        """Wait (on a real event, with a timeout) until at least `count` messages arrived."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(self.messages)
+
+    def __enter__(self) -> LocalSMTP:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from api.config import DATA_DIR, Settings
+
+    parser = argparse.ArgumentParser(prog="python -m api.local_services", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="service", required=True)
+    s = sub.add_parser("stripe", help="localstripe on 127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (containers: 0.0.0.0)")
+    s.add_argument("--port", type=int, default=8420)
+    s.add_argument("--webhook-url", default=None,
+                   help="where to send signed webhooks (default: <public base url>/api/webhooks/stripe)")
+    s.add_argument("--no-webhook", action="store_true")
+    m = sub.add_parser("smtp", help="SMTP server saving .eml files")
+    m.add_argument("--host", default="127.0.0.1", help="bind address (containers: 0.0.0.0)")
+    m.add_argument("--port", type=int, default=8025)
+    m.add_argument("--maildir", default=str(DATA_DIR / "mail"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if args.service == "stripe":
+        settings = Settings.from_env()
+        with LocalStripe(args.port, host=args.host) as stripe_server:
+            print(f"localstripe listening on {stripe_server.url}", flush=True)
+            if not args.no_webhook and settings.stripe_webhook_secret:
+                url = args.webhook_url or settings.public_base_url.rstrip("/") + "/api/webhooks/stripe"
+                stripe_server.register_webhook(url, settings.stripe_webhook_secret)
+                print(f"webhooks go to {url}", flush=True)
+            _wait_for_signal()
+    else:
+        with LocalSMTP(args.maildir, args.port, host=args.host) as smtp:
+            print(f"SMTP listening on {args.host}:{smtp.port}, saving to {args.maildir}", flush=True)
+            _wait_for_signal()
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        raise SystemExit(main())

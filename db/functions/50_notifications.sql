@@ -1,0 +1,377 @@
+-- Notifications: booking / reschedule / cancellation emails with calendar invites, and reminders
+-- 1 day, 1 hour and 15 minutes before a scheduled start. Every email is an outbox row enqueued in
+-- the same transaction as the state change (triggers in db/triggers/30_outbox.sql call the
+-- on_session_* functions below). The payload is a snapshot of what we tell the recipient at that
+-- moment; the worker renders it (api/effects/mail.py) and builds the .ics (api/calendar_invite.py).
+
+-- reminder_offsets(): each reminder kind, how long before the start it is due, and until when it
+-- is still meaningful (the next kind's due time: a late "tomorrow" email 10 minutes before the start
+-- is never sent; the 15-minute one stays useful until the start).
+CREATE OR REPLACE FUNCTION app_private.reminder_offsets()
+RETURNS TABLE (kind text, due_before interval, stale_before interval)
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+  VALUES ('1d', interval '24 hours', interval '1 hour'),
+         ('1h', interval '1 hour', interval '15 minutes'),
+         ('15m', interval '15 minutes', interval '0 seconds')
+$$;
+
+-- session_email_context(): what an email about a session says — people, plan, local time in the
+-- mechanic's (or workshop's) zone, place, links. Definer helper; raises nothing.
+CREATE OR REPLACE FUNCTION app_private.session_email_context(p_session_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+  SELECT jsonb_build_object(
+    'session_id', s.id,
+    'status', s.status,
+    'cancel_reason', s.cancel_reason,
+    'type', s.type,
+    'service_mode', s.service_mode,
+    'concern', s.concern,
+    'plan', jsonb_build_object('code', p.code, 'name', p.name, 'price_cents', p.price_cents,
+                               'duration_minutes', p.duration_minutes),
+    'starts_at', s.scheduled_for,
+    'ends_at', s.ends_at,
+    'timezone', z.tz,
+    'local_start', to_char(s.scheduled_for AT TIME ZONE z.tz, 'FMDay, FMMonth FMDD, YYYY "at" FMHH12:MI AM'),
+    'local_end', to_char(s.ends_at AT TIME ZONE z.tz, 'FMHH12:MI AM'),
+    'customer', jsonb_build_object('id', cu.id, 'name', cu.full_name, 'email', cu.email),
+    'mechanic', CASE WHEN m.user_id IS NOT NULL THEN
+                  jsonb_build_object('id', m.user_id, 'name', m.display_name, 'email', mu.email) END,
+    'location', CASE WHEN s.service_mode = 'in_person' AND w.id IS NOT NULL THEN
+                  concat_ws(', ', w.name, w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country)
+                ELSE 'Online (AutoDoctor)' END,
+    'links', jsonb_build_object(
+      'appointment', '/customer/appointments/' || s.id,
+      'waiver', '/customer/appointments/' || s.id || '/waiver',
+      'join', '/customer/sessions/' || s.id,
+      'calendar', '/api/appointments/' || s.id || '/calendar.ics',
+      'mechanic_schedule', '/mechanic/schedule'))
+  FROM app.sessions s
+  JOIN app.plans p ON p.code = s.plan_code
+  JOIN app.users cu ON cu.id = s.customer_id
+  LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
+  LEFT JOIN app.users mu ON mu.id = m.user_id
+  LEFT JOIN app.workshops w ON w.id = m.workshop_id
+  CROSS JOIN LATERAL (SELECT coalesce(w.timezone, m.timezone, 'UTC') AS tz) z
+  WHERE s.id = p_session_id
+$$;
+
+-- session_invite_data(): the calendar invite for one recipient ('customer' or 'mechanic'): stable
+-- UID, the current SEQUENCE and method, UTC instants. Only the recipient is an ATTENDEE (the other
+-- side's address stays private); the organizer is added by the worker from its settings.
+CREATE OR REPLACE FUNCTION app_private.session_invite_data(p_session_id uuid, p_recipient text) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+  SELECT jsonb_build_object(
+    'uid', i.uid,
+    'sequence', i.sequence,
+    'method', i.method,
+    'status', CASE WHEN i.method = 'CANCEL' THEN 'CANCELLED' ELSE 'CONFIRMED' END,
+    'start', s.scheduled_for,
+    'end', s.ends_at,
+    'summary', CASE WHEN p_recipient = 'mechanic'
+                    THEN format('AutoDoctor %s: %s', p.name, cu.full_name)
+                    ELSE format('AutoDoctor %s consultation%s', p.name,
+                                CASE WHEN m.display_name IS NOT NULL THEN ' with ' || m.display_name ELSE '' END) END,
+    'description', concat_ws(E'\n',
+                     format('%s %s session (%s minutes).', p.name, replace(s.service_mode, '_', '-'), p.duration_minutes),
+                     CASE WHEN s.concern IS NOT NULL THEN 'Concern: ' || s.concern END,
+                     CASE WHEN p_recipient = 'customer'
+                          THEN 'Sign the waiver from 15 minutes before the start: /customer/appointments/' || s.id || '/waiver' END),
+    'location', CASE WHEN s.service_mode = 'in_person' AND w.id IS NOT NULL THEN
+                  concat_ws(', ', w.name, w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country)
+                ELSE 'Online (AutoDoctor)' END,
+    'url', CASE WHEN p_recipient = 'mechanic' THEN '/mechanic/schedule' ELSE '/customer/appointments/' || s.id END,
+    'attendees', jsonb_build_array(CASE WHEN p_recipient = 'mechanic'
+                   THEN jsonb_build_object('email', mu.email, 'name', m.display_name)
+                   ELSE jsonb_build_object('email', cu.email, 'name', cu.full_name) END))
+  FROM app.session_invites i
+  JOIN app.sessions s ON s.id = i.session_id
+  JOIN app.plans p ON p.code = s.plan_code
+  JOIN app.users cu ON cu.id = s.customer_id
+  LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
+  LEFT JOIN app.users mu ON mu.id = m.user_id
+  LEFT JOIN app.workshops w ON w.id = m.workshop_id
+  WHERE i.session_id = p_session_id
+$$;
+
+-- invite_bump(): a change the calendar must apply. The first call creates the invite (SEQUENCE 0);
+-- every later call increments SEQUENCE, so calendar clients order updates and cancellations.
+CREATE OR REPLACE FUNCTION app_private.invite_bump(p_session_id uuid, p_method text, p_now timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+  INSERT INTO app.session_invites AS i (session_id, uid, sequence, method, updated_at)
+  VALUES (p_session_id, p_session_id || '@autodoctor', 0, p_method, p_now)
+  ON CONFLICT (session_id) DO UPDATE SET sequence = i.sequence + 1, method = excluded.method, updated_at = p_now
+  RETURNING sequence
+$$;
+
+-- enqueue_session_email(): one email about a session to its customer or mechanic, with or without
+-- the calendar invite, keyed by purpose. Returns the outbox id; NULL when there is no recipient.
+CREATE OR REPLACE FUNCTION app_private.enqueue_session_email(
+  p_session_id uuid, p_template text, p_recipient text, p_key text, p_with_invite boolean DEFAULT false,
+  p_extra jsonb DEFAULT '{}'::jsonb, p_now timestamptz DEFAULT now()
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_context jsonb := app_private.session_email_context(p_session_id);
+  v_to jsonb := v_context -> p_recipient;
+BEGIN
+  IF v_to IS NULL OR jsonb_typeof(v_to) <> 'object' OR v_to ->> 'email' IS NULL THEN
+    RETURN NULL;
+  END IF;
+  RETURN app_private.outbox_enqueue('email.send', p_key,
+    jsonb_build_object(
+      'template', p_template,
+      'recipient_role', p_recipient,
+      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name'),
+      'context', v_context || coalesce(p_extra, '{}'::jsonb),
+      'invite', CASE WHEN p_with_invite THEN app_private.session_invite_data(p_session_id, p_recipient) END),
+    p_session_id);
+END
+$$;
+
+-- plan_reminders(): (re)plan the three reminders for a start time. Re-planning for the same start
+-- changes nothing (a sent reminder stays sent); a new start clears sent/skipped. Reminders whose due
+-- time had already passed when the appointment was booked are skipped ('booked_late').
+CREATE OR REPLACE FUNCTION app_private.plan_reminders(p_session_id uuid, p_scheduled_for timestamptz,
+                                                      p_now timestamptz DEFAULT now())
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+  INSERT INTO app.session_reminders AS r (session_id, kind, scheduled_for, due_at, skipped_at, skip_reason)
+  SELECT p_session_id, o.kind, p_scheduled_for, p_scheduled_for - o.due_before,
+         CASE WHEN p_scheduled_for - o.due_before < p_now THEN p_now END,
+         CASE WHEN p_scheduled_for - o.due_before < p_now THEN 'booked_late' END
+    FROM app_private.reminder_offsets() o
+  ON CONFLICT (session_id, kind) DO UPDATE
+    SET scheduled_for = excluded.scheduled_for, due_at = excluded.due_at, sent_at = NULL, outbox_id = NULL,
+        skipped_at = excluded.skipped_at, skip_reason = excluded.skip_reason
+    WHERE r.scheduled_for IS DISTINCT FROM excluded.scheduled_for
+$$;
+
+-- stop_reminders(): a cancelled session gets no more reminders.
+CREATE OR REPLACE FUNCTION app_private.stop_reminders(p_session_id uuid, p_reason text, p_now timestamptz DEFAULT now())
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+  UPDATE app.session_reminders SET skipped_at = p_now, skip_reason = p_reason
+   WHERE session_id = p_session_id AND sent_at IS NULL AND skipped_at IS NULL
+$$;
+
+-- on_session_booked(): a scheduled appointment is confirmed — confirmation with invite to the
+-- customer, notice with invite to the mechanic, reminders planned. Called by the sessions trigger.
+CREATE OR REPLACE FUNCTION app_private.on_session_booked(p_session_id uuid, p_now timestamptz DEFAULT now())
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST', p_now);
+  v_start timestamptz;
+BEGIN
+  SELECT scheduled_for INTO v_start FROM app.sessions WHERE id = p_session_id;
+  PERFORM app_private.enqueue_session_email(p_session_id, 'confirmation', 'customer',
+            format('email:%s:confirmation:customer:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_booking', 'mechanic',
+            format('email:%s:mechanic_booking:mechanic:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.plan_reminders(p_session_id, v_start, p_now);
+END
+$$;
+
+-- on_session_rescheduled(): the start moved (and maybe the mechanic changed) — updated invite
+-- (same UID, next SEQUENCE) to both sides, reminders re-planned. A mechanic who lost the session
+-- gets a cancellation of their copy.
+CREATE OR REPLACE FUNCTION app_private.on_session_rescheduled(
+  p_session_id uuid, p_old_start timestamptz, p_old_mechanic uuid, p_now timestamptz DEFAULT now()
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST', p_now);
+  v_session app.sessions;
+  v_extra jsonb;
+BEGIN
+  SELECT * INTO v_session FROM app.sessions WHERE id = p_session_id;
+  v_extra := jsonb_build_object('previous_starts_at', p_old_start);
+  PERFORM app_private.enqueue_session_email(p_session_id, 'reschedule', 'customer',
+            format('email:%s:reschedule:customer:%s', p_session_id, v_seq), true, v_extra, p_now);
+  IF p_old_mechanic IS NOT NULL AND p_old_mechanic IS DISTINCT FROM v_session.mechanic_id THEN
+    PERFORM app_private.outbox_enqueue('email.send', format('email:%s:mechanic_cancellation:%s:%s', p_session_id, p_old_mechanic, v_seq),
+      jsonb_build_object('template', 'mechanic_cancellation', 'recipient_role', 'mechanic',
+        'to', (SELECT jsonb_build_object('email', u.email, 'name', m.display_name)
+                 FROM app.mechanics m JOIN app.users u ON u.id = m.user_id WHERE m.user_id = p_old_mechanic),
+        'context', app_private.session_email_context(p_session_id) || v_extra
+                   || jsonb_build_object('reassigned', true, 'starts_at', p_old_start),
+        'invite', (app_private.session_invite_data(p_session_id, 'customer')
+                   || jsonb_build_object('method', 'CANCEL', 'status', 'CANCELLED', 'start', p_old_start,
+                        'attendees', (SELECT jsonb_build_array(jsonb_build_object('email', u.email, 'name', m.display_name))
+                                        FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
+                                       WHERE m.user_id = p_old_mechanic)))),
+      p_session_id);
+    PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_booking', 'mechanic',
+              format('email:%s:mechanic_booking:mechanic:%s', p_session_id, v_seq), true, v_extra, p_now);
+  ELSE
+    PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_reschedule', 'mechanic',
+              format('email:%s:mechanic_reschedule:mechanic:%s', p_session_id, v_seq), true, v_extra, p_now);
+  END IF;
+  PERFORM app_private.plan_reminders(p_session_id, v_session.scheduled_for, p_now);
+END
+$$;
+
+-- on_mechanic_assigned(): deferred matching (or an admin) gave a booked appointment its mechanic —
+-- the customer's invite is updated, the mechanic gets the booking notice.
+CREATE OR REPLACE FUNCTION app_private.on_mechanic_assigned(p_session_id uuid, p_now timestamptz DEFAULT now())
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST', p_now);
+BEGIN
+  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_assigned', 'customer',
+            format('email:%s:mechanic_assigned:customer:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_booking', 'mechanic',
+            format('email:%s:mechanic_booking:mechanic:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+END
+$$;
+
+-- on_session_cancelled(): a booked appointment was cancelled — METHOD:CANCEL invite (next SEQUENCE)
+-- to both sides, reminders stopped.
+CREATE OR REPLACE FUNCTION app_private.on_session_cancelled(p_session_id uuid, p_now timestamptz DEFAULT now())
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_seq integer := app_private.invite_bump(p_session_id, 'CANCEL', p_now);
+BEGIN
+  PERFORM app_private.enqueue_session_email(p_session_id, 'cancellation', 'customer',
+            format('email:%s:cancellation:customer:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_cancellation', 'mechanic',
+            format('email:%s:mechanic_cancellation:mechanic:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.stop_reminders(p_session_id, 'cancelled', p_now);
+END
+$$;
+
+-- api.send_due_reminders(): the pg_cron job (every minute). Every reminder due as of p_now is
+-- either sent (an email outbox row) or, when it is no longer meaningful — the session is not
+-- upcoming any more, or the next reminder's time has come — skipped. Exactly once per session, kind
+-- and start time: rows are locked (SKIP LOCKED, so two runs at once share the work) and marked,
+-- and the outbox key `email:<session>:reminder_<kind>:<start epoch>` is unique as well.
+-- Returns {"sent": n, "skipped": m}. Owner (pg_cron) and admins.
+CREATE OR REPLACE FUNCTION api.send_due_reminders(p_now timestamptz DEFAULT now())
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  r record;
+  v_sent integer := 0;
+  v_skipped integer := 0;
+  v_outbox bigint;
+BEGIN
+  FOR r IN
+    SELECT rem.session_id, rem.kind, rem.scheduled_for, s.status, s.scheduled_for AS current_start,
+           o.stale_before
+      FROM app.session_reminders rem
+      JOIN app.sessions s ON s.id = rem.session_id
+      JOIN app_private.reminder_offsets() o ON o.kind = rem.kind
+     WHERE rem.sent_at IS NULL AND rem.skipped_at IS NULL AND rem.due_at <= p_now
+     ORDER BY rem.due_at
+       FOR UPDATE OF rem SKIP LOCKED
+  LOOP
+    IF r.status NOT IN ('scheduled', 'pending') OR r.current_start IS DISTINCT FROM r.scheduled_for THEN
+      UPDATE app.session_reminders SET skipped_at = p_now, skip_reason = 'not_upcoming'
+       WHERE session_id = r.session_id AND kind = r.kind;
+      v_skipped := v_skipped + 1;
+    ELSIF p_now >= r.scheduled_for - r.stale_before THEN
+      UPDATE app.session_reminders SET skipped_at = p_now, skip_reason = 'late'
+       WHERE session_id = r.session_id AND kind = r.kind;
+      v_skipped := v_skipped + 1;
+    ELSE
+      v_outbox := app_private.enqueue_session_email(r.session_id, 'reminder_' || r.kind, 'customer',
+                    format('email:%s:reminder_%s:%s', r.session_id, r.kind, extract(epoch FROM r.scheduled_for)::bigint),
+                    false, jsonb_build_object('reminder', r.kind), p_now);
+      UPDATE app.session_reminders SET sent_at = p_now, outbox_id = v_outbox
+       WHERE session_id = r.session_id AND kind = r.kind;
+      v_sent := v_sent + 1;
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object('sent', v_sent, 'skipped', v_skipped);
+END
+$$;
+COMMENT ON FUNCTION api.send_due_reminders(timestamptz) IS
+  'pg_cron job: send every reminder (1d, 1h, 15m) due as of p_now exactly once; skip those no longer meaningful. Owner, admin.';
+GRANT EXECUTE ON FUNCTION api.send_due_reminders(timestamptz) TO autodoc_admin;
+
+-- api.appointment_invite(): the calendar invite of an appointment for the caller (customer: their
+-- copy; the assigned mechanic: theirs; admin: the customer's). Definer with its own check (the
+-- caller must be the session's customer or mechanic, or an admin).
+-- Raises 404 appointment_not_found (also when the caller may not see it), 409 no_invite.
+CREATE OR REPLACE FUNCTION api.appointment_invite(p_session_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_uid uuid := app_private.current_user_id();
+  v_customer uuid;
+  v_mechanic uuid;
+  v_invite jsonb;
+BEGIN
+  SELECT s.customer_id, s.mechanic_id INTO v_customer, v_mechanic FROM app.sessions s WHERE s.id = p_session_id;
+  IF NOT FOUND OR NOT (v_uid IN (v_customer, v_mechanic) OR app_private.is_admin()) THEN
+    PERFORM app_private.raise_error(404, 'appointment_not_found', 'No such appointment',
+                                    jsonb_build_object('id', p_session_id));
+  END IF;
+  v_invite := app_private.session_invite_data(p_session_id,
+                CASE WHEN v_uid = v_mechanic THEN 'mechanic' ELSE 'customer' END);
+  IF v_invite IS NULL THEN
+    PERFORM app_private.raise_error(409, 'no_invite', 'This appointment has no calendar invite',
+                                    jsonb_build_object('id', p_session_id));
+  END IF;
+  RETURN v_invite;
+END
+$$;
+COMMENT ON FUNCTION api.appointment_invite(uuid) IS
+  'Calendar invite data (UID, SEQUENCE, METHOD, UTC start/end, attendee) of an appointment the caller can see. Customer, mechanic, admin. Raises 404 appointment_not_found, 409 no_invite.';
+GRANT EXECUTE ON FUNCTION api.appointment_invite(uuid) TO autodoc_customer, autodoc_mechanic, autodoc_admin;
+
+-- api.resend_confirmation(): send the confirmation (with the current invite) again. The customer of
+-- the appointment or an admin; only while it is upcoming. Each call is one more email (a new key).
+-- Raises 404 appointment_not_found (also when not the caller's), 409 appointment_not_upcoming.
+CREATE OR REPLACE FUNCTION api.resend_confirmation(p_session_id uuid, p_now timestamptz DEFAULT now())
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_customer uuid;
+  v_status text;
+  v_start timestamptz;
+  v_outbox bigint;
+BEGIN
+  SELECT s.customer_id, s.status, s.scheduled_for INTO v_customer, v_status, v_start
+    FROM app.sessions s WHERE s.id = p_session_id;
+  IF NOT FOUND OR NOT (v_customer = app_private.current_user_id() OR app_private.is_admin()) THEN
+    PERFORM app_private.raise_error(404, 'appointment_not_found', 'No such appointment',
+                                    jsonb_build_object('id', p_session_id));
+  END IF;
+  v_outbox := app_private.resend_confirmation(p_session_id, p_now);
+  IF v_outbox IS NULL THEN
+    PERFORM app_private.raise_error(409, 'appointment_not_upcoming', 'Only an upcoming appointment has a confirmation',
+                                    jsonb_build_object('id', p_session_id, 'status', v_status));
+  END IF;
+  RETURN jsonb_build_object('outbox_id', v_outbox, 'queued', true);
+END
+$$;
+COMMENT ON FUNCTION api.resend_confirmation(uuid, timestamptz) IS
+  'Queue the appointment confirmation (with its current calendar invite) again. Customer (own), admin. Raises 404 appointment_not_found (also when not the caller''s), 409 appointment_not_upcoming.';
+GRANT EXECUTE ON FUNCTION api.resend_confirmation(uuid, timestamptz) TO autodoc_customer, autodoc_admin;
+
+-- resend_confirmation() (private half): counts the resend and enqueues it; NULL if not upcoming.
+CREATE OR REPLACE FUNCTION app_private.resend_confirmation(p_session_id uuid, p_now timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_count integer;
+BEGIN
+  PERFORM 1 FROM app.sessions WHERE id = p_session_id AND status IN ('scheduled', 'pending')
+                                AND scheduled_for IS NOT NULL;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  UPDATE app.session_invites SET resend_count = resend_count + 1, updated_at = p_now
+   WHERE session_id = p_session_id
+  RETURNING resend_count INTO v_count;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  RETURN app_private.enqueue_session_email(p_session_id, 'confirmation', 'customer',
+           format('email:%s:confirmation_resend:customer:%s', p_session_id, v_count), true,
+           jsonb_build_object('resent', true), p_now);
+END
+$$;

@@ -1,0 +1,106 @@
+# ruff: noqa: F811  (pytest fixtures imported from side_effect_fixtures are redefined as arguments)
+"""Reminders end to end (job -> outbox -> worker -> SMTP) with an injected "now", and two job runs
+at the same moment sending each reminder once. (Boundaries, reschedule and cancellation are also
+covered in tests/sql/34-reminders.sql.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import psycopg
+
+from api.config import Settings
+from api.local_services import LocalSMTP
+from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
+    Database,
+    fx_settings,
+    local_stripe,
+    messages_to,
+    one,
+    run_worker_until_idle,
+    smtp,
+    su,
+)
+
+START = dt.datetime(2030, 3, 10, 15, 0, tzinfo=dt.UTC)
+
+
+def _book(su: psycopg.Connection[Any], start: dt.datetime = START) -> tuple[str, str]:
+    session_id = str(one(su, "SELECT tests.se_booking(%s)", [start]))
+    email = str(one(su, "SELECT u.email FROM app.sessions s JOIN app.users u ON u.id = s.customer_id WHERE s.id = %s",
+                    [session_id]))
+    return session_id, email
+
+
+def _run(su: psycopg.Connection[Any], at: dt.datetime) -> dict[str, int]:
+    result: dict[str, int] = one(su, "SELECT api.send_due_reminders(%s)", [at])
+    return result
+
+
+def test_each_reminder_is_emailed_once_with_the_waiver_link(fx_settings: Settings, smtp: LocalSMTP,
+                                                             su: psycopg.Connection[Any]) -> None:
+    session_id, email = _book(su)
+    run_worker_until_idle(fx_settings)  # the charge and the confirmation
+    before = len(messages_to(smtp, email))
+    for offset in (dt.timedelta(days=1), dt.timedelta(hours=1), dt.timedelta(minutes=15)):
+        assert _run(su, START - offset)["sent"] == 1
+        assert _run(su, START - offset)["sent"] == 0, "the job running twice sends nothing more"
+    run_worker_until_idle(fx_settings)
+    reminders = messages_to(smtp, email)[before:]
+    subjects = [str(m["Subject"]).strip() for m in reminders]
+    assert len(subjects) == 3 and subjects[1] == "Starting in 1 hour: your AutoDoctor appointment", subjects
+    last = reminders[2]
+    text = last.get_body(("plain",))
+    assert text is not None
+    waiver = f"{fx_settings.public_base_url}/customer/appointments/{session_id}/waiver"
+    assert waiver in text.get_content(), "the 15-minute reminder links to the waiver page"
+
+
+def test_a_late_run_sends_only_what_is_still_meaningful(fx_settings: Settings, smtp: LocalSMTP,
+                                                        su: psycopg.Connection[Any]) -> None:
+    _, email = _book(su)
+    run_worker_until_idle(fx_settings)
+    before = len(messages_to(smtp, email))
+    assert _run(su, START - dt.timedelta(minutes=10)) == {"sent": 1, "skipped": 2}
+    run_worker_until_idle(fx_settings)
+    late = [str(m["Subject"]).strip() for m in messages_to(smtp, email)[before:]]
+    assert late == ["Starting in 15 minutes: sign your waiver and join"]
+
+
+def test_two_runs_at_once_send_each_reminder_once(database: Database, su: psycopg.Connection[Any]) -> None:
+    for i in range(20):
+        _book(su, START + dt.timedelta(minutes=31 * i))
+    at = START + dt.timedelta(days=2)  # every 15-minute reminder due... and more
+    due_at = START - dt.timedelta(hours=24) + dt.timedelta(seconds=1)
+    barrier = threading.Barrier(2)
+    results: list[dict[str, int]] = []
+
+    def run() -> None:
+        with psycopg.connect(database.superuser_dsn) as conn:
+            barrier.wait()
+            row = conn.execute("SELECT api.send_due_reminders(%s)", [due_at]).fetchone()
+            assert row is not None
+            results.append(row[0])
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sum(r["sent"] for r in results) == 1, results  # only the first booking's 1-day reminder is due
+    assert one(su, "SELECT count(*) FROM app.outbox WHERE payload ->> 'template' LIKE 'reminder_%%'") == 1
+    # and now everything at once, twice concurrently: each due reminder exactly once
+    results.clear()
+    due_at = at
+    barrier.reset()
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    counts = su.execute("""SELECT payload ->> 'template' AS t, session_id, count(*)::int AS n FROM app.outbox
+                            WHERE payload ->> 'template' LIKE 'reminder_%%' GROUP BY 1, 2""").fetchall()
+    assert all(c["n"] == 1 for c in counts), "no reminder twice"
+    assert one(su, "SELECT count(*) FROM app.session_reminders WHERE sent_at IS NULL AND skipped_at IS NULL") == 0
