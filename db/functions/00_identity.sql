@@ -11,12 +11,14 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- current_app_role(): 'customer' | 'mechanic' | 'admin' | 'worker' | 'anon' from the claims;
--- falls back to the database role so a DBA doing SET ROLE autodoc_admin is an admin.
+-- falls back to the session's SET ROLE so a DBA doing SET ROLE autodoc_admin is an admin. It reads
+-- the `role` setting, not current_user, because inside a SECURITY DEFINER function current_user
+-- is the function's owner while the setting still names the caller's role.
 CREATE OR REPLACE FUNCTION app_private.current_app_role() RETURNS text
 LANGUAGE sql STABLE AS $$
   SELECT coalesce(
     nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
-    CASE WHEN current_user LIKE 'autodoc\_%' THEN substr(current_user, 9) END,
+    CASE WHEN current_setting('role') LIKE 'autodoc\_%' THEN substr(current_setting('role'), 9) END,
     'anon')
 $$;
 

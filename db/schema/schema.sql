@@ -4,6 +4,285 @@
 CREATE SCHEMA api;
 CREATE SCHEMA app;
 CREATE SCHEMA app_private;
+CREATE FUNCTION app_private.is_valid_timezone(p_zone text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+BEGIN
+  IF p_zone IS NULL OR p_zone !~ '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$' THEN
+    RETURN false;
+  END IF;
+  PERFORM now() AT TIME ZONE p_zone;
+  RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+  RETURN false;
+END
+$_$;
+CREATE TABLE app.booking_settings (
+    id boolean DEFAULT true NOT NULL,
+    min_notice interval DEFAULT '02:00:00'::interval NOT NULL,
+    booking_horizon interval DEFAULT '30 days'::interval NOT NULL,
+    hold_duration interval DEFAULT '00:10:00'::interval NOT NULL,
+    slot_step interval DEFAULT '00:30:00'::interval NOT NULL,
+    default_open_time time without time zone DEFAULT '09:00:00'::time without time zone NOT NULL,
+    default_close_time time without time zone DEFAULT '18:00:00'::time without time zone NOT NULL,
+    matching_lead interval DEFAULT '00:30:00'::interval NOT NULL,
+    calendar_days integer DEFAULT 30 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT booking_settings_positive CHECK (((min_notice >= '00:00:00'::interval) AND (booking_horizon > '00:00:00'::interval) AND (hold_duration > '00:00:00'::interval) AND (slot_step >= '00:05:00'::interval) AND (matching_lead >= '00:00:00'::interval) AND ((calendar_days >= 1) AND (calendar_days <= 366)))),
+    CONSTRAINT booking_settings_single_row CHECK (id)
+);
+CREATE TABLE app.customers (
+    user_id uuid NOT NULL,
+    phone text,
+    country text,
+    state_province text,
+    city text,
+    postal_code text,
+    credit_balance_cents integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT customers_credit_not_negative CHECK ((credit_balance_cents >= 0))
+);
+CREATE TABLE app.favorites (
+    customer_id uuid NOT NULL,
+    mechanic_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+CREATE TABLE app.mechanic_availability_blocks (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    mechanic_id uuid NOT NULL,
+    day_of_week smallint NOT NULL,
+    start_time time without time zone NOT NULL,
+    end_time time without time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mechanic_availability_blocks_day_valid CHECK (((day_of_week >= 0) AND (day_of_week <= 6)))
+);
+CREATE TABLE app.mechanic_time_off (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    mechanic_id uuid NOT NULL,
+    start_date timestamp with time zone NOT NULL,
+    end_date timestamp with time zone NOT NULL,
+    reason text,
+    period tstzrange GENERATED ALWAYS AS (tstzrange(start_date, end_date, '[)'::text)) STORED,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mechanic_time_off_ends_after_start CHECK ((end_date > start_date))
+);
+CREATE TABLE app.mechanics (
+    user_id uuid NOT NULL,
+    display_name text NOT NULL,
+    workshop_id uuid,
+    bio text,
+    rating numeric(3,2) DEFAULT 0 NOT NULL,
+    rating_count integer DEFAULT 0 NOT NULL,
+    specialties text[] DEFAULT '{}'::text[] NOT NULL,
+    brand_specialist_brands text[] DEFAULT '{}'::text[] NOT NULL,
+    years_of_experience integer DEFAULT 0 NOT NULL,
+    certifications text[] DEFAULT '{}'::text[] NOT NULL,
+    country text,
+    state_province text,
+    city text,
+    postal_code text,
+    timezone text NOT NULL,
+    currently_on_shift boolean DEFAULT false NOT NULL,
+    shift_changed_at timestamp with time zone,
+    is_active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mechanics_display_name_present CHECK ((btrim(display_name) <> ''::text)),
+    CONSTRAINT mechanics_experience_not_negative CHECK (((years_of_experience >= 0) AND (rating_count >= 0))),
+    CONSTRAINT mechanics_rating_range CHECK (((rating >= (0)::numeric) AND (rating <= (5)::numeric))),
+    CONSTRAINT mechanics_timezone_valid CHECK (app_private.is_valid_timezone(timezone))
+);
+CREATE TABLE app.outbox (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    idempotency_key text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 8 NOT NULL,
+    run_after timestamp with time zone DEFAULT now() NOT NULL,
+    leased_until timestamp with time zone,
+    locked_by text,
+    last_error text,
+    result jsonb,
+    session_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    done_at timestamp with time zone,
+    CONSTRAINT outbox_attempts_in_range CHECK (((attempts >= 0) AND (max_attempts >= 1))),
+    CONSTRAINT outbox_done_has_time CHECK (((status = 'done'::text) = (done_at IS NOT NULL))),
+    CONSTRAINT outbox_kind_is_known CHECK ((kind = ANY (ARRAY['stripe.charge'::text, 'stripe.refund'::text, 'email.send'::text, 'noop'::text]))),
+    CONSTRAINT outbox_running_has_lease CHECK (((status <> 'running'::text) OR ((leased_until IS NOT NULL) AND (locked_by IS NOT NULL)))),
+    CONSTRAINT outbox_status_is_known CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'done'::text, 'dead'::text])))
+);
+CREATE SEQUENCE app.outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE app.outbox_id_seq OWNED BY app.outbox.id;
+CREATE TABLE app.payment_refunds (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    payment_id uuid NOT NULL,
+    amount_cents integer NOT NULL,
+    reason text NOT NULL,
+    status text DEFAULT 'requested'::text NOT NULL,
+    stripe_refund_id text,
+    idempotency_key text NOT NULL,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    succeeded_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    CONSTRAINT payment_refunds_amount_positive CHECK ((amount_cents > 0)),
+    CONSTRAINT payment_refunds_valid_status CHECK ((status = ANY (ARRAY['requested'::text, 'succeeded'::text, 'failed'::text])))
+);
+CREATE TABLE app.plans (
+    code text NOT NULL,
+    name text NOT NULL,
+    price_cents integer NOT NULL,
+    duration_minutes integer NOT NULL,
+    description text,
+    is_active boolean DEFAULT true NOT NULL,
+    sort_order integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT plans_code_format CHECK ((code ~ '^[a-z][a-z0-9_]*$'::text)),
+    CONSTRAINT plans_duration_sensible CHECK (((duration_minutes >= 5) AND (duration_minutes <= 480))),
+    CONSTRAINT plans_price_not_negative CHECK ((price_cents >= 0))
+);
+CREATE TABLE app.scheduled_payments (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    payment_intent_id text,
+    client_secret text,
+    amount_cents integer NOT NULL,
+    currency text DEFAULT 'usd'::text NOT NULL,
+    payment_type text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    refund_amount_cents integer DEFAULT 0 NOT NULL,
+    refund_reason text,
+    refunded_at timestamp with time zone,
+    charged_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    failure_message text,
+    idempotency_key text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT scheduled_payments_amount_positive CHECK ((amount_cents > 0)),
+    CONSTRAINT scheduled_payments_refund_within_charge CHECK (((refund_amount_cents >= 0) AND (refund_amount_cents <= amount_cents))),
+    CONSTRAINT scheduled_payments_valid_payment_type CHECK ((payment_type = ANY (ARRAY['full'::text, 'deposit'::text, 'balance'::text]))),
+    CONSTRAINT scheduled_payments_valid_status CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text, 'refunded'::text])))
+);
+CREATE TABLE app.session_assignments (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    mechanic_id uuid NOT NULL,
+    status text NOT NULL,
+    priority text DEFAULT 'medium'::text NOT NULL,
+    match_score numeric,
+    match_reasons jsonb DEFAULT '[]'::jsonb NOT NULL,
+    offered_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    responded_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_assignments_priority_valid CHECK ((priority = ANY (ARRAY['high'::text, 'medium'::text, 'low'::text]))),
+    CONSTRAINT session_assignments_status_valid CHECK ((status = ANY (ARRAY['scheduled'::text, 'offered'::text, 'accepted'::text, 'declined'::text, 'expired'::text, 'withdrawn'::text])))
+);
+CREATE TABLE app.session_events (
+    id bigint NOT NULL,
+    session_id uuid NOT NULL,
+    event_type text NOT NULL,
+    from_status text,
+    to_status text,
+    actor_id uuid,
+    actor_role text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+ALTER TABLE app.session_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.session_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+CREATE TABLE app.session_invites (
+    session_id uuid NOT NULL,
+    uid text NOT NULL,
+    sequence integer DEFAULT 0 NOT NULL,
+    method text DEFAULT 'REQUEST'::text NOT NULL,
+    resend_count integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_invites_method_is_known CHECK ((method = ANY (ARRAY['REQUEST'::text, 'CANCEL'::text]))),
+    CONSTRAINT session_invites_sequence_non_negative CHECK ((sequence >= 0))
+);
+CREATE TABLE app.session_reminders (
+    session_id uuid NOT NULL,
+    kind text NOT NULL,
+    scheduled_for timestamp with time zone NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    sent_at timestamp with time zone,
+    skipped_at timestamp with time zone,
+    skip_reason text,
+    outbox_id bigint,
+    CONSTRAINT session_reminders_kind_is_known CHECK ((kind = ANY (ARRAY['1d'::text, '1h'::text, '15m'::text]))),
+    CONSTRAINT session_reminders_sent_or_skipped CHECK (((sent_at IS NULL) OR (skipped_at IS NULL)))
+);
+CREATE TABLE app.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    customer_id uuid NOT NULL,
+    mechanic_id uuid,
+    plan_code text NOT NULL,
+    type text,
+    service_mode text DEFAULT 'online'::text NOT NULL,
+    vehicle_id uuid,
+    is_advice_only boolean DEFAULT false NOT NULL,
+    concern text,
+    concern_category text,
+    is_urgent boolean DEFAULT false NOT NULL,
+    preparation_notes text,
+    special_requests text,
+    file_refs jsonb DEFAULT '[]'::jsonb NOT NULL,
+    scheduled_for timestamp with time zone,
+    ends_at timestamp with time zone NOT NULL,
+    status text NOT NULL,
+    cancel_reason text,
+    hold_expires_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    matching_will_run_at timestamp with time zone,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    cancelled_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    period tstzrange GENERATED ALWAYS AS (tstzrange(COALESCE(scheduled_for, created_at), ends_at, '[)'::text)) STORED,
+    CONSTRAINT sessions_cancel_reason_iff_cancelled CHECK (((status = 'cancelled'::text) = (cancel_reason IS NOT NULL))),
+    CONSTRAINT sessions_cancel_reason_valid CHECK ((cancel_reason = ANY (ARRAY['customer'::text, 'mechanic'::text, 'no_show'::text, 'payment_failed'::text, 'expired'::text, 'admin'::text]))),
+    CONSTRAINT sessions_complete_unless_held CHECK (((status = 'held'::text) OR ((status = 'cancelled'::text) AND (hold_expires_at IS NOT NULL) AND (type IS NULL)) OR ((type IS NOT NULL) AND (concern IS NOT NULL) AND (concern_category IS NOT NULL)))),
+    CONSTRAINT sessions_concern_category_valid CHECK ((concern_category = ANY (ARRAY['diagnostic'::text, 'repair'::text, 'maintenance'::text, 'inspection'::text, 'consultation'::text]))),
+    CONSTRAINT sessions_ends_after_start CHECK ((ends_at > COALESCE(scheduled_for, created_at))),
+    CONSTRAINT sessions_file_refs_array CHECK ((jsonb_typeof(file_refs) = 'array'::text)),
+    CONSTRAINT sessions_hold_shape CHECK (((status <> 'held'::text) OR ((hold_expires_at IS NOT NULL) AND (mechanic_id IS NOT NULL) AND (scheduled_for IS NOT NULL)))),
+    CONSTRAINT sessions_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT sessions_service_mode_valid CHECK ((service_mode = ANY (ARRAY['online'::text, 'in_person'::text]))),
+    CONSTRAINT sessions_status_valid CHECK ((status = ANY (ARRAY['held'::text, 'pending'::text, 'scheduled'::text, 'waiting'::text, 'active'::text, 'completed'::text, 'cancelled'::text]))),
+    CONSTRAINT sessions_type_valid CHECK ((type = ANY (ARRAY['chat'::text, 'video'::text, 'diagnostic'::text]))),
+    CONSTRAINT sessions_urgent_only_immediate CHECK (((NOT is_urgent) OR (scheduled_for IS NULL))),
+    CONSTRAINT sessions_vehicle_unless_advice CHECK (((status = 'held'::text) OR is_advice_only OR (vehicle_id IS NOT NULL) OR (status = ANY (ARRAY['completed'::text, 'cancelled'::text]))))
+);
+CREATE TABLE app.stripe_events (
+    id text NOT NULL,
+    type text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    processed_at timestamp with time zone,
+    outcome text,
+    payload jsonb NOT NULL
+);
 CREATE TABLE app.users (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     email text NOT NULL,
@@ -13,7 +292,204 @@ CREATE TABLE app.users (
     CONSTRAINT users_email_looks_valid CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT users_role_is_known CHECK ((role = ANY (ARRAY['customer'::text, 'mechanic'::text, 'admin'::text])))
 );
+CREATE TABLE app.vehicles (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    customer_id uuid NOT NULL,
+    year integer,
+    make text NOT NULL,
+    model text NOT NULL,
+    vin text,
+    odometer integer,
+    license_plate text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT vehicles_make_model_present CHECK (((btrim(make) <> ''::text) AND (btrim(model) <> ''::text))),
+    CONSTRAINT vehicles_odometer_not_negative CHECK (((odometer IS NULL) OR (odometer >= 0))),
+    CONSTRAINT vehicles_vin_format CHECK (((vin IS NULL) OR (vin ~ '^[A-HJ-NPR-Z0-9]{11,17}$'::text))),
+    CONSTRAINT vehicles_year_sensible CHECK (((year IS NULL) OR ((year >= 1900) AND (year <= 2100))))
+);
+CREATE TABLE app.worker_heartbeats (
+    worker_id text NOT NULL,
+    hostname text,
+    pid integer,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
+    stopped_at timestamp with time zone,
+    info jsonb DEFAULT '{}'::jsonb NOT NULL
+);
+CREATE TABLE app.workshop_availability (
+    workshop_id uuid NOT NULL,
+    day_of_week smallint NOT NULL,
+    is_open boolean DEFAULT true NOT NULL,
+    open_time time without time zone,
+    close_time time without time zone,
+    CONSTRAINT workshop_availability_day_valid CHECK (((day_of_week >= 0) AND (day_of_week <= 6))),
+    CONSTRAINT workshop_availability_times_when_open CHECK (((NOT is_open) OR ((open_time IS NOT NULL) AND (close_time IS NOT NULL))))
+);
+CREATE TABLE app.workshops (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    address_line1 text,
+    address_line2 text,
+    city text,
+    state_province text,
+    postal_code text,
+    country text,
+    phone text,
+    timezone text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workshops_name_present CHECK ((btrim(name) <> ''::text)),
+    CONSTRAINT workshops_timezone_valid CHECK (app_private.is_valid_timezone(timezone))
+);
+ALTER TABLE ONLY app.outbox ALTER COLUMN id SET DEFAULT nextval('app.outbox_id_seq'::regclass);
+ALTER TABLE ONLY app.booking_settings
+    ADD CONSTRAINT booking_settings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.customers
+    ADD CONSTRAINT customers_pkey PRIMARY KEY (user_id);
+ALTER TABLE ONLY app.favorites
+    ADD CONSTRAINT favorites_pkey PRIMARY KEY (customer_id, mechanic_id);
+ALTER TABLE ONLY app.mechanic_availability_blocks
+    ADD CONSTRAINT mechanic_availability_blocks_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.mechanic_availability_blocks
+    ADD CONSTRAINT mechanic_availability_blocks_unique UNIQUE (mechanic_id, day_of_week, start_time);
+ALTER TABLE ONLY app.mechanic_time_off
+    ADD CONSTRAINT mechanic_time_off_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.mechanics
+    ADD CONSTRAINT mechanics_pkey PRIMARY KEY (user_id);
+ALTER TABLE ONLY app.outbox
+    ADD CONSTRAINT outbox_idempotency_key_unique UNIQUE (idempotency_key);
+ALTER TABLE ONLY app.outbox
+    ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.payment_refunds
+    ADD CONSTRAINT payment_refunds_idempotency_key_unique UNIQUE (idempotency_key);
+ALTER TABLE ONLY app.payment_refunds
+    ADD CONSTRAINT payment_refunds_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.payment_refunds
+    ADD CONSTRAINT payment_refunds_stripe_refund_unique UNIQUE (stripe_refund_id);
+ALTER TABLE ONLY app.plans
+    ADD CONSTRAINT plans_pkey PRIMARY KEY (code);
+ALTER TABLE ONLY app.scheduled_payments
+    ADD CONSTRAINT scheduled_payments_idempotency_key_unique UNIQUE (idempotency_key);
+ALTER TABLE ONLY app.scheduled_payments
+    ADD CONSTRAINT scheduled_payments_payment_intent_unique UNIQUE (payment_intent_id);
+ALTER TABLE ONLY app.scheduled_payments
+    ADD CONSTRAINT scheduled_payments_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.session_assignments
+    ADD CONSTRAINT session_assignments_one_per_mechanic UNIQUE (session_id, mechanic_id);
+ALTER TABLE ONLY app.session_assignments
+    ADD CONSTRAINT session_assignments_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.session_events
+    ADD CONSTRAINT session_events_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.session_invites
+    ADD CONSTRAINT session_invites_pkey PRIMARY KEY (session_id);
+ALTER TABLE ONLY app.session_invites
+    ADD CONSTRAINT session_invites_uid_unique UNIQUE (uid);
+ALTER TABLE ONLY app.session_reminders
+    ADD CONSTRAINT session_reminders_pkey PRIMARY KEY (session_id, kind);
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_no_customer_overlap EXCLUDE USING gist (customer_id WITH =, period WITH &&) WHERE ((status = ANY (ARRAY['held'::text, 'scheduled'::text, 'pending'::text, 'waiting'::text, 'active'::text])));
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_no_mechanic_overlap EXCLUDE USING gist (mechanic_id WITH =, period WITH &&) WHERE (((mechanic_id IS NOT NULL) AND (status = ANY (ARRAY['held'::text, 'scheduled'::text, 'pending'::text, 'waiting'::text, 'active'::text]))));
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.stripe_events
+    ADD CONSTRAINT stripe_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.vehicles
+    ADD CONSTRAINT vehicles_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.worker_heartbeats
+    ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (worker_id);
+ALTER TABLE ONLY app.workshop_availability
+    ADD CONSTRAINT workshop_availability_pkey PRIMARY KEY (workshop_id, day_of_week);
+ALTER TABLE ONLY app.workshops
+    ADD CONSTRAINT workshops_pkey PRIMARY KEY (id);
+CREATE INDEX favorites_mechanic_id_idx ON app.favorites USING btree (mechanic_id);
+CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
+CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
+CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_shift) WHERE currently_on_shift;
+CREATE INDEX mechanics_workshop_id_idx ON app.mechanics USING btree (workshop_id);
+CREATE INDEX outbox_dead ON app.outbox USING btree (updated_at) WHERE (status = 'dead'::text);
+CREATE INDEX outbox_done_at ON app.outbox USING btree (done_at) WHERE (status = 'done'::text);
+CREATE INDEX outbox_pending_due ON app.outbox USING btree (run_after, id) WHERE (status = 'pending'::text);
+CREATE INDEX outbox_running_lease ON app.outbox USING btree (leased_until) WHERE (status = 'running'::text);
+CREATE INDEX outbox_session ON app.outbox USING btree (session_id) WHERE (session_id IS NOT NULL);
+CREATE INDEX payment_refunds_payment ON app.payment_refunds USING btree (payment_id);
+CREATE INDEX scheduled_payments_customer ON app.scheduled_payments USING btree (customer_id);
+CREATE INDEX scheduled_payments_session ON app.scheduled_payments USING btree (session_id);
+CREATE INDEX scheduled_payments_status ON app.scheduled_payments USING btree (status);
+CREATE INDEX session_assignments_mechanic_id_idx ON app.session_assignments USING btree (mechanic_id, status);
+CREATE INDEX session_events_session_id_idx ON app.session_events USING btree (session_id, id);
+CREATE INDEX session_reminders_due ON app.session_reminders USING btree (due_at) WHERE ((sent_at IS NULL) AND (skipped_at IS NULL));
+CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, scheduled_for);
+CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
+CREATE INDEX sessions_matching_due_idx ON app.sessions USING btree (matching_will_run_at) WHERE ((matching_will_run_at IS NOT NULL) AND (mechanic_id IS NULL));
+CREATE INDEX sessions_mechanic_id_idx ON app.sessions USING btree (mechanic_id, scheduled_for);
+CREATE INDEX sessions_status_scheduled_for_idx ON app.sessions USING btree (status, scheduled_for);
+CREATE INDEX sessions_vehicle_id_idx ON app.sessions USING btree (vehicle_id);
 CREATE UNIQUE INDEX users_email_unique ON app.users USING btree (lower(email));
+CREATE INDEX vehicles_customer_id_idx ON app.vehicles USING btree (customer_id);
+ALTER TABLE ONLY app.customers
+    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.favorites
+    ADD CONSTRAINT favorites_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.favorites
+    ADD CONSTRAINT favorites_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanic_availability_blocks
+    ADD CONSTRAINT mechanic_availability_blocks_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanic_time_off
+    ADD CONSTRAINT mechanic_time_off_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanics
+    ADD CONSTRAINT mechanics_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanics
+    ADD CONSTRAINT mechanics_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.payment_refunds
+    ADD CONSTRAINT payment_refunds_payment_id_fkey FOREIGN KEY (payment_id) REFERENCES app.scheduled_payments(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.scheduled_payments
+    ADD CONSTRAINT scheduled_payments_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.scheduled_payments
+    ADD CONSTRAINT scheduled_payments_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_assignments
+    ADD CONSTRAINT session_assignments_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_assignments
+    ADD CONSTRAINT session_assignments_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_events
+    ADD CONSTRAINT session_events_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
+ALTER TABLE ONLY app.session_invites
+    ADD CONSTRAINT session_invites_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_reminders
+    ADD CONSTRAINT session_reminders_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_plan_code_fkey FOREIGN KEY (plan_code) REFERENCES app.plans(code);
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_vehicle_id_fkey FOREIGN KEY (vehicle_id) REFERENCES app.vehicles(id);
+ALTER TABLE ONLY app.vehicles
+    ADD CONSTRAINT vehicles_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.workshop_availability
+    ADD CONSTRAINT workshop_availability_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE CASCADE;
+ALTER TABLE app.booking_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.favorites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.payment_refunds ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.plans ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.scheduled_payments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_assignments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_invites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_reminders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.stripe_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.vehicles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.worker_heartbeats ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.workshop_availability ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.workshops ENABLE ROW LEVEL SECURITY;

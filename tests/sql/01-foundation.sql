@@ -1,7 +1,7 @@
 -- Foundation invariants: RLS everywhere, definer functions pinned, nothing executable by PUBLIC,
 -- identity from claims, the error contract, and the pg_cron schedules.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SELECT is_empty($$
   SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -33,6 +33,15 @@ SELECT is(app_private.current_user_id(), '11111111-1111-1111-1111-111111111111':
 SELECT is(app_private.current_app_role(), 'customer', 'current_app_role() reads role from the claims');
 SELECT is(current_user::text, 'autodoc_customer', 'authenticate_as switches the database role');
 SELECT tests.clear_authentication();
+
+-- a DBA with SET ROLE and no claims is that role, also inside SECURITY DEFINER functions
+CREATE FUNCTION tests.role_seen_by_a_definer() RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = ''
+  AS $$ SELECT app_private.current_app_role() $$;
+GRANT EXECUTE ON FUNCTION tests.role_seen_by_a_definer() TO autodoc_admin;
+SET LOCAL ROLE autodoc_admin;
+SELECT is(app_private.current_app_role(), 'admin', 'SET ROLE without claims: the role names the caller');
+SELECT is(tests.role_seen_by_a_definer(), 'admin', '... also inside a SECURITY DEFINER function');
+RESET ROLE;
 
 SELECT set_config('request.jwt.claims', '{"sub": "not-a-uuid", "role": "customer"}', true);
 SELECT is(app_private.current_user_id(), NULL, 'a malformed sub is no identity');
