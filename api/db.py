@@ -7,14 +7,19 @@ who connects with psql and does the same.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncGenerator
+from decimal import Decimal
 from typing import Any
 
 from litestar import Request
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+
+from api.errors import api_error
 
 APP_ROLES = frozenset({"anon", "customer", "mechanic", "admin", "worker"})
 
@@ -47,10 +52,74 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, No
         yield conn
 
 
+def _named(args: dict[str, Any]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in args)
+
+
+async def call_rows(db: Conn, function: str, args: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """`SELECT * FROM api.<function>(name => value, ...)` for set-returning functions: every row."""
+    args = args or {}
+    query = sql.SQL("SELECT * FROM {}.{}({})").format(sql.Identifier("api"), sql.Identifier(function), _named(args))
+    rows = await (await db.execute(query, _adapt(args))).fetchall()
+    # numeric columns (ratings, scores) as JSON numbers rather than msgspec's decimal strings
+    return [{k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()} for row in rows]
+
+
 async def call(db: Conn, function: str, args: dict[str, Any] | None = None) -> Any:
     """`SELECT api.<function>(name => value, ...)`: the one way handlers run SQL. Returns the value."""
     args = args or {}
-    named = sql.SQL(", ").join(sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in args)
-    query = sql.SQL("SELECT {}.{}({}) AS result").format(sql.Identifier("api"), sql.Identifier(function), named)
-    row = await (await db.execute(query, args)).fetchone()
+    query = sql.SQL("SELECT {}.{}({}) AS result").format(sql.Identifier("api"), sql.Identifier(function),
+                                                         _named(args))
+    row = await (await db.execute(query, _adapt(args))).fetchone()
     return row["result"] if row else None
+
+
+def _adapt(args: dict[str, Any]) -> dict[str, Any]:
+    """Python values as the SQL function's parameter types: dicts -> jsonb, floats -> numeric
+    (float8 does not implicitly cast to numeric in function resolution); lists of str stay text[]."""
+    out: dict[str, Any] = {}
+    for k, v in args.items():
+        _reject_nul(v, k.removeprefix("p_"))
+        _reject_out_of_range(v, k.removeprefix("p_"))
+        if isinstance(v, dict):
+            out[k] = Jsonb(v)
+        elif isinstance(v, float):
+            out[k] = Decimal(repr(v))
+        else:
+            out[k] = v
+    return out
+
+
+# Instants and days outside these years are refused as malformed: nothing real is booked there, and
+# at the edges of the calendar PostgreSQL answers with values Python cannot represent (year 0, 10000).
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+
+
+def _reject_out_of_range(value: Any, field: str) -> None:
+    if isinstance(value, dt.datetime):
+        ok = value.tzinfo is None or EARLIEST <= value < LATEST
+    elif isinstance(value, dt.date):
+        ok = EARLIEST.date() <= value < LATEST.date()
+    else:
+        return
+    if not ok:
+        raise api_error(400, "validation_error", f"{field} must be between the years 1900 and 2999",
+                        [{"key": field, "source": "body", "message": "Out of range"}])
+
+
+def _reject_nul(value: Any, field: str) -> None:
+    """PostgreSQL text (and jsonb) cannot hold NUL characters; say so as a 400, not a driver error."""
+    if isinstance(value, Jsonb):
+        value = value.obj
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise api_error(400, "validation_error", f"{field} must not contain NUL characters",
+                            [{"key": field, "source": "body", "message": "NUL character"}])
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _reject_nul(k, field)
+            _reject_nul(v, field)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _reject_nul(v, field)

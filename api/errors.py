@@ -21,10 +21,6 @@ log = logging.getLogger("autodoc.api")
 CONSTRAINT_CODES: dict[str, tuple[int, str, str]] = {
     "sessions_no_mechanic_overlap": (409, "slot_unavailable", "That time slot is no longer available."),
     "sessions_no_customer_overlap": (409, "customer_overlap", "You already have an appointment at that time."),
-    "slot_holds_no_mechanic_overlap": (409, "slot_unavailable", "That time slot is no longer available."),
-    "slot_holds_no_customer_overlap": (409, "customer_overlap", "You already hold another slot at that time."),
-    "mechanic_bookings_no_overlap": (409, "slot_unavailable", "That time slot is no longer available."),
-    "customer_bookings_no_overlap": (409, "customer_overlap", "You already have an appointment at that time."),
     "users_email_unique": (409, "email_taken", "That email address is already registered."),
 }
 
@@ -92,7 +88,8 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[An
                         status_code=exc.status_code)
     if isinstance(exc, NotAuthorizedException):
         code = "unauthorized"
-    elif isinstance(exc, ValidationException):
+    elif isinstance(exc, ValidationException) or exc.status_code == 400:
+        # Litestar's own 400s (malformed JSON, a body that is not an object) are shape errors too.
         code = "validation_error"
     else:
         code = {404: "not_found", 405: "method_not_allowed", 403: "forbidden"}.get(exc.status_code, "http_error")

@@ -20,8 +20,8 @@ from litestar.params import Parameter
 from litestar.response import Response
 
 from api.calendar_invite import build_invite, organizer_from
-from api.controllers.common import call_rows, call_value, parse_uuid
-from api.db import Conn
+from api.controllers.common import parse_uuid
+from api.db import Conn, call, call_rows
 
 
 class AppointmentNotificationsController(Controller):
@@ -32,7 +32,7 @@ class AppointmentNotificationsController(Controller):
          media_type="text/calendar")
     async def calendar_invite(self, request: Request[Any, Any, Any], db: Conn, appointment_id: str) -> Response[bytes]:
         session_id = parse_uuid(appointment_id, "appointment_id")
-        invite: dict[str, Any] = await call_value(db, "appointment_invite", {"p_session_id": session_id})
+        invite: dict[str, Any] = await call(db, "appointment_invite", {"p_session_id": session_id})
         settings = request.app.state.settings
         name, address = organizer_from(settings.mail_from)
         ics = build_invite(invite, organizer_name=name, organizer_email=address, base_url=settings.public_base_url)
@@ -44,7 +44,7 @@ class AppointmentNotificationsController(Controller):
           summary="Send the confirmation email (with its calendar invite) again")
     async def resend_confirmation(self, db: Conn, appointment_id: str) -> dict[str, Any]:
         session_id = parse_uuid(appointment_id, "appointment_id")
-        result: dict[str, Any] = await call_value(db, "resend_confirmation", {"p_session_id": session_id})
+        result: dict[str, Any] = await call(db, "resend_confirmation", {"p_session_id": session_id})
         return result
 
     @get("/{appointment_id:str}/payments", summary="The appointment's payments (with the client secret)")

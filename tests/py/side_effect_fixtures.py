@@ -217,20 +217,10 @@ def messages_to(smtp: LocalSMTP, address: str) -> list[EmailMessage]:
 
 
 def make_app(settings: Settings) -> Any:
-    """The real application, with this issue's controllers registered if the app does not serve
-    them yet (the route list in api/routes.py is the lead's)."""
+    """The real application."""
     from api.app import create_app
-    from api.controllers.notifications import ROUTE_HANDLERS as NOTIFICATION_HANDLERS
-    from api.controllers.webhooks import StripeWebhookController
 
-    app = create_app(settings)
-    served = {route.path for route in app.routes}
-    if "/api/webhooks/stripe" not in served:
-        app.register(StripeWebhookController)
-    if "/api/admin/outbox/dead" not in served:
-        for controller in NOTIFICATION_HANDLERS:
-            app.register(controller)
-    return app
+    return create_app(settings)
 
 
 def bearer(user_id: str, role: str) -> dict[str, str]:

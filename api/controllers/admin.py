@@ -1,0 +1,63 @@
+"""Admin onboarding: workshops with hours, mechanics, customers, availability blocks, time off.
+Only admins get through: each function checks the caller's role (403 forbidden otherwise).
+
+    POST /api/admin/workshops                                 api.create_workshop
+    PUT  /api/admin/workshops/{workshop_id}/hours             api.set_workshop_hours
+    POST /api/admin/mechanics                                 api.create_mechanic
+    POST /api/admin/customers                                 api.create_customer
+    POST /api/admin/mechanics/{mechanic_id}/availability-blocks  api.set_availability_blocks
+    POST /api/admin/mechanics/{mechanic_id}/time-off          api.add_time_off
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, post, put
+
+from api.controllers.common import parse_uuid, sql_args
+from api.db import Conn, call
+from api.schemas import (
+    AvailabilityBlocksRequest,
+    CustomerRequest,
+    MechanicRequest,
+    TimeOffRequest,
+    WorkshopHoursRequest,
+    WorkshopRequest,
+)
+
+
+class AdminController(Controller):
+    path = "/api/admin"
+    tags = ["admin"]
+
+    @post("/workshops", summary="Create a workshop with weekly opening hours")
+    async def create_workshop(self, db: Conn, data: WorkshopRequest) -> dict[str, Any]:
+        return {"id": await call(db, "create_workshop", sql_args(data, jsonb=("hours",)))}
+
+    @put("/workshops/{workshop_id:str}/hours", summary="Replace a workshop's weekly opening hours")
+    async def workshop_hours(self, db: Conn, workshop_id: str, data: WorkshopHoursRequest) -> dict[str, Any]:
+        workshop = parse_uuid(workshop_id, "workshop_id")
+        days = await call(db, "set_workshop_hours", sql_args(data, jsonb=("hours",), p_workshop_id=workshop))
+        return {"id": workshop, "days": days}
+
+    @post("/mechanics", summary="Create a mechanic (workshop or independent)")
+    async def create_mechanic(self, db: Conn, data: MechanicRequest) -> dict[str, Any]:
+        return {"id": await call(db, "create_mechanic", sql_args(data))}
+
+    @post("/customers", summary="Create a customer")
+    async def create_customer(self, db: Conn, data: CustomerRequest) -> dict[str, Any]:
+        return {"id": await call(db, "create_customer", sql_args(data))}
+
+    @post("/mechanics/{mechanic_id:str}/availability-blocks",
+          summary="Replace an independent mechanic's weekly availability blocks")
+    async def availability_blocks(self, db: Conn, mechanic_id: str, data: AvailabilityBlocksRequest) -> dict[str, Any]:
+        mechanic = parse_uuid(mechanic_id, "mechanic_id")
+        count = await call(db, "set_availability_blocks",
+                                 sql_args(data, jsonb=("blocks",), p_mechanic_id=mechanic))
+        return {"mechanic_id": mechanic, "blocks": count}
+
+    @post("/mechanics/{mechanic_id:str}/time-off", summary="Add time off for a mechanic")
+    async def time_off(self, db: Conn, mechanic_id: str, data: TimeOffRequest) -> dict[str, Any]:
+        mechanic = parse_uuid(mechanic_id, "mechanic_id")
+        return {"id": await call(db, "add_time_off", sql_args(data, p_mechanic_id=mechanic))}

@@ -1,0 +1,55 @@
+"""A mechanic's self-service: shift on/off, weekly availability blocks, time off, schedule.
+
+    POST   /api/mechanic/shift                    api.set_shift               {onShift}
+    PUT    /api/mechanic/availability-blocks      api.set_availability_blocks
+    GET    /api/mechanic/time-off                 api.my_time_off
+    POST   /api/mechanic/time-off                 api.add_time_off
+    DELETE /api/mechanic/time-off/{time_off_id}   api.remove_time_off
+    GET    /api/mechanic/schedule                 api.my_appointments (booked with me)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, delete, get, post, put
+from litestar.params import Parameter
+
+from api.controllers.common import parse_uuid, sql_args
+from api.db import Conn, call, call_rows
+from api.schemas import AvailabilityBlocksRequest, ShiftRequest, TimeOffRequest
+
+
+class MechanicSelfController(Controller):
+    path = "/api/mechanic"
+    tags = ["mechanic"]
+
+    @post("/shift", status_code=200, summary="Go on or off shift: {onShift}")
+    async def shift(self, db: Conn, data: ShiftRequest) -> dict[str, Any]:
+        result: dict[str, Any] = await call(db, "set_shift", sql_args(data))
+        return result
+
+    @put("/availability-blocks", summary="Replace my weekly availability blocks (independent mechanics)")
+    async def blocks(self, db: Conn, data: AvailabilityBlocksRequest) -> dict[str, Any]:
+        count = await call(db, "set_availability_blocks",
+                                 sql_args(data, jsonb=("blocks",), p_mechanic_id=None))
+        return {"blocks": count}
+
+    @get("/time-off", summary="My current and future time off")
+    async def time_off(self, db: Conn) -> dict[str, Any]:
+        return {"time_off": await call_rows(db, "my_time_off")}
+
+    @post("/time-off", summary="Add time off: {start_date, end_date, reason?}")
+    async def add_time_off(self, db: Conn, data: TimeOffRequest) -> dict[str, Any]:
+        return {"id": await call(db, "add_time_off", sql_args(data))}
+
+    @delete("/time-off/{time_off_id:str}", status_code=200, summary="Remove one of my time-off entries")
+    async def remove_time_off(self, db: Conn, time_off_id: str) -> dict[str, Any]:
+        entry = parse_uuid(time_off_id, "time_off_id")
+        return {"id": entry, "deleted": await call(db, "remove_time_off", {"p_time_off_id": entry})}
+
+    @get("/schedule", summary="Appointments booked with me: upcoming and past")
+    async def schedule(self, db: Conn, limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> dict[str, Any]:
+        upcoming = await call_rows(db, "my_appointments", {"p_scope": "upcoming", "p_limit": limit})
+        past = await call_rows(db, "my_appointments", {"p_scope": "past", "p_limit": limit})
+        return {"upcoming": upcoming, "past": past}

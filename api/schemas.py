@@ -1,0 +1,242 @@
+"""Request and response bodies of the booking API (msgspec Structs).
+
+Shapes only: types, required fields, no unknown fields, time zones on instants, sane lengths and
+integer ranges (so nothing reaches PostgreSQL that it cannot even parse). Every business rule —
+allowed values, notice, horizon, overlaps, ownership, roles — is checked by the SQL function the
+handler calls, which answers with a stable error code.
+
+Field names follow the original plan: the calendar step's bodies are camelCase
+(`{mechanicId, date}` -> `{slots: [{startTime, endTime, available}]}`), the SessionFactory body of
+`POST /api/sessions/create` is snake_case (`scheduled_for`, `vehicle_id`, `concern_category`, ...),
+like the database's columns that every other response returns as they are.
+Optional fields default to UNSET: a field the client leaves out is not passed to SQL at all, so
+the SQL function's own default applies (one source of defaults).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+# An instant must carry its offset ("2026-11-01T14:00:00Z"): a naive time is ambiguous.
+Instant = Annotated[dt.datetime, msgspec.Meta(tz=True)]
+Int32 = Annotated[int, msgspec.Meta(ge=-2_147_483_648, le=2_147_483_647)]
+Name = Annotated[str, msgspec.Meta(max_length=200)]
+Text = Annotated[str, msgspec.Meta(max_length=10_000)]
+PlanCode = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every request body: unknown fields are an error (a typo is not silently ignored)."""
+
+
+class CamelInput(Input, rename="camel"):
+    """A request body with camelCase field names."""
+
+
+class CamelOutput(msgspec.Struct, rename="camel", kw_only=True):
+    """A response body with camelCase field names."""
+
+
+# ---------------------------------------------------------------------------- availability
+
+
+class SlotsRequest(CamelInput):
+    mechanic_id: uuid.UUID
+    # 'YYYY-MM-DD' (the mechanic's local day); an ISO instant is accepted, its date part is used.
+    date: Annotated[str, msgspec.Meta(min_length=10, max_length=40)]
+    plan: PlanCode | UnsetType = UNSET
+
+
+class Slot(CamelOutput):
+    start_time: dt.datetime
+    end_time: dt.datetime
+    available: bool
+    local_start: dt.datetime
+    reasons: list[str]
+
+
+class SlotsResponse(CamelOutput):
+    mechanic_id: uuid.UUID
+    date: dt.date
+    slots: list[Slot]
+
+
+class CheckRequest(CamelInput):
+    mechanic_id: uuid.UUID
+    start_time: Instant
+    end_time: Instant | UnsetType = UNSET   # default: start + the plan's duration
+    plan: PlanCode | UnsetType = UNSET
+
+
+class CheckResponse(CamelOutput):
+    mechanic_id: uuid.UUID
+    available: bool
+    reasons: list[str]
+    start_time: dt.datetime
+    end_time: dt.datetime
+
+
+class CalendarDay(CamelOutput):
+    date: dt.date
+    available_slots: int
+    total_slots: int
+    available: bool
+
+
+class CalendarResponse(CamelOutput):
+    mechanic_id: uuid.UUID
+    days: list[CalendarDay]
+
+
+class HoldRequest(CamelInput):
+    mechanic_id: uuid.UUID
+    start_time: Instant
+    plan: PlanCode | UnsetType = UNSET
+    service_mode: Name | UnsetType = UNSET
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins hold for a customer
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+class CreateSessionRequest(Input):
+    """The SessionFactory body (the plan's `POST /api/sessions/create`). `scheduled_for` null or
+    absent = immediate session; an instant = scheduled appointment."""
+
+    type: Name | UnsetType = UNSET                     # chat | video | diagnostic
+    plan: PlanCode | UnsetType = UNSET                 # standard | extended | premium ...
+    concern: Text | UnsetType = UNSET
+    concern_category: Name | UnsetType = UNSET
+    vehicle_id: uuid.UUID | UnsetType | None = UNSET
+    is_advice_only: bool | UnsetType = UNSET
+    scheduled_for: Instant | UnsetType | None = UNSET
+    mechanic_id: uuid.UUID | UnsetType | None = UNSET  # a chosen mechanic (the plan's preferredMechanicId)
+    service_mode: Name | UnsetType = UNSET             # online | in_person
+    hold_id: uuid.UUID | UnsetType | None = UNSET      # converts a slot hold into the booking
+    is_urgent: bool | UnsetType = UNSET
+    preparation_notes: Text | UnsetType | None = UNSET
+    special_requests: Text | UnsetType | None = UNSET
+    uploaded_files: list[Annotated[str, msgspec.Meta(max_length=2000)]] | UnsetType = UNSET
+    metadata: dict[str, Any] | UnsetType = UNSET
+    customer_id: uuid.UUID | UnsetType = UNSET         # admins book for a customer
+
+
+class RescheduleRequest(Input):
+    scheduled_for: Instant
+    mechanic_id: uuid.UUID | UnsetType = UNSET
+
+
+# ---------------------------------------------------------------------------- customers
+
+
+class VehicleRequest(Input):
+    make: Name
+    model: Name
+    year: Int32 | UnsetType | None = UNSET
+    vin: Name | UnsetType | None = UNSET
+    odometer: Int32 | UnsetType | None = UNSET
+    license_plate: Name | UnsetType | None = UNSET
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins add a vehicle for a customer
+
+
+class VehicleUpdate(Input):
+    make: Name | UnsetType = UNSET
+    model: Name | UnsetType = UNSET
+    year: Int32 | UnsetType = UNSET
+    vin: Name | UnsetType = UNSET
+    odometer: Int32 | UnsetType = UNSET
+    license_plate: Name | UnsetType = UNSET
+
+
+class FavoriteRequest(Input):
+    mechanic_id: uuid.UUID
+
+
+# ---------------------------------------------------------------------------- mechanics (self-service)
+
+
+class ShiftRequest(CamelInput):
+    on_shift: bool
+    mechanic_id: uuid.UUID | UnsetType = UNSET   # admins
+
+
+class TimeOffRequest(Input):
+    start_date: Instant
+    end_date: Instant
+    reason: Text | UnsetType | None = UNSET
+
+
+class AvailabilityBlock(Input):
+    day_of_week: Int32          # 0 = Sunday ... 6 = Saturday
+    start_time: Name            # local wall-clock "09:00" in the mechanic's zone
+    end_time: Name
+
+
+class AvailabilityBlocksRequest(Input):
+    blocks: list[AvailabilityBlock]
+
+
+# ---------------------------------------------------------------------------- admin onboarding
+
+
+class OpeningHours(Input):
+    day_of_week: Int32          # 0 = Sunday ... 6 = Saturday
+    is_open: bool | UnsetType = UNSET
+    open_time: Name | UnsetType | None = UNSET
+    close_time: Name | UnsetType | None = UNSET
+
+
+class WorkshopRequest(Input):
+    name: Name
+    timezone: Name
+    hours: list[OpeningHours] | UnsetType = UNSET
+    address_line1: Name | UnsetType | None = UNSET
+    address_line2: Name | UnsetType | None = UNSET
+    city: Name | UnsetType | None = UNSET
+    state_province: Name | UnsetType | None = UNSET
+    postal_code: Name | UnsetType | None = UNSET
+    country: Name | UnsetType | None = UNSET
+    phone: Name | UnsetType | None = UNSET
+    id: uuid.UUID | UnsetType = UNSET
+
+
+class WorkshopHoursRequest(Input):
+    hours: list[OpeningHours]
+
+
+class MechanicRequest(Input):
+    email: Name
+    full_name: Name
+    workshop_id: uuid.UUID | UnsetType | None = UNSET
+    timezone: Name | UnsetType | None = UNSET
+    specialties: list[Name] | UnsetType = UNSET
+    brand_specialist_brands: list[Name] | UnsetType = UNSET
+    years_of_experience: Int32 | UnsetType = UNSET
+    certifications: list[Name] | UnsetType = UNSET
+    rating: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] | UnsetType = UNSET
+    bio: Text | UnsetType | None = UNSET
+    country: Name | UnsetType | None = UNSET
+    state_province: Name | UnsetType | None = UNSET
+    city: Name | UnsetType | None = UNSET
+    postal_code: Name | UnsetType | None = UNSET
+    user_id: uuid.UUID | UnsetType = UNSET
+
+
+class CustomerRequest(Input):
+    email: Name
+    full_name: Name
+    country: Name | UnsetType | None = UNSET
+    state_province: Name | UnsetType | None = UNSET
+    city: Name | UnsetType | None = UNSET
+    postal_code: Name | UnsetType | None = UNSET
+    phone: Name | UnsetType | None = UNSET
+    user_id: uuid.UUID | UnsetType = UNSET
+
+
+class Created(msgspec.Struct):
+    id: uuid.UUID
