@@ -175,7 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(fn=cmd_bench)
 
-    args = p.parse_args(argv)
+    # `autodoc test -x` and `autodoc bench --quick`: options after these two belong to pytest / the bench.
+    args, extra = p.parse_known_args(argv)
+    if extra and args.cmd not in ("test", "bench"):
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.cmd == "test":
+        args.pytest_args = [a for a in [*args.pytest_args, *extra] if a != "--"]
+    elif args.cmd == "bench":
+        args.bench_args = [a for a in [*args.bench_args, *extra] if a != "--"]
     fn: Callable[[argparse.Namespace], int] = args.fn
     return fn(args)
 

@@ -1,0 +1,211 @@
+"""`python -m bench.run [--quick] [--only NAME[,NAME]]` (what `make bench` runs).
+
+One run = one throwaway PostgreSQL cluster (api.cluster.test_cluster: fsync off, like the test cluster),
+bootstrapped and migrated from the repository, loaded with the bench data, measured, destroyed.
+Every measurement has its baseline in the same run. Figures go to bench/results.json (overwritten)
+and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from api import migrate
+from api.cluster import test_cluster
+from bench import data
+from bench.common import Ctx, Stopwatch
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+DBNAME = "autodoc_bench"
+BENCHES = ("availability", "booking", "rest", "outbox")
+NEEDS_DATA = {"availability", "booking", "rest", "outbox"}  # outbox: emails about real sessions
+
+
+def _bench(name: str) -> Callable[[Ctx], dict[str, Any]]:
+    if name == "availability":
+        from bench import availability
+        return availability.run
+    if name == "booking":
+        from bench import booking_throughput
+        return booking_throughput.run
+    if name == "rest":
+        from bench import rest
+        return rest.run
+    from bench import outbox
+    return outbox.run
+
+
+def _fmt_dist(d: dict[str, Any]) -> str:
+    return f"p50 {d.get('p50', float('nan')):.3f} ms, p95 {d.get('p95', float('nan')):.3f} ms (n={d.get('n', 0)})"
+
+
+def summary(results: dict[str, Any]) -> str:
+    out: list[str] = []
+    meta = results["meta"]
+    out.append(f"AutoDoctor bench — {meta['started_at']} — {meta['mode']} — {meta['cpus']} CPUs, "
+               f"{meta.get('postgres', '?')} (fsync {meta.get('fsync', '?')}) — {meta['seconds']} s — load average "
+               f"{meta['load_average_at_start'][0]} at start, {meta['load_average_at_end'][0]} at end")
+    if "data" in results:
+        d = results["data"]
+        out.append(f"data: {d['mechanics']} mechanics ({d['workshop_mechanics']} in {d['workshops']} workshops, "
+                   f"{d['independent_mechanics']} independent) over {len(d['zones'])} zones, {d['sessions']} sessions "
+                   f"({d['scheduled_sessions']} scheduled), {d['time_off']} time-off rows; "
+                   f"generated in {d['generate_seconds']} s")
+    a = results.get("availability")
+    if a and "day" in a:
+        out.append(f"\navailability ({a['mechanic_days']} mechanic-days, {a['calendars']} calendars):")
+        for key, label in (("day", "one day"), ("calendar_30d", "30-day calendar")):
+            x = a[key]
+            out.append(f"  {label:16} SQL client {_fmt_dist(x['sql_client_ms'])}")
+            out.append(f"  {'':16} SQL server {_fmt_dist(x['sql_server_ms'])} (own transaction)")
+            out.append(f"  {'':16} SQL server {_fmt_dist(x['sql_server_one_tx_ms'])} (all in one transaction)")
+            out.append(f"  {'':16} baseline   {_fmt_dist(x['baseline_ms'])}")
+            out.append(f"  {'':16} speedup    {x['speedup_p50']}x at p50, {x['speedup_p95']}x at p95")
+        out.append(f"  baseline: {a['day']['baseline_queries_per_day']} queries per day "
+                   f"({a['day']['baseline_ms_per_query']} ms each), "
+                   f"{a['calendar_30d']['baseline_queries_per_calendar']} per calendar; SQL: 1")
+    b = results.get("booking")
+    if b and "pgbench" in b:
+        f = b["factory"]
+        out.append(f"\nbooking throughput ({b['clients']} clients, {b['seconds']} s each):")
+        out.append(f"  pgbench tpcb-like      {b['pgbench']['tps']:.0f} tps")
+        out.append(f"  session factory        {f['bookings_per_s']:.0f} bookings/s ({f['attempts_per_s']:.0f} "
+                   f"attempts/s; {f['booked']} booked, outcomes {f['outcomes']})")
+        out.append(f"  postgres CPU per tx    pgbench {b['pgbench']['postgres_cpu_ms_per_tx']} ms, booking attempt "
+                   f"{f['postgres_cpu_ms_per_attempt']} ms (load generator "
+                   f"{f['load_generator_cpu_ms_per_attempt']} ms)")
+        out.append(f"  ratio                  {b['ratio_bookings']}x (attempts {b['ratio_attempts']}x) of pgbench")
+        pr = f["profile_single_client"]
+        out.append(f"  one client, {pr['bookings']} bookings: {pr['ms_per_booking_own_transactions']} ms each in its "
+                   f"own transaction, {pr['ms_per_booking_one_transaction']} ms all in one transaction")
+        out.append("  top self time per booking: " + ", ".join(
+            f"{x['function'].split('.')[-1]} {x['self_ms']}" for x in pr["top_functions_self_ms_per_booking"][:6]))
+        out.append(f"  overlaps afterwards    mechanic {b['overlaps']['mechanic']}, customer "
+                   f"{b['overlaps']['customer']} (self-join over {b['overlaps']['active_sessions']} active sessions)")
+    r = results.get("rest")
+    if r and "rest" in r:
+        out.append(f"\nREST POST /api/mechanics/availability/slots ({r['clients']} clients, {r['seconds']} s):")
+        out.append(f"  REST       {r['rest']['rps']:.0f} req/s, {_fmt_dist(r['rest']['latency_ms'])}")
+        out.append(f"  REST/httpx {r['rest_httpx']['rps']:.0f} req/s, {_fmt_dist(r['rest_httpx']['latency_ms'])} "
+                   "(httpx load generator)")
+        out.append(f"  SQL direct {r['sql']['rps']:.0f} calls/s, {_fmt_dist(r['sql']['latency_ms'])}")
+        for key, label in (("rest", "REST"), ("rest_httpx", "REST/httpx"), ("sql", "SQL direct")):
+            cpu = r[key].get("cpu", {})
+            per = ", ".join(f"{k} {v}" for k, v in cpu.get("cpu_ms_per_unit", {}).items())
+            out.append(f"  CPU ms per call ({label}): {per}; CPUs {cpu.get('cpu_busy_pct')}% busy")
+        out.append(f"  single client: REST {_fmt_dist(r['single']['rest_ms'])}; SQL {_fmt_dist(r['single']['sql_ms'])}")
+        out.append(f"  API overhead: throughput {r['overhead_throughput']}x lower, p50 latency "
+                   f"{r['overhead_latency_p50']}x (single client {r['overhead_single_p50']}x)")
+    elif r and "skipped" in r:
+        out.append(f"\nREST: skipped — {r['skipped']}")
+    o = results.get("outbox")
+    if o and "latency" in o:
+        lat = o["latency"]
+        out.append("\noutbox:")
+        out.append(f"  commit→pickup with NOTIFY   {_fmt_dist(lat['notify_ms'])}")
+        out.append(f"  commit→pickup polling only  {_fmt_dist(lat['poll_ms'])} (poll interval "
+                   f"{lat['poll_interval_s']} s)")
+        for k, v in o["smtp"].items():
+            out.append(f"  SMTP effects/s, {k:10} {v['effects_per_s']:.0f} ({v['emails']} emails in {v['seconds']} s)")
+        c = o["chaos"]
+        out.append(f"  kill/restart: {c['rows']} rows, {c['kills']} SIGKILLs, done {c['done']}, exactly once "
+                   f"{c['exactly_once']}, lost {c['lost']}, duplicates {c['duplicates']}, {c['seconds']} s")
+    elif o and "skipped" in o:
+        out.append(f"\noutbox: skipped — {o['skipped']}")
+    for name in BENCHES:
+        if name in results and "error" in results[name]:
+            out.append(f"\n{name}: ERROR {results[name]['error']}")
+    targets = [t for name in BENCHES for t in results.get(name, {}).get("targets", [])]
+    if targets:
+        out.append("\ntargets:")
+        for t in targets:
+            line = f"  [{'met ' if t['met'] else 'MISS'}] {t['name']}: {t['value']} (goal {t['goal']})"
+            if not t["met"] and t.get("why"):
+                line += f" — {t['why']}"
+            out.append(line)
+    out.append(f"\nfigures: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small data and short runs (a smoke test, ~1-2 minutes)")
+    p.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
+    p.add_argument("--keep", action="store_true", help="keep the cluster running afterwards (debugging)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = p.parse_args([a for a in argv if a != "--"])  # `autodoc bench -- --quick` passes the "--" on
+    selected = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = set(selected) - set(BENCHES)
+    if unknown:
+        p.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+
+    total = Stopwatch()
+    results: dict[str, Any] = {"meta": {
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "command": "make bench" if not args.quick else "python -m bench.run --quick",
+        "only": selected,
+        "cpus": os.cpu_count(),
+        "machine": f"{platform.system()} {platform.machine()}",
+        "python": platform.python_version(),
+    }}
+    # pg_cron's launcher watches the maintenance database, where the extension is never created: no jobs
+    # run during the bench (they would only add noise).
+    cluster = test_cluster(cron_database="postgres")
+    password = secrets.token_urlsafe(16)
+    ctx = Ctx(cluster=cluster, dbname=DBNAME, api_password=password, quick=args.quick)
+    print(f"bench: throwaway cluster {cluster.home} on port {cluster.port}", flush=True)
+    try:
+        cluster.start()
+        migrate.bootstrap(cluster, DBNAME, password)
+        migrate.migrate(cluster, DBNAME)
+        with psycopg.connect(ctx.su_dsn) as conn:
+            row = conn.execute("SELECT current_setting('server_version'), current_setting('fsync'), "
+                               "current_setting('synchronous_commit'), current_setting('shared_buffers')").fetchone()
+            assert row is not None
+        results["meta"] |= {"postgres": f"PostgreSQL {row[0]}", "fsync": row[1], "synchronous_commit": row[2],
+                            "shared_buffers": row[3]}
+        if NEEDS_DATA & set(selected):
+            print("bench: generating data ...", flush=True)
+            results["data"] = data.generate(ctx)
+            print(f"bench: data ready in {results['data']['generate_seconds']} s", flush=True)
+        for name in selected:
+            print(f"bench: {name} ...", flush=True)
+            sw = Stopwatch()
+            try:
+                results[name] = _bench(name)(ctx)
+            except Exception as e:  # one broken bench must not hide the others' figures
+                traceback.print_exc()
+                results[name] = {"error": f"{type(e).__name__}: {e}"}
+            results[name]["bench_seconds"] = round(sw.s(), 1)
+            print(f"bench: {name} done in {sw.s():.1f} s", flush=True)
+    finally:
+        if args.keep:
+            print(f"bench: cluster kept: {cluster.superuser_dsn(DBNAME)}")
+        else:
+            cluster.destroy()
+    results["meta"]["seconds"] = round(total.s(), 1)
+    results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(summary(results))
+    failed = any("error" in results.get(n, {}) for n in selected)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
