@@ -16,6 +16,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from api.config import DATA_DIR, PROJECT_ROOT
 
@@ -31,6 +32,11 @@ def free_port() -> int:
 
 def _as_server_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if IS_ROOT else cmd
+
+
+def _server_run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    # cwd "/": the server's OS user may not be allowed into the caller's directory (a 0700 checkout).
+    return subprocess.run(_as_server_user(cmd), cwd="/", **kw)
 
 
 def cluster_home(name: str) -> Path:
@@ -73,10 +79,9 @@ class Cluster:
         self.home.chmod(0o700)
         if IS_ROOT:
             shutil.chown(self.home, "postgres", "postgres")
-        subprocess.run(
-            _as_server_user([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-E", "UTF8",
-                             "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"]),
-            check=True, stdout=subprocess.DEVNULL)
+        _server_run([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-E", "UTF8",
+                     "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"],
+                    check=True, stdout=subprocess.DEVNULL)
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -100,8 +105,8 @@ class Cluster:
     def running(self) -> bool:
         if not self.initialized():
             return False
-        r = subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "status"]),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = _server_run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "status"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return r.returncode == 0
 
     def start(self) -> None:
@@ -109,17 +114,16 @@ class Cluster:
             self.init()
         if self.running():
             return
-        r = subprocess.run(
-            _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                             "-w", "-t", "60", "start"]), stdout=subprocess.DEVNULL)
+        r = _server_run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                         "-w", "-t", "60", "start"], stdout=subprocess.DEVNULL)
         if r.returncode != 0:
             tail = self.logfile.read_text()[-3000:] if self.logfile.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start (port {self.port}); log:\n{tail}")
 
     def stop(self) -> None:
         if self.running():
-            subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", "fast",
-                                            "-w", "stop"]), check=True, stdout=subprocess.DEVNULL)
+            _server_run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"],
+                        check=True, stdout=subprocess.DEVNULL)
 
     def destroy(self) -> None:
         self.stop()
