@@ -67,11 +67,18 @@ def _env() -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=128)
+def _subject_template(source: str) -> jinja2.Template:
+    """The compiled subject line, compiled once per process (the subjects are a fixed set; compiling
+    one for every message cost ~0.5 ms of a ~3.5 ms message build)."""
+    return _env().from_string(source)
+
+
 def render(template: str, variables: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) for one template and its variables."""
     env = _env()
     try:
-        subject = env.from_string(SUBJECTS.get(template, "AutoDoctor")).render(**variables)
+        subject = _subject_template(SUBJECTS.get(template, "AutoDoctor")).render(**variables)
         text = env.get_template(f"{template}.txt.j2").render(**variables)
         html = env.get_template(f"{template}.html.j2").render(**variables)
     except jinja2.TemplateError as e:

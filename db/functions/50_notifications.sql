@@ -6,19 +6,29 @@
 
 -- reminder_offsets(): each reminder kind, how long before the start it is due, and until when it
 -- is still meaningful (the next kind's due time: a late "tomorrow" email 10 minutes before the start
--- is never sent; the 15-minute one stays useful until the start).
+-- is never sent; the 15-minute one stays useful until the start). PL/pgSQL: a SQL set-returning
+-- function with a SET clause is not inlined, so it was parsed and planned on every call.
 CREATE OR REPLACE FUNCTION app_private.reminder_offsets()
 RETURNS TABLE (kind text, due_before interval, stale_before interval)
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
-  VALUES ('1d', interval '24 hours', interval '1 hour'),
-         ('1h', interval '1 hour', interval '15 minutes'),
-         ('15m', interval '15 minutes', interval '0 seconds')
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+  RETURN QUERY
+  VALUES ('1d'::text, interval '24 hours', interval '1 hour'),
+         ('1h'::text, interval '1 hour', interval '15 minutes'),
+         ('15m'::text, interval '15 minutes', interval '0 seconds');
+END
 $$;
 
 -- session_email_context(): what an email about a session says — people, plan, local time in the
--- mechanic's (or workshop's) zone, place, links. Definer helper; raises nothing.
+-- mechanic's (or workshop's) zone, place, links. NULL for an unknown session. Definer helper;
+-- raises nothing. PL/pgSQL, not SQL: a SQL function that is not inlined (this one has SET and
+-- SECURITY DEFINER, and a FROM clause) is parsed and planned again in every transaction, PL/pgSQL
+-- keeps its plan for the session (measured ~0.4 ms a call on the booking path).
 CREATE OR REPLACE FUNCTION app_private.session_email_context(p_session_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v jsonb;
+BEGIN
   SELECT jsonb_build_object(
     'session_id', s.id,
     'status', s.status,
@@ -45,6 +55,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
       'join', '/customer/sessions/' || s.id,
       'calendar', '/api/appointments/' || s.id || '/calendar.ics',
       'mechanic_schedule', '/mechanic/schedule'))
+  INTO v
   FROM app.sessions s
   JOIN app.plans p ON p.code = s.plan_code
   JOIN app.users cu ON cu.id = s.customer_id
@@ -52,14 +63,20 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   LEFT JOIN app.users mu ON mu.id = m.user_id
   LEFT JOIN app.workshops w ON w.id = m.workshop_id
   CROSS JOIN LATERAL (SELECT coalesce(w.timezone, m.timezone, 'UTC') AS tz) z
-  WHERE s.id = p_session_id
+  WHERE s.id = p_session_id;
+  RETURN v;
+END
 $$;
 
 -- session_invite_data(): the calendar invite for one recipient ('customer' or 'mechanic'): stable
 -- UID, the current SEQUENCE and method, UTC instants. Only the recipient is an ATTENDEE (the other
--- side's address stays private); the organizer is added by the worker from its settings.
+-- side's address stays private); the organizer is added by the worker from its settings. NULL when
+-- the session has no invite. PL/pgSQL for its cached plan (see session_email_context).
 CREATE OR REPLACE FUNCTION app_private.session_invite_data(p_session_id uuid, p_recipient text) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v jsonb;
+BEGIN
   SELECT jsonb_build_object(
     'uid', i.uid,
     'sequence', i.sequence,
@@ -83,6 +100,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
     'attendees', jsonb_build_array(CASE WHEN p_recipient = 'mechanic'
                    THEN jsonb_build_object('email', mu.email, 'name', m.display_name)
                    ELSE jsonb_build_object('email', cu.email, 'name', cu.full_name) END))
+  INTO v
   FROM app.session_invites i
   JOIN app.sessions s ON s.id = i.session_id
   JOIN app.plans p ON p.code = s.plan_code
@@ -90,18 +108,26 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
   LEFT JOIN app.users mu ON mu.id = m.user_id
   LEFT JOIN app.workshops w ON w.id = m.workshop_id
-  WHERE i.session_id = p_session_id
+  WHERE i.session_id = p_session_id;
+  RETURN v;
+END
 $$;
 
 -- invite_bump(): a change the calendar must apply. The first call creates the invite (SEQUENCE 0);
 -- every later call increments SEQUENCE, so calendar clients order updates and cancellations.
+-- Returns the new SEQUENCE. PL/pgSQL for its cached plan (see session_email_context).
 CREATE OR REPLACE FUNCTION app_private.invite_bump(p_session_id uuid, p_method text, p_now timestamptz DEFAULT now())
 RETURNS integer
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_sequence integer;
+BEGIN
   INSERT INTO app.session_invites AS i (session_id, uid, sequence, method, updated_at)
   VALUES (p_session_id, p_session_id || '@autodoctor', 0, p_method, p_now)
   ON CONFLICT (session_id) DO UPDATE SET sequence = i.sequence + 1, method = excluded.method, updated_at = p_now
-  RETURNING sequence
+  RETURNING i.sequence INTO v_sequence;
+  RETURN v_sequence;
+END
 $$;
 
 -- enqueue_session_email(): one email about a session to its customer or mechanic, with or without
@@ -132,10 +158,12 @@ $$;
 -- plan_reminders(): (re)plan the three reminders for a start time. Re-planning for the same start
 -- changes nothing (a sent reminder stays sent); a new start clears sent/skipped. Reminders whose due
 -- time had already passed when the appointment was booked are skipped ('booked_late').
+-- PL/pgSQL for its cached plan (see session_email_context).
 CREATE OR REPLACE FUNCTION app_private.plan_reminders(p_session_id uuid, p_scheduled_for timestamptz,
                                                       p_now timestamptz DEFAULT now())
 RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
   INSERT INTO app.session_reminders AS r (session_id, kind, scheduled_for, due_at, skipped_at, skip_reason)
   SELECT p_session_id, o.kind, p_scheduled_for, p_scheduled_for - o.due_before,
          CASE WHEN p_scheduled_for - o.due_before < p_now THEN p_now END,
@@ -144,15 +172,18 @@ LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
   ON CONFLICT (session_id, kind) DO UPDATE
     SET scheduled_for = excluded.scheduled_for, due_at = excluded.due_at, sent_at = NULL, outbox_id = NULL,
         skipped_at = excluded.skipped_at, skip_reason = excluded.skip_reason
-    WHERE r.scheduled_for IS DISTINCT FROM excluded.scheduled_for
+    WHERE r.scheduled_for IS DISTINCT FROM excluded.scheduled_for;
+END
 $$;
 
 -- stop_reminders(): a cancelled session gets no more reminders.
 CREATE OR REPLACE FUNCTION app_private.stop_reminders(p_session_id uuid, p_reason text, p_now timestamptz DEFAULT now())
 RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
   UPDATE app.session_reminders SET skipped_at = p_now, skip_reason = p_reason
-   WHERE session_id = p_session_id AND sent_at IS NULL AND skipped_at IS NULL
+   WHERE session_id = p_session_id AND sent_at IS NULL AND skipped_at IS NULL;
+END
 $$;
 
 -- on_session_booked(): a scheduled appointment is confirmed — confirmation with invite to the

@@ -28,11 +28,13 @@ $$;
 --   pending   -> waiting (immediate) | active (scheduled) | cancelled
 --   waiting   -> active | cancelled             (mechanic accepted)
 --   active    -> completed
--- completed and cancelled are final. Owner only (used by the trigger).
+-- completed and cancelled are final. Owner only (used by the trigger). PL/pgSQL: a SQL function
+-- with a SET clause is not inlined and would be planned again in every transaction.
 CREATE OR REPLACE FUNCTION app_private.session_transition_allowed(p_from text, p_to text, p_is_scheduled boolean)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
-  SELECT CASE p_from
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+  RETURN CASE p_from
     WHEN 'held'      THEN p_to IN ('scheduled', 'cancelled')
     WHEN 'scheduled' THEN p_to IN ('pending', 'cancelled')
     WHEN 'pending'   THEN p_to = 'cancelled' OR (p_to = 'waiting' AND NOT p_is_scheduled)
@@ -40,7 +42,8 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     WHEN 'waiting'   THEN p_to IN ('active', 'cancelled')
     WHEN 'active'    THEN p_to = 'completed'
     ELSE false
-  END
+  END;
+END
 $$;
 
 -- sessions_enforce_lifecycle(): BEFORE INSERT OR UPDATE on app.sessions. New sessions start as
