@@ -1,7 +1,7 @@
 -- Foundation invariants: RLS everywhere, definer functions pinned, nothing executable by PUBLIC,
 -- identity from claims, the error contract, and the pg_cron schedules.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT is_empty($$
   SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -45,6 +45,8 @@ RESET ROLE;
 
 SELECT set_config('request.jwt.claims', '{"sub": "not-a-uuid", "role": "customer"}', true);
 SELECT is(app_private.current_user_id(), NULL, 'a malformed sub is no identity');
+SELECT set_config('request.jwt.claims', '{"sub": "------------------------------------", "role": "customer"}', true);
+SELECT is(app_private.current_user_id(), NULL, 'a uuid-shaped but invalid sub is no identity either');
 
 SELECT throws_ok($$SELECT app_private.raise_error(409, 'slot_unavailable', 'Slot not available')$$,
   'AD409', 'Slot not available', 'raise_error raises SQLSTATE AD<status> with the message');
