@@ -115,7 +115,8 @@ $$;
 
 -- payment_mark_succeeded(): the charge went through (worker write-back or webhook). Only moves a
 -- pending/failed payment forward. A success that arrives after the booking was cancelled for a
--- failed payment is refunded in full (money is never kept for a cancelled booking by mistake).
+-- failed payment, or after its hold lapsed or was given back without becoming a booking, is
+-- refunded in full (money is never kept for a cancelled booking by mistake).
 CREATE OR REPLACE FUNCTION app_private.payment_mark_succeeded(p_payment_id uuid, p_now timestamptz DEFAULT now())
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -123,6 +124,7 @@ DECLARE
   v_payment app.scheduled_payments;
   v_session_status text;
   v_cancel_reason text;
+  v_never_booked boolean;
 BEGIN
   UPDATE app.scheduled_payments
      SET status = 'succeeded', charged_at = coalesce(charged_at, p_now), updated_at = p_now
@@ -131,8 +133,9 @@ BEGIN
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  SELECT status, cancel_reason INTO v_session_status, v_cancel_reason FROM app.sessions WHERE id = v_payment.session_id;
-  IF v_session_status = 'cancelled' AND v_cancel_reason = 'payment_failed'
+  SELECT status, cancel_reason, type IS NULL INTO v_session_status, v_cancel_reason, v_never_booked
+    FROM app.sessions WHERE id = v_payment.session_id;
+  IF v_session_status = 'cancelled' AND (v_cancel_reason = 'payment_failed' OR v_never_booked)
      AND v_payment.amount_cents > v_payment.refund_amount_cents THEN
     PERFORM app_private.payment_request_refund(p_payment_id, v_payment.amount_cents - v_payment.refund_amount_cents,
                                                'booking_cancelled', 'late_success:' || v_payment.payment_type, p_now);
@@ -160,6 +163,29 @@ BEGIN
     PERFORM app_private.session_cancel_for_payment(v_payment.session_id, p_now);
   END IF;
   RETURN true;
+END
+$$;
+
+-- refund_unbooked_hold(): a hold that lapsed or was given back never became a booking, so every
+-- charge already taken for it is refunded in full (key refund:<session>:hold_released:<type>, so a
+-- second call is the same refund). A charge still pending is refunded by payment_mark_succeeded if it
+-- ever succeeds. Called by the sessions side-effects trigger on held -> cancelled.
+CREATE OR REPLACE FUNCTION app_private.refund_unbooked_hold(p_session_id uuid, p_now timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_payment app.scheduled_payments;
+  v_count integer := 0;
+BEGIN
+  FOR v_payment IN
+    SELECT * FROM app.scheduled_payments
+     WHERE session_id = p_session_id AND status = 'succeeded' AND amount_cents > refund_amount_cents
+  LOOP
+    PERFORM app_private.payment_request_refund(v_payment.id, v_payment.amount_cents - v_payment.refund_amount_cents,
+                                               'hold_released', 'hold_released:' || v_payment.payment_type, p_now);
+    v_count := v_count + 1;
+  END LOOP;
+  RETURN v_count;
 END
 $$;
 
