@@ -594,6 +594,35 @@ GRANT EXECUTE ON FUNCTION api.set_session_status(uuid, text, text) TO autodoc_ad
 -- Reads (SECURITY INVOKER: row-level security decides what the caller sees)
 ------------------------------------------------------------------------------------------------
 
+-- appointments(): every appointment row the caller may see (RLS decides), holds excluded, in the
+-- shape api.my_appointments and api.get_appointment return. The one definition of that shape. Plain
+-- SQL (no SET, invoker, stable) so the planner inlines it into both callers' queries.
+CREATE OR REPLACE FUNCTION app_private.appointments()
+RETURNS TABLE (id uuid, status text, type text, service_mode text, plan_code text, plan_name text, price_cents int,
+               starts_at timestamptz, scheduled_for timestamptz, ends_at timestamptz, is_immediate boolean,
+               customer_id uuid, mechanic_id uuid, mechanic_name text, workshop_id uuid, workshop_name text,
+               workshop_address text, timezone text, vehicle_id uuid, vehicle jsonb, is_advice_only boolean,
+               concern text, concern_category text, is_urgent boolean, preparation_notes text,
+               special_requests text, file_refs jsonb, cancel_reason text, metadata jsonb, created_at timestamptz)
+LANGUAGE sql STABLE AS $$
+  SELECT s.id, s.status, s.type, s.service_mode, s.plan_code, p.name, p.price_cents,
+         lower(s.period), s.scheduled_for, s.ends_at, s.scheduled_for IS NULL,
+         s.customer_id, s.mechanic_id, m.display_name, w.id, w.name,
+         concat_ws(', ', w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country),
+         coalesce(w.timezone, m.timezone), s.vehicle_id,
+         CASE WHEN v.id IS NOT NULL THEN jsonb_build_object('id', v.id, 'year', v.year, 'make', v.make, 'model', v.model,
+                                                            'license_plate', v.license_plate) END,
+         s.is_advice_only, s.concern, s.concern_category, s.is_urgent, s.preparation_notes, s.special_requests,
+         s.file_refs, s.cancel_reason, s.metadata, s.created_at
+  FROM app.sessions s
+  JOIN app.plans p ON p.code = s.plan_code
+  LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
+  LEFT JOIN app.workshops w ON w.id = m.workshop_id
+  LEFT JOIN app.vehicles v ON v.id = s.vehicle_id
+  WHERE s.type IS NOT NULL  -- holds (also lapsed ones) are not appointments
+$$;
+GRANT EXECUTE ON FUNCTION app_private.appointments() TO autodoc_customer, autodoc_mechanic, autodoc_admin;
+
 -- api.my_appointments(scope?, now?, limit?): the caller's appointments (customers: theirs,
 -- mechanics: the ones booked with them, admins: all), holds excluded. scope 'upcoming' (not over
 -- and not cancelled/completed; soonest first), 'past' (latest first) or 'all'.
@@ -610,31 +639,17 @@ LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
   PERFORM app_private.require_choice(p_scope, 'scope', ARRAY['upcoming', 'past', 'all']);
   RETURN QUERY
-  SELECT s.id, s.status, s.type, s.service_mode, s.plan_code, p.name, p.price_cents,
-         lower(s.period), s.scheduled_for, s.ends_at, s.scheduled_for IS NULL,
-         s.customer_id, s.mechanic_id, m.display_name, w.id, w.name,
-         concat_ws(', ', w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country),
-         coalesce(w.timezone, m.timezone), s.vehicle_id,
-         CASE WHEN v.id IS NOT NULL THEN jsonb_build_object('id', v.id, 'year', v.year, 'make', v.make, 'model', v.model,
-                                                            'license_plate', v.license_plate) END,
-         s.is_advice_only, s.concern, s.concern_category, s.is_urgent, s.preparation_notes, s.special_requests,
-         s.file_refs, s.cancel_reason, s.metadata, s.created_at
-  FROM app.sessions s
-  JOIN app.plans p ON p.code = s.plan_code
-  LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
-  LEFT JOIN app.workshops w ON w.id = m.workshop_id
-  LEFT JOIN app.vehicles v ON v.id = s.vehicle_id
-  WHERE s.type IS NOT NULL  -- holds (also lapsed ones) are not appointments
-    AND CASE app_private.current_app_role()
-          WHEN 'customer' THEN s.customer_id = app_private.current_user_id()
-          WHEN 'mechanic' THEN s.mechanic_id = app_private.current_user_id()
+  SELECT a.* FROM app_private.appointments() a
+  WHERE CASE app_private.current_app_role()
+          WHEN 'customer' THEN a.customer_id = app_private.current_user_id()
+          WHEN 'mechanic' THEN a.mechanic_id = app_private.current_user_id()
           ELSE true END
     AND CASE p_scope
-          WHEN 'upcoming' THEN s.status IN ('scheduled', 'pending', 'waiting', 'active') AND s.ends_at > p_now
-          WHEN 'past' THEN s.status IN ('completed', 'cancelled') OR s.ends_at <= p_now
+          WHEN 'upcoming' THEN a.status IN ('scheduled', 'pending', 'waiting', 'active') AND a.ends_at > p_now
+          WHEN 'past' THEN a.status IN ('completed', 'cancelled') OR a.ends_at <= p_now
           ELSE true END
-  ORDER BY CASE WHEN p_scope = 'upcoming' THEN lower(s.period) END ASC,
-           lower(s.period) DESC
+  ORDER BY CASE WHEN p_scope = 'upcoming' THEN a.starts_at END ASC,
+           a.starts_at DESC
   LIMIT greatest(coalesce(p_limit, 100), 0);
 END
 $$;
@@ -653,22 +668,7 @@ RETURNS TABLE (id uuid, status text, type text, service_mode text, plan_code tex
                special_requests text, file_refs jsonb, cancel_reason text, metadata jsonb, created_at timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
-  RETURN QUERY
-  SELECT s.id, s.status, s.type, s.service_mode, s.plan_code, p.name, p.price_cents,
-         lower(s.period), s.scheduled_for, s.ends_at, s.scheduled_for IS NULL,
-         s.customer_id, s.mechanic_id, m.display_name, w.id, w.name,
-         concat_ws(', ', w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country),
-         coalesce(w.timezone, m.timezone), s.vehicle_id,
-         CASE WHEN v.id IS NOT NULL THEN jsonb_build_object('id', v.id, 'year', v.year, 'make', v.make, 'model', v.model,
-                                                            'license_plate', v.license_plate) END,
-         s.is_advice_only, s.concern, s.concern_category, s.is_urgent, s.preparation_notes, s.special_requests,
-         s.file_refs, s.cancel_reason, s.metadata, s.created_at
-  FROM app.sessions s
-  JOIN app.plans p ON p.code = s.plan_code
-  LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
-  LEFT JOIN app.workshops w ON w.id = m.workshop_id
-  LEFT JOIN app.vehicles v ON v.id = s.vehicle_id
-  WHERE s.id = p_session_id AND s.type IS NOT NULL;  -- holds are not appointments
+  RETURN QUERY SELECT a.* FROM app_private.appointments() a WHERE a.id = p_session_id;
   IF NOT FOUND THEN
     PERFORM app_private.raise_error(404, 'appointment_not_found', 'Appointment not found',
       jsonb_build_object('session_id', p_session_id));

@@ -18,7 +18,7 @@ BEGIN
              'my_appointments', 'my_time_off', 'my_vehicles', 'release_expired_holds', 'release_hold', 'remove_favorite',
              'remove_time_off', 'reschedule_session', 'set_availability_blocks', 'set_session_status', 'set_shift',
              'set_workshop_hours', 'update_vehicle'))
-       OR (n.nspname = 'app_private' AND p.proname IN ('acting_mechanic', 'availability_reasons', 'booking_settings',
+       OR (n.nspname = 'app_private' AND p.proname IN ('acting_mechanic', 'appointments', 'availability_reasons', 'booking_settings',
              'caller_customer', 'create_user', 'mechanic_busy', 'mechanic_time_off_in', 'mechanic_windows', 'mechanic_zone',
              'my_assigned_session_ids', 'my_session_vehicle_ids', 'parse_time', 'plan_duration',
              'release_expired_holds_in_way', 'require_choice', 'require_mechanic', 'require_role', 'require_schedule_time',
