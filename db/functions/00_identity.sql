@@ -11,16 +11,21 @@ LANGUAGE sql STABLE AS $$
               THEN (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid END
 $$;
 
--- current_app_role(): 'customer' | 'mechanic' | 'admin' | 'worker' | 'anon' from the claims;
--- falls back to the session's SET ROLE so a DBA doing SET ROLE autodoc_admin is an admin. It reads
--- the `role` setting, not current_user, because inside a SECURITY DEFINER function current_user
--- is the function's owner while the setting still names the caller's role.
+-- current_app_role(): 'customer' | 'mechanic' | 'admin' | 'worker' | 'anon'. The database role
+-- the caller switched to (SET [LOCAL] ROLE autodoc_<role>, as the API does per request) decides:
+-- claims can never lift a caller above that role (a session running as autodoc_customer that sets
+-- claims {"role": "admin"} is still a customer). Without such a SET ROLE (the owner, pg_cron, the
+-- test superuser) the claims' role applies, else 'anon'. It reads the `role` setting, not
+-- current_user, because inside a SECURITY DEFINER function current_user is the function's owner
+-- while the setting still names the caller's role.
 CREATE OR REPLACE FUNCTION app_private.current_app_role() RETURNS text
 LANGUAGE sql STABLE AS $$
-  SELECT coalesce(
-    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
-    CASE WHEN current_setting('role') LIKE 'autodoc\_%' THEN substr(current_setting('role'), 9) END,
-    'anon')
+  SELECT CASE
+    WHEN current_setting('role') IN ('autodoc_anon', 'autodoc_customer', 'autodoc_mechanic', 'autodoc_admin',
+                                     'autodoc_worker')
+      THEN substr(current_setting('role'), 9)
+    ELSE coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', 'anon')
+  END
 $$;
 
 -- is_admin(): shorthand used by policies.

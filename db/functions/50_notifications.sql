@@ -325,23 +325,27 @@ GRANT EXECUTE ON FUNCTION api.send_due_reminders(timestamptz) TO autodoc_admin;
 
 -- api.appointment_invite(): the calendar invite of an appointment for the caller (customer: their
 -- copy; the assigned mechanic: theirs; admin: the customer's). Definer with its own check (the
--- caller must be the session's customer or mechanic, or an admin).
+-- caller must be the session's customer as a customer, its mechanic as a mechanic, or an admin;
+-- NULLs never match: a session without a mechanic, or a caller without a user id, is nobody's).
 -- Raises 404 appointment_not_found (also when the caller may not see it), 409 no_invite.
 CREATE OR REPLACE FUNCTION api.appointment_invite(p_session_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_uid uuid := app_private.current_user_id();
+  v_role text := app_private.current_app_role();
   v_customer uuid;
   v_mechanic uuid;
   v_invite jsonb;
 BEGIN
   SELECT s.customer_id, s.mechanic_id INTO v_customer, v_mechanic FROM app.sessions s WHERE s.id = p_session_id;
-  IF NOT FOUND OR NOT (v_uid IN (v_customer, v_mechanic) OR app_private.is_admin()) THEN
+  IF NOT FOUND OR NOT (v_role = 'admin'
+                       OR (v_role = 'customer' AND v_uid IS NOT NULL AND v_uid = v_customer)
+                       OR (v_role = 'mechanic' AND v_uid IS NOT NULL AND v_mechanic IS NOT NULL AND v_uid = v_mechanic)) THEN
     PERFORM app_private.raise_error(404, 'appointment_not_found', 'No such appointment',
                                     jsonb_build_object('id', p_session_id));
   END IF;
   v_invite := app_private.session_invite_data(p_session_id,
-                CASE WHEN v_uid = v_mechanic THEN 'mechanic' ELSE 'customer' END);
+                CASE WHEN v_role = 'mechanic' THEN 'mechanic' ELSE 'customer' END);
   IF v_invite IS NULL THEN
     PERFORM app_private.raise_error(409, 'no_invite', 'This appointment has no calendar invite',
                                     jsonb_build_object('id', p_session_id));
@@ -354,7 +358,7 @@ COMMENT ON FUNCTION api.appointment_invite(uuid) IS
 GRANT EXECUTE ON FUNCTION api.appointment_invite(uuid) TO autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.resend_confirmation(): send the confirmation (with the current invite) again. The customer of
--- the appointment or an admin; only while it is upcoming. Each call is one more email (a new key).
+-- the appointment (as a customer) or an admin; only while it is upcoming. Each call is one more email (a new key).
 -- Raises 404 appointment_not_found (also when not the caller's), 409 appointment_not_upcoming.
 CREATE OR REPLACE FUNCTION api.resend_confirmation(p_session_id uuid, p_now timestamptz DEFAULT now())
 RETURNS jsonb
@@ -367,7 +371,10 @@ DECLARE
 BEGIN
   SELECT s.customer_id, s.status, s.scheduled_for INTO v_customer, v_status, v_start
     FROM app.sessions s WHERE s.id = p_session_id;
-  IF NOT FOUND OR NOT (v_customer = app_private.current_user_id() OR app_private.is_admin()) THEN
+  -- coalesce: a caller without a user id must not slip through a NULL comparison
+  IF NOT FOUND OR NOT (app_private.is_admin()
+                       OR (app_private.current_app_role() = 'customer'
+                           AND coalesce(v_customer = app_private.current_user_id(), false))) THEN
     PERFORM app_private.raise_error(404, 'appointment_not_found', 'No such appointment',
                                     jsonb_build_object('id', p_session_id));
   END IF;

@@ -1,16 +1,25 @@
 -- Booking domain: grants and row-level security.
 -- Writes to sessions, assignments and events happen through SECURITY DEFINER api functions; the
 -- grants below are what a caller (or a DBA doing SET ROLE) can do directly, and RLS narrows them.
+-- The worker reads only the public reference data here: everything it does with people's rows
+-- goes through definer functions (outbox payloads, payments, hold release), so it holds no grant
+-- on customers, vehicles, sessions, assignments, events, availability or time off.
+REVOKE ALL ON app.customers, app.vehicles, app.sessions, app.session_assignments, app.session_events,
+              app.mechanic_availability_blocks, app.mechanic_time_off
+  FROM autodoc_worker, autodoc_anon;
 
 -- Helpers the policies use; SECURITY DEFINER so a policy on one table can look at another without
 -- recursing through that table's policies. Evaluated once per statement as (SELECT ...).
 
--- my_assigned_session_ids(): sessions the calling mechanic has an assignment (offer/booking) for.
+-- my_assigned_session_ids(): sessions the calling mechanic has a live assignment for (booked with
+-- them, offered to them, accepted by them). A withdrawn (rescheduled to someone else), declined or
+-- expired assignment no longer shows the session, its vehicle, events, invites or reminders.
 CREATE OR REPLACE FUNCTION app_private.my_assigned_session_ids() RETURNS uuid[]
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   SELECT coalesce(array_agg(a.session_id), '{}')
   FROM app.session_assignments a
   WHERE a.mechanic_id = app_private.current_user_id()
+    AND a.status IN ('scheduled', 'offered', 'accepted')
 $$;
 
 -- my_session_vehicle_ids(): vehicles of sessions booked with / offered to the calling mechanic.
@@ -77,7 +86,6 @@ CREATE POLICY "admins manage every mechanic" ON app.mechanics FOR ALL TO autodoc
 ------------------------------------------------------------------ mechanics' availability and time off
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.mechanic_availability_blocks, app.mechanic_time_off
   TO autodoc_mechanic, autodoc_admin;
-GRANT SELECT ON app.mechanic_availability_blocks, app.mechanic_time_off TO autodoc_worker;
 
 DROP POLICY IF EXISTS "mechanics manage their own availability blocks" ON app.mechanic_availability_blocks;
 CREATE POLICY "mechanics manage their own availability blocks" ON app.mechanic_availability_blocks FOR ALL
@@ -88,8 +96,6 @@ DROP POLICY IF EXISTS "admins manage every availability block" ON app.mechanic_a
 CREATE POLICY "admins manage every availability block" ON app.mechanic_availability_blocks FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
 DROP POLICY IF EXISTS "the worker reads availability blocks" ON app.mechanic_availability_blocks;
-CREATE POLICY "the worker reads availability blocks" ON app.mechanic_availability_blocks FOR SELECT
-  TO autodoc_worker USING (true);
 
 DROP POLICY IF EXISTS "mechanics manage their own time off" ON app.mechanic_time_off;
 CREATE POLICY "mechanics manage their own time off" ON app.mechanic_time_off FOR ALL TO autodoc_mechanic
@@ -99,10 +105,9 @@ DROP POLICY IF EXISTS "admins manage every time off" ON app.mechanic_time_off;
 CREATE POLICY "admins manage every time off" ON app.mechanic_time_off FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
 DROP POLICY IF EXISTS "the worker reads time off" ON app.mechanic_time_off;
-CREATE POLICY "the worker reads time off" ON app.mechanic_time_off FOR SELECT TO autodoc_worker USING (true);
 
 ------------------------------------------------------------------ customers, vehicles, favorites
-GRANT SELECT ON app.customers TO autodoc_customer, autodoc_admin, autodoc_worker;
+GRANT SELECT ON app.customers TO autodoc_customer, autodoc_admin;
 GRANT UPDATE (phone, country, state_province, city, postal_code) ON app.customers TO autodoc_customer;
 GRANT INSERT, UPDATE, DELETE ON app.customers TO autodoc_admin;
 
@@ -117,10 +122,9 @@ DROP POLICY IF EXISTS "admins manage every customer" ON app.customers;
 CREATE POLICY "admins manage every customer" ON app.customers FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
 DROP POLICY IF EXISTS "the worker reads customers" ON app.customers;
-CREATE POLICY "the worker reads customers" ON app.customers FOR SELECT TO autodoc_worker USING (true);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.vehicles TO autodoc_customer, autodoc_admin;
-GRANT SELECT ON app.vehicles TO autodoc_mechanic, autodoc_worker;
+GRANT SELECT ON app.vehicles TO autodoc_mechanic;
 
 DROP POLICY IF EXISTS "customers manage their own vehicles" ON app.vehicles;
 CREATE POLICY "customers manage their own vehicles" ON app.vehicles FOR ALL TO autodoc_customer
@@ -133,7 +137,6 @@ DROP POLICY IF EXISTS "admins manage every vehicle" ON app.vehicles;
 CREATE POLICY "admins manage every vehicle" ON app.vehicles FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
 DROP POLICY IF EXISTS "the worker reads vehicles" ON app.vehicles;
-CREATE POLICY "the worker reads vehicles" ON app.vehicles FOR SELECT TO autodoc_worker USING (true);
 
 GRANT SELECT, INSERT, DELETE ON app.favorites TO autodoc_customer, autodoc_admin;
 GRANT SELECT ON app.favorites TO autodoc_mechanic;   -- no policy for mechanics: they see none
@@ -148,7 +151,7 @@ CREATE POLICY "admins manage every favorite" ON app.favorites FOR ALL TO autodoc
 
 ------------------------------------------------------------------ sessions, assignments, events
 GRANT SELECT ON app.sessions, app.session_assignments, app.session_events
-  TO autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+  TO autodoc_customer, autodoc_mechanic, autodoc_admin;
 GRANT INSERT, UPDATE, DELETE ON app.sessions, app.session_assignments TO autodoc_admin;
 GRANT INSERT ON app.session_events TO autodoc_admin;
 
@@ -164,7 +167,6 @@ DROP POLICY IF EXISTS "admins manage every session" ON app.sessions;
 CREATE POLICY "admins manage every session" ON app.sessions FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
 DROP POLICY IF EXISTS "the worker reads every session" ON app.sessions;
-CREATE POLICY "the worker reads every session" ON app.sessions FOR SELECT TO autodoc_worker USING (true);
 
 DROP POLICY IF EXISTS "customers see the assignments of their sessions" ON app.session_assignments;
 CREATE POLICY "customers see the assignments of their sessions" ON app.session_assignments FOR SELECT
@@ -178,8 +180,6 @@ DROP POLICY IF EXISTS "admins manage every assignment" ON app.session_assignment
 CREATE POLICY "admins manage every assignment" ON app.session_assignments FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
 DROP POLICY IF EXISTS "the worker reads every assignment" ON app.session_assignments;
-CREATE POLICY "the worker reads every assignment" ON app.session_assignments FOR SELECT TO autodoc_worker
-  USING (true);
 
 DROP POLICY IF EXISTS "customers see the events of their sessions" ON app.session_events;
 CREATE POLICY "customers see the events of their sessions" ON app.session_events FOR SELECT TO autodoc_customer
@@ -195,4 +195,3 @@ DROP POLICY IF EXISTS "admins append events" ON app.session_events;
 CREATE POLICY "admins append events" ON app.session_events FOR INSERT TO autodoc_admin
   WITH CHECK ((SELECT app_private.is_admin()));
 DROP POLICY IF EXISTS "the worker reads every event" ON app.session_events;
-CREATE POLICY "the worker reads every event" ON app.session_events FOR SELECT TO autodoc_worker USING (true);

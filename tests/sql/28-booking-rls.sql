@@ -116,9 +116,9 @@ SELECT tests.clear_authentication();
 
 ------------------------------------------------------------------ worker
 SELECT tests.authenticate_as(:'worker', 'worker');
-SELECT is((SELECT count(*)::int FROM app.sessions), 2, 'worker: reads every session');
-SELECT is((SELECT count(*)::int FROM app.customers), 2, 'worker: reads every customer');
-SELECT is((SELECT count(*)::int FROM app.session_events), 2, 'worker: reads every event');
+SELECT throws_ok('SELECT * FROM app.sessions', '42501', NULL, 'worker: reads no session directly (definer functions do)');
+SELECT throws_ok('SELECT * FROM app.customers', '42501', NULL, 'worker: reads no customer directly');
+SELECT throws_ok('SELECT * FROM app.session_events', '42501', NULL, 'worker: reads no event directly');
 SELECT throws_ok($$UPDATE app.sessions SET concern = 'x'$$, '42501', NULL, 'worker: cannot update sessions directly');
 SELECT throws_ok($$UPDATE app.customers SET city = 'x'$$, '42501', NULL, 'worker: cannot update customers');
 SELECT throws_ok($$DELETE FROM app.vehicles$$, '42501', NULL, 'worker: cannot delete vehicles');
