@@ -184,7 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "bench":
         args.bench_args = [a for a in [*args.bench_args, *extra] if a != "--"]
     fn: Callable[[argparse.Namespace], int] = args.fn
-    return fn(args)
+    try:
+        return fn(args)
+    except RuntimeError as e:  # our own failures (a port in use, a server that did not start): no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -109,13 +109,32 @@ class Cluster:
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return r.returncode == 0
 
+    def running_port(self) -> int | None:
+        """The port of the running server, from postmaster.pid (its fourth line)."""
+        try:
+            return int((self.datadir / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, IndexError, ValueError):
+            return None
+
     def start(self) -> None:
         if not self.initialized():
             self.init()
         if self.running():
+            actual = self.running_port()
+            if actual is not None and actual != self.port:
+                raise RuntimeError(f"PostgreSQL of {self.home} is already running on port {actual}, not {self.port}: "
+                                   f"use AUTODOC_DB_PORT={actual}, or stop it first (.venv/bin/autodoc db stop)")
             return
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # fail only on a listener, not TIME_WAIT
+            try:
+                s.bind(("127.0.0.1", self.port))
+            except OSError:
+                raise RuntimeError(f"127.0.0.1:{self.port} is already in use by another program: "
+                                   "choose a free port with AUTODOC_DB_PORT=<port>") from None
+        # -p: the port asked for now wins over the one written into postgresql.conf by init().
         r = _server_run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                         "-w", "-t", "60", "start"], stdout=subprocess.DEVNULL)
+                         "-o", f"-p {self.port}", "-w", "-t", "60", "start"], stdout=subprocess.DEVNULL)
         if r.returncode != 0:
             tail = self.logfile.read_text()[-3000:] if self.logfile.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start (port {self.port}); log:\n{tail}")

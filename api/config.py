@@ -67,7 +67,8 @@ class Settings:
             smtp_host=env("AUTODOC_SMTP_HOST", "127.0.0.1"),
             smtp_port=int(env("AUTODOC_SMTP_PORT", "8025")),
             mail_from=env("AUTODOC_MAIL_FROM", "AutoDoctor <bookings@autodoctor.local>"),
-            public_base_url=env("AUTODOC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            # The API's own address by default, so Stripe webhooks and mail links follow AUTODOC_API_PORT.
+            public_base_url=env("AUTODOC_PUBLIC_BASE_URL", f"http://127.0.0.1:{env('AUTODOC_API_PORT', '8000')}"),
             stripe_test_payment_method=os.environ.get("AUTODOC_STRIPE_TEST_PAYMENT_METHOD",
                                                       _file_values().get("AUTODOC_STRIPE_TEST_PAYMENT_METHOD",
                                                                          "pm_card_visa")),

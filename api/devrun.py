@@ -57,7 +57,11 @@ def run_dev() -> int:
     ensure_local_secrets()
     cluster = dev_cluster()
     print(f"==> PostgreSQL (data: {cluster.home}, port {cluster.port})", flush=True)
-    cluster.start()
+    try:
+        cluster.start()
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stopping = threading.Event()
 

@@ -33,7 +33,21 @@ PY=${PYTHON:-python3}
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   echo "==> virtualenv .venv"
-  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Python 3.11 or later is needed; '$PY' is $("$PY" --version 2>/dev/null || echo 'not found')." >&2
+    echo "Run again with PYTHON=/path/to/python3.11 (e.g. PYTHON=/usr/bin/python3.11 make test)." >&2
+    exit 1
+  fi
+  # A .venv without pip is what a failed `python -m venv` leaves behind: start over.
+  if [ ! -x .venv/bin/pip ]; then
+    rm -rf .venv
+    if ! "$PY" -m venv .venv >/dev/null 2>&1; then
+      rm -rf .venv
+      echo "Could not create a virtualenv with $PY (Debian's python3 needs the python3-venv package)." >&2
+      echo "Run: sudo apt-get update && sudo apt-get install -y python3-venv   (or set PYTHON to another Python 3.11+)" >&2
+      exit 1
+    fi
+  fi
   # pip's own chatter goes to a log; it is shown only when the install fails.
   .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' >.venv/pip.log 2>&1 \
     || { cat .venv/pip.log >&2; exit 1; }
