@@ -18,7 +18,14 @@ from litestar.response import Response
 from api.auth import make_jwt_auth
 from api.config import Settings
 from api.db import Conn, as_caller, call, make_pool, provide_db
-from api.errors import database_error_handler, http_error_handler
+from api.errors import (
+    database_error_handler,
+    document_errors,
+    http_error_handler,
+    internal_error_handler,
+    json_error_bodies,
+    too_deep_handler,
+)
 from api.routes import ROUTE_HANDLERS
 
 log = logging.getLogger("autodoc.api")
@@ -57,10 +64,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, me, *ROUTE_HANDLERS],
         dependencies={"db": Provide(provide_db)},
-        exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler},
+        exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler,
+                            RecursionError: too_deep_handler, Exception: internal_error_handler},
+        after_request=json_error_bodies,
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         openapi_config=OpenAPIConfig(
@@ -69,3 +78,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    document_errors(app.openapi_schema)
+    return app

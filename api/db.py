@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Request
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, adapters, sql
+from psycopg.adapt import Dumper
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -74,9 +75,29 @@ async def call(db: Conn, function: str, args: dict[str, Any] | None = None) -> A
     return row["result"] if row else None
 
 
+class _UntypedInt(int):
+    """An integer argument whose SQL type the function's parameter decides (see `_adapt`)."""
+
+
+class _UntypedIntDumper(Dumper):
+    oid = 0  # "unknown": PostgreSQL reads the text as the parameter's declared type
+
+    def dump(self, obj: Any) -> bytes:
+        return str(int(obj)).encode()
+
+
+adapters.register_dumper(_UntypedInt, _UntypedIntDumper)
+
+
 def _adapt(args: dict[str, Any]) -> dict[str, Any]:
     """Python values as the SQL function's parameter types: dicts -> jsonb, floats -> numeric
-    (float8 does not implicitly cast to numeric in function resolution); lists of str stay text[]."""
+    (float8 does not implicitly cast to numeric in function resolution); lists of str stay text[].
+
+    Integers go untyped: psycopg would send the smallest type that holds the value (int2, int4,
+    int8, numeric), and an int8 or numeric argument matches no `integer` parameter, so a large
+    value (`?offset=2147483648`, an outbox id past 2^63) made "function does not exist" (42883, a
+    500). Untyped, the server reads the value as the declared type and a value too large for it is
+    "out of range" (22003, a 422 validation_error)."""
     out: dict[str, Any] = {}
     for k, v in args.items():
         _reject_nul(v, k.removeprefix("p_"))
@@ -85,6 +106,8 @@ def _adapt(args: dict[str, Any]) -> dict[str, Any]:
             out[k] = Jsonb(v)
         elif isinstance(v, float):
             out[k] = Decimal(repr(v))
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out[k] = _UntypedInt(v)
         else:
             out[k] = v
     return out

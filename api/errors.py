@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import psycopg
 from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
 
 log = logging.getLogger("autodoc.api")
 
@@ -96,6 +99,77 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[An
     return Response(error_body(code, exc.detail, exc.extra or None), status_code=exc.status_code)
 
 
+def too_deep_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A request body nested deeper than Python can walk (`[[[[...]]]]`, `{"metadata": {"a": {...}}}`):
+    msgspec, json and our own checks all recurse, and every one of them ends in RecursionError."""
+    assert isinstance(exc, RecursionError)
+    log.warning("%s %s: request nested too deeply", request.method, request.url.path)
+    return Response(error_body("validation_error", "The request body is nested too deeply.",
+                               [{"key": "data", "source": "body", "message": "Nested too deeply"}]),
+                    status_code=400)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Anything else that escaped a handler: a 500, but still `{code, message, detail}` (Litestar's
+    own fallback answers `{status_code, detail}`) and logged with its traceback."""
+    log.error("%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
+    return Response(error_body("internal_error", "Something went wrong on our side."), status_code=500)
+
+
 def api_error(status: int, code: str, message: str, detail: Any = None) -> HTTPException:
     """An HTTP error raised by a handler for a shape problem the database never saw."""
     return HTTPException(status_code=status, detail=message, extra={"code": code, "detail": detail})
+
+
+def json_error_bodies(response: Response[Any]) -> Response[Any]:
+    """`after_request`: an error a handler *returned* with a body that is not JSON becomes
+    `{code, message, detail}` too (Litestar's schema router answers unknown /schema/... paths with
+    an HTML 404 page). Raised errors never get here: the handlers above shape them."""
+    status = response.status_code or 200
+    # media_type None: the handler's own, JSON for every handler that can answer an error this way
+    # (/health's 503 report is one: it keeps its `{status, database}` shape)
+    if status < 400 or response.media_type in (None, MediaType.JSON):
+        return response
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+    message = HTTPStatus(status).phrase if status in _KNOWN_STATUSES else "Error"
+    return Response(error_body(code, message), status_code=status, media_type=MediaType.JSON)
+
+
+_KNOWN_STATUSES = frozenset(int(s) for s in HTTPStatus)
+
+ERROR_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["code", "message", "detail"],
+    properties={
+        "code": Schema(type=OpenAPIType.STRING, description="Stable machine-readable code, e.g. validation_error"),
+        "message": Schema(type=OpenAPIType.STRING, description="For people"),
+        "detail": Schema(description="Anything that helps: null, a string, an object or a list of field errors"),
+    },
+    description="Every error the API answers with",
+)
+
+
+def document_errors(openapi: OpenAPI) -> None:
+    """Make the OpenAPI document say what errors look like: Litestar documents its own
+    `{status_code, detail: string, extra}` for 400s, which is not what clients get. Every API
+    operation's error responses (and any other 4XX/5XX) refer to the one `Error` schema."""
+    openapi.components.schemas["Error"] = ERROR_SCHEMA
+    ref = Reference(ref="#/components/schemas/Error")
+
+    def response(description: str) -> OpenAPIResponse:
+        return OpenAPIResponse(description=description, content={MediaType.JSON: OpenAPIMediaType(schema=ref)})
+
+    for path, item in (openapi.paths or {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            for status, documented in list(responses.items()):
+                if status[:1] in "45" and isinstance(documented, OpenAPIResponse):
+                    responses[status] = response(documented.description)
+            responses.setdefault("4XX", response("The request was refused: see code and detail"))
+            responses.setdefault("5XX", response("The server failed or is unavailable"))
+            operation.responses = responses
