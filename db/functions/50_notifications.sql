@@ -387,7 +387,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.resend_confirmation(uuid, timestamptz) IS
-  'Queue the appointment confirmation (with its current calendar invite) again. Customer (own), admin. Raises 404 appointment_not_found (also when not the caller''s), 409 appointment_not_upcoming.';
+  'Queue the appointment confirmation (with its current calendar invite) again, at most once per 5 minutes. Customer (own), admin. Raises 404 appointment_not_found (also when not the caller''s), 409 appointment_not_upcoming, 429 resend_too_soon (detail: retry_after_seconds).';
 GRANT EXECUTE ON FUNCTION api.resend_confirmation(uuid, timestamptz) TO autodoc_customer, autodoc_admin;
 
 -- resend_confirmation() (private half): counts the resend and enqueues it; NULL if not upcoming.
@@ -396,11 +396,20 @@ RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_count integer;
+  v_last timestamptz;
 BEGIN
   PERFORM 1 FROM app.sessions WHERE id = p_session_id AND status IN ('scheduled', 'pending')
-                                AND scheduled_for IS NOT NULL;
+                                AND scheduled_for IS NOT NULL
+     FOR UPDATE;  -- one resend decision at a time per session
   IF NOT FOUND THEN
     RETURN NULL;
+  END IF;
+  -- A button pressed twice must not mail the customer twice: one resend per 5 minutes.
+  SELECT max((o.payload -> 'context' ->> 'resent_at')::timestamptz) INTO v_last FROM app.outbox o
+   WHERE o.session_id = p_session_id AND o.idempotency_key LIKE format('email:%s:confirmation_resend:%%', p_session_id);
+  IF v_last > p_now - interval '5 minutes' THEN
+    PERFORM app_private.raise_error(429, 'resend_too_soon', 'The confirmation was just re-sent; try again in a few minutes',
+      jsonb_build_object('retry_after_seconds', ceil(extract(epoch FROM v_last + interval '5 minutes' - p_now))::int));
   END IF;
   UPDATE app.session_invites SET resend_count = resend_count + 1, updated_at = p_now
    WHERE session_id = p_session_id
@@ -410,6 +419,6 @@ BEGIN
   END IF;
   RETURN app_private.enqueue_session_email(p_session_id, 'confirmation', 'customer',
            format('email:%s:confirmation_resend:customer:%s', p_session_id, v_count), true,
-           jsonb_build_object('resent', true), p_now);
+           jsonb_build_object('resent', true, 'resent_at', p_now), p_now);
 END
 $$;

@@ -155,6 +155,9 @@ def test_calendar_download_and_resend_confirmation(fx_settings: Settings, smtp: 
 
         r = client.post(f"/api/appointments/{session_id}/resend-confirmation", headers=bearer(customer, "customer"))
         assert r.status_code == 202, r.text
+        r = client.post(f"/api/appointments/{session_id}/resend-confirmation", headers=bearer(customer, "customer"))
+        assert r.status_code == 429 and r.json()["code"] == "resend_too_soon", "a double click mails once"
+        assert 0 < r.json()["detail"]["retry_after_seconds"] <= 300
     run_worker_until_idle(fx_settings)
     mine = messages_to(smtp, email)
     assert len(mine) == 2, "the confirmation and its re-send"

@@ -1,7 +1,7 @@
 -- Notification emails and calendar invites, enqueued by the sessions trigger in the same
 -- transaction as the change: booking, reschedule, new mechanic, cancellation, resend.
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT tests.se_customer('casey@example.test', 'Casey Customer') AS c \gset
 SELECT tests.se_mechanic('America/Toronto', false, 'morgan@example.test', 'Morgan Mechanic') AS m \gset
@@ -42,7 +42,10 @@ SELECT tests.authenticate_as(:'c', 'customer');
 SELECT results_eq(format($$SELECT i ->> 'method', (i ->> 'sequence')::int, i -> 'attendees' -> 0 ->> 'email' FROM api.appointment_invite(%L) i$$, :'s'),
   $$VALUES ('REQUEST'::text, 1, 'casey@example.test'::text)$$, 'the customer downloads the current invite');
 SELECT ok((api.resend_confirmation(:'s') ->> 'queued')::boolean, 'the customer has the confirmation re-sent');
-SELECT ok((api.resend_confirmation(:'s') ->> 'queued')::boolean, 'and again');
+SELECT throws_ok(format($$SELECT api.resend_confirmation(%L, now() + interval '4 minutes')$$, :'s'), 'AD429',
+  'The confirmation was just re-sent; try again in a few minutes', 'a second resend within 5 minutes is refused');
+SELECT ok((api.resend_confirmation(:'s', now() + interval '5 minutes') ->> 'queued')::boolean,
+  'and allowed again 5 minutes later');
 SELECT tests.clear_authentication();
 SELECT results_eq(format($$SELECT idempotency_key, (payload -> 'invite' ->> 'sequence')::int FROM app.outbox
                             WHERE session_id = %L AND idempotency_key LIKE '%%confirmation_resend%%' ORDER BY id$$, :'s'),
