@@ -63,7 +63,9 @@ LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
   IF p_zone IS NULL THEN
     PERFORM app_private.raise_error(422, 'missing_field', 'timezone is required', '{"field": "timezone"}');
-  ELSIF NOT app_private.is_valid_timezone(p_zone) THEN
+  -- 'localtime' means the server's own zone and posix/ right/ are aliases with other leap-second
+  -- rules: a booking's wall-clock hours must not depend on how the server is set up.
+  ELSIF NOT app_private.is_valid_timezone(p_zone) OR p_zone = 'localtime' OR p_zone ~ '^(posix|right)/' THEN
     PERFORM app_private.raise_error(422, 'invalid_timezone', format('Unknown time zone "%s"', p_zone),
       jsonb_build_object('field', 'timezone', 'value', p_zone));
   END IF;
@@ -403,6 +405,9 @@ BEGIN
     PERFORM app_private.raise_error(422, 'missing_field', 'make and model are required',
       jsonb_build_object('field', CASE WHEN p_make IS NULL OR btrim(p_make) = '' THEN 'make' ELSE 'model' END));
   END IF;
+  IF p_customer_id IS NULL AND app_private.current_app_role() = 'admin' THEN
+    PERFORM app_private.raise_error(422, 'missing_field', 'customer_id is required', '{"field": "customer_id"}');
+  END IF;
   INSERT INTO app.vehicles (customer_id, make, model, year, vin, odometer, license_plate)
   VALUES (coalesce(p_customer_id, app_private.current_user_id()), btrim(p_make), btrim(p_model), p_year,
           upper(nullif(btrim(p_vin), '')), p_odometer, nullif(btrim(p_license_plate), ''))
@@ -411,7 +416,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.add_vehicle(text, text, int, text, int, text, uuid) IS
-'Add a vehicle for the calling customer (admins: p_customer_id). Returns the id. RLS: only your own. Raises 42501, 422 missing_field, 23514 (year 1900-2100, VIN 11-17 chars without I/O/Q, odometer >= 0).';
+'Add a vehicle for the calling customer (admins: p_customer_id, required). Returns the id. RLS: only your own. Raises 42501, 422 missing_field, 23514 (year 1900-2100, VIN 11-17 chars without I/O/Q, odometer >= 0).';
 GRANT EXECUTE ON FUNCTION api.add_vehicle(text, text, int, text, int, text, uuid) TO autodoc_customer, autodoc_admin;
 
 -- api.update_vehicle(vehicle, make?, model?, year?, vin?, odometer?, license_plate?): change the given

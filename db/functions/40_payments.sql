@@ -400,15 +400,22 @@ CREATE OR REPLACE FUNCTION api.session_payments(p_session_id uuid)
 RETURNS TABLE (id uuid, session_id uuid, payment_type text, amount_cents integer, currency text, status text,
                payment_intent_id text, client_secret text, refund_amount_cents integer, refunded_at timestamptz,
                charged_at timestamptz, created_at timestamptz)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+BEGIN
+  -- RLS decides: a session (hold or appointment) the caller cannot see is not found, like everywhere else.
+  IF NOT EXISTS (SELECT FROM app.sessions s WHERE s.id = p_session_id) THEN
+    PERFORM app_private.raise_error(404, 'session_not_found', 'No such session', jsonb_build_object('id', p_session_id));
+  END IF;
+  RETURN QUERY
   SELECT p.id, p.session_id, p.payment_type, p.amount_cents, p.currency, p.status, p.payment_intent_id,
          p.client_secret, p.refund_amount_cents, p.refunded_at, p.charged_at, p.created_at
     FROM app.scheduled_payments p
    WHERE p.session_id = p_session_id
-   ORDER BY p.created_at, p.payment_type
+   ORDER BY p.created_at, p.payment_type;
+END
 $$;
 COMMENT ON FUNCTION api.session_payments(uuid) IS
-  'Payments of a session (customer: own; admin: all), with the PaymentIntent client secret. Customer, admin.';
+  'Payments of a session or hold (customer: own; admin: all), with the PaymentIntent client secret. Customer, admin. Raises 404 session_not_found (also when not the caller''s).';
 GRANT EXECUTE ON FUNCTION api.session_payments(uuid) TO autodoc_customer, autodoc_admin;
 
 -- api.request_refund(): an admin refunds part or all of a payment for a named purpose (the purpose

@@ -136,5 +136,5 @@ def test_the_client_secret_reaches_the_customer(fx_settings: Settings, su: psyco
         assert [(p["payment_type"], p["client_secret"]) for p in r.json()] == [("full", payment["client_secret"])]
         stranger = str(one(su, "SELECT tests.se_customer()"))
         r = client.get(f"/api/appointments/{hold}/payments", headers=bearer(stranger, "customer"))
-        assert r.status_code == 200 and r.json() == []
+        assert r.status_code == 404 and r.json()["code"] == "session_not_found"
     assert len(intents_for_payment(str(payment["id"]))) == 1, "a slot hold gets exactly one PaymentIntent"

@@ -52,7 +52,8 @@ SELECT tests.authenticate_as(:'hc', 'customer');
 SELECT is((SELECT count(*)::int FROM api.session_payments(:'hold')), 1, 'the customer sees their payment (and its client secret)');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(:'other', 'customer');
-SELECT is_empty(format($$SELECT * FROM api.session_payments(%L)$$, :'hold'), 'another customer sees nothing');
+SELECT throws_ok(format($$SELECT * FROM api.session_payments(%L)$$, :'hold'), 'AD404', NULL,
+  'another customer sees nothing: not found');
 SELECT throws_ok($$UPDATE app.scheduled_payments SET status = 'refunded'$$, '42501', NULL, 'a customer cannot write payments');
 SELECT tests.clear_authentication();
 

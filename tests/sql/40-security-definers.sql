@@ -118,7 +118,8 @@ SELECT throws_ok(format($$SELECT api.update_vehicle(%L, p_model => 'Stolen')$$, 
 SELECT throws_ok(format('SELECT api.delete_vehicle(%L)', :'vv'), 'AD404', NULL, 'idor: another customer''s vehicle cannot be deleted');
 SELECT throws_ok(format($$SELECT api.add_vehicle('Kia', 'Rio', p_customer_id => %L)$$, :'cv'), '42501', NULL,
   'idor: a customer cannot add a vehicle to another customer');
-SELECT is_empty(format('SELECT * FROM api.session_payments(%L)', :'s_b'), 'idor: another customer''s payments are invisible');
+SELECT throws_ok(format('SELECT * FROM api.session_payments(%L)', :'s_b'), 'AD404', NULL,
+  'idor: another customer''s payments are invisible (not found)');
 SELECT throws_ok(format('SELECT api.set_session_status(%L, %L, %L)', :'s_b', 'cancelled', 'customer'), '42501', NULL,
   'a customer cannot set a session status');
 SELECT throws_ok(format('SELECT api.request_refund(gen_random_uuid(), 100, %L)', 'x'), '42501', NULL, 'a customer cannot issue refunds');
