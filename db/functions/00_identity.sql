@@ -34,6 +34,29 @@ LANGUAGE sql STABLE AS $$
   SELECT app_private.current_app_role() = 'admin'
 $$;
 
+-- acting_as(role, user?): whom a self-service function acts for — the caller themselves when they
+-- hold `role` (naming anyone else raises 403 forbidden), or the user an admin names (422
+-- missing_field when none). Any other caller: 403 forbidden. Used by definer functions that bypass RLS.
+CREATE OR REPLACE FUNCTION app_private.acting_as(p_role text, p_user_id uuid) RETURNS uuid
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+  v_role text := app_private.current_app_role();
+  v_uid uuid := app_private.current_user_id();
+BEGIN
+  IF v_role = p_role AND v_uid IS NOT NULL AND (p_user_id IS NULL OR p_user_id = v_uid) THEN
+    RETURN v_uid;
+  ELSIF v_role = 'admin' THEN
+    IF p_user_id IS NULL THEN
+      PERFORM app_private.raise_error(422, 'missing_field', format('%s_id is required', p_role),
+                                      jsonb_build_object('field', p_role || '_id'));
+    END IF;
+    RETURN p_user_id;
+  END IF;
+  PERFORM app_private.raise_error(403, 'forbidden', format('Only the %s (or an admin) can do this', p_role));
+  RETURN NULL;  -- not reached: raise_error raises
+END
+$$;
+
 -- raise_error(): the one way business rules fail. SQLSTATE 'AD' || http status, HINT = stable
 -- machine code, DETAIL = JSON for the client. api/errors.py maps it to {code, message, detail}.
 CREATE OR REPLACE FUNCTION app_private.raise_error(p_status int, p_code text, p_message text, p_detail jsonb DEFAULT NULL)

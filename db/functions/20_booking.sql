@@ -23,20 +23,8 @@ $$;
 CREATE OR REPLACE FUNCTION app_private.caller_customer(p_customer_id uuid) RETURNS uuid
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
-  v_role text := app_private.current_app_role();
-  v_uid uuid := app_private.current_user_id();
-  v_customer uuid;
+  v_customer uuid := app_private.acting_as('customer', p_customer_id);
 BEGIN
-  IF v_role = 'customer' AND v_uid IS NOT NULL AND (p_customer_id IS NULL OR p_customer_id = v_uid) THEN
-    v_customer := v_uid;
-  ELSIF v_role = 'admin' THEN
-    IF p_customer_id IS NULL THEN
-      PERFORM app_private.raise_error(422, 'missing_field', 'customer_id is required', '{"field": "customer_id"}');
-    END IF;
-    v_customer := p_customer_id;
-  ELSE
-    PERFORM app_private.raise_error(403, 'forbidden', 'Only the customer (or an admin) can do this');
-  END IF;
   IF NOT EXISTS (SELECT FROM app.customers c WHERE c.user_id = v_customer) THEN
     PERFORM app_private.raise_error(404, 'customer_not_found', 'Customer not found',
       jsonb_build_object('customer_id', v_customer));

@@ -20,20 +20,8 @@ $$;
 CREATE OR REPLACE FUNCTION app_private.acting_mechanic(p_mechanic_id uuid) RETURNS uuid
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
-  v_role text := app_private.current_app_role();
-  v_uid uuid := app_private.current_user_id();
-  v_id uuid;
+  v_id uuid := app_private.acting_as('mechanic', p_mechanic_id);
 BEGIN
-  IF v_role = 'mechanic' AND v_uid IS NOT NULL AND (p_mechanic_id IS NULL OR p_mechanic_id = v_uid) THEN
-    v_id := v_uid;
-  ELSIF v_role = 'admin' THEN
-    IF p_mechanic_id IS NULL THEN
-      PERFORM app_private.raise_error(422, 'missing_field', 'mechanic_id is required', '{"field": "mechanic_id"}');
-    END IF;
-    v_id := p_mechanic_id;
-  ELSE
-    PERFORM app_private.raise_error(403, 'forbidden', 'Only the mechanic (or an admin) can do this');
-  END IF;
   IF NOT EXISTS (SELECT FROM app.mechanics m WHERE m.user_id = v_id) THEN
     PERFORM app_private.raise_error(404, 'mechanic_not_found', 'Mechanic not found', jsonb_build_object('mechanic_id', v_id));
   END IF;
