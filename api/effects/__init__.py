@@ -1,4 +1,4 @@
-"""Side effects the outbox worker performs: Stripe charges and refunds, emails.
+"""Side effects the outbox worker performs: Stripe charges, refunds and intent cancels, emails.
 
 An effect is a plain (blocking) function `effect(settings, job) -> result dict`; the worker runs it
 in a thread and writes the result back through `api.outbox_complete`. It signals failure by raising
@@ -63,6 +63,7 @@ def default_effects(settings: Settings) -> dict[str, Effect]:
     return {
         "stripe.charge": stripe_effects.charge,
         "stripe.refund": stripe_effects.refund,
+        "stripe.cancel_intent": stripe_effects.cancel_intent,
         "email.send": send_email,
         "noop": noop,
     }

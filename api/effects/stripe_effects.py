@@ -1,9 +1,10 @@
-"""Stripe effects: create (and, locally, confirm) PaymentIntents; create refunds.
+"""Stripe effects: create (and, locally, confirm) PaymentIntents; create refunds; cancel the
+PaymentIntent of a hold given back before it was paid.
 
 Every call carries the outbox row's persisted idempotency key (`charge:<session>:<type>`,
-`refund:<session>:<purpose>`), so a worker that crashed after Stripe answered and retries the row
-gets Stripe's stored answer instead of a second charge. The SDK's own network retries are off:
-the outbox is the retry loop, and it reuses the same key.
+`refund:<session>:<purpose>`, `cancel:<session>:<type>`), so a worker that crashed after Stripe
+answered and retries the row gets Stripe's stored answer instead of a second charge. The SDK's own
+network retries are off: the outbox is the retry loop, and it reuses the same key.
 """
 
 from __future__ import annotations
@@ -93,3 +94,36 @@ class StripeEffects:
         except stripe.StripeError as e:
             raise _classify(e) from e
         return {"refund_id": refund.id, "status": refund.status, "amount_cents": refund.amount}
+
+    def cancel_intent(self, settings: Settings, job: Job) -> dict[str, Any]:
+        """Cancel the still-open PaymentIntent of a hold that lapsed or was given back, so the
+        customer can no longer confirm it. The intent id is read when the row is claimed; none yet
+        means the charge row has not written back, so try again later. Stripe refuses to cancel an
+        intent that already succeeded: that is reported as `succeeded`, a late success the database
+        refunds in full. Payments already settled in the database are left alone (`skipped`)."""
+        p = job.payload
+        if "payment_id" not in p:
+            raise PermanentError("malformed cancel payload: no payment_id")
+        status, intent_id = p.get("payment_status"), p.get("payment_intent_id")
+        if status in ("succeeded", "refunded"):
+            return {"status": "skipped", "payment_status": status}
+        if not intent_id:
+            raise RetryableError(f"no PaymentIntent yet (payment status {status!r}): the charge has not run")
+        try:
+            intent = self.client.v1.payment_intents.cancel(
+                str(intent_id), options={"idempotency_key": job.idempotency_key},
+            )
+        except stripe.InvalidRequestError as e:
+            # Not cancelable in its current state (succeeded, processing, already canceled):
+            # what Stripe holds now decides.
+            try:
+                intent = self.client.v1.payment_intents.retrieve(str(intent_id))
+            except stripe.StripeError as e2:
+                raise _classify(e2) from e2
+            if intent.status not in ("succeeded", "canceled", "processing"):
+                raise _classify(e) from e
+        except stripe.StripeError as e:
+            raise _classify(e) from e
+        if intent.status == "processing":
+            raise RetryableError("PaymentIntent is processing: its outcome decides, try again later")
+        return {"status": intent.status, "payment_intent_id": intent.id}

@@ -33,7 +33,8 @@ $$;
 GRANT EXECUTE ON FUNCTION app_private.outbox_enqueue(text, text, jsonb, uuid, timestamptz, integer) TO autodoc_admin;
 
 -- outbox_context(): fresh facts a claimed effect needs that were unknown at enqueue time (the
--- PaymentIntent of a refund is only known once the charge went through). Worker only.
+-- PaymentIntent of a refund, or of an intent to cancel, is only known once the charge row ran).
+-- Worker only.
 CREATE OR REPLACE FUNCTION app_private.outbox_context(p_kind text, p_payload jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -44,6 +45,12 @@ BEGIN
       INTO v
       FROM app.payment_refunds r JOIN app.scheduled_payments p ON p.id = r.payment_id
      WHERE r.id = (p_payload ->> 'refund_id')::uuid;
+  ELSIF p_kind = 'stripe.cancel_intent' THEN
+    -- Read at claim time: the charge row may have run (and linked its intent) after the enqueue.
+    SELECT jsonb_build_object('payment_intent_id', p.payment_intent_id, 'payment_status', p.status)
+      INTO v
+      FROM app.scheduled_payments p
+     WHERE p.id = (p_payload ->> 'payment_id')::uuid;
   END IF;
   RETURN coalesce(v, '{}'::jsonb);
 END

@@ -168,8 +168,9 @@ $$;
 
 -- refund_unbooked_hold(): a hold that lapsed or was given back never became a booking, so every
 -- charge already taken for it is refunded in full (key refund:<session>:hold_released:<type>, so a
--- second call is the same refund). A charge still pending is refunded by payment_mark_succeeded if it
--- ever succeeds. Called by the sessions side-effects trigger on held -> cancelled.
+-- second call is the same refund). A charge still pending has its PaymentIntent cancelled
+-- (cancel_unbooked_hold_intents) and is refunded by payment_mark_succeeded if it succeeds anyway.
+-- Called by the sessions side-effects trigger on held -> cancelled.
 CREATE OR REPLACE FUNCTION app_private.refund_unbooked_hold(p_session_id uuid, p_now timestamptz DEFAULT now())
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -183,6 +184,37 @@ BEGIN
   LOOP
     PERFORM app_private.payment_request_refund(v_payment.id, v_payment.amount_cents - v_payment.refund_amount_cents,
                                                'hold_released', 'hold_released:' || v_payment.payment_type, p_now);
+    v_count := v_count + 1;
+  END LOOP;
+  RETURN v_count;
+END
+$$;
+
+-- cancel_unbooked_hold_intents(): a hold that lapsed or was given back while its charge is still
+-- pending leaves a PaymentIntent the customer could still confirm. For each such payment this
+-- enqueues `stripe.cancel_intent` (key cancel:<session>:<type>, so a second call is the same
+-- cancel); the worker cancels the intent and api.outbox_complete records the outcome (see
+-- outbox_apply_result). The charge's own outbox row may not have run yet, so the payload carries
+-- only the payment id: the worker reads the payment's PaymentIntent when it claims the row
+-- (app_private.outbox_context) and retries with backoff while there is none yet — the charge row
+-- was enqueued first and runs first. (Skipping a not-yet-run charge instead would not be safe: a
+-- charge row that failed an attempt may already have created its intent at Stripe.) Succeeded and
+-- failed payments get nothing here (succeeded ones are refunded by refund_unbooked_hold).
+-- Called by the sessions side-effects trigger on held -> cancelled; raises nothing of its own.
+CREATE OR REPLACE FUNCTION app_private.cancel_unbooked_hold_intents(p_session_id uuid, p_now timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_payment app.scheduled_payments;
+  v_count integer := 0;
+BEGIN
+  FOR v_payment IN
+    SELECT * FROM app.scheduled_payments WHERE session_id = p_session_id AND status = 'pending'
+  LOOP
+    PERFORM app_private.outbox_enqueue('stripe.cancel_intent', format('cancel:%s:%s', p_session_id, v_payment.payment_type),
+      jsonb_build_object('payment_id', v_payment.id, 'session_id', p_session_id,
+                         'payment_type', v_payment.payment_type, 'reason', 'hold_released', 'requested_at', p_now),
+      p_session_id);
     v_count := v_count + 1;
   END LOOP;
   RETURN v_count;
@@ -255,6 +287,10 @@ $$;
 -- outbox_apply_result(): apply a completed effect to the domain tables (called by
 -- api.outbox_complete in the same transaction, once per row). Charge: link the PaymentIntent and
 -- its client secret, then succeeded / declined. Refund: link the Stripe refund and settle the ledger.
+-- Cancel intent: `canceled` fails the still-pending payment ('cancelled: hold released'; nothing
+-- was charged, and failed keeps the forward-only order: a success can still follow and is then
+-- refunded); `succeeded` (Stripe refused because the customer confirmed first) is a late success,
+-- which payment_mark_succeeded refunds in full; `skipped` changes nothing.
 CREATE OR REPLACE FUNCTION app_private.outbox_apply_result(
   p_outbox_id bigint, p_kind text, p_payload jsonb, p_result jsonb, p_now timestamptz DEFAULT now()
 ) RETURNS void
@@ -287,6 +323,13 @@ BEGIN
     RETURNING * INTO v_refund;
     IF FOUND THEN
       PERFORM app_private.payment_refresh_refunded(v_refund.payment_id, p_now);
+    END IF;
+  ELSIF p_kind = 'stripe.cancel_intent' THEN
+    v_payment_id := (p_payload ->> 'payment_id')::uuid;
+    IF p_result ->> 'status' = 'canceled' THEN
+      PERFORM app_private.payment_mark_failed(v_payment_id, 'cancelled: hold released', p_now);
+    ELSIF p_result ->> 'status' = 'succeeded' THEN
+      PERFORM app_private.payment_mark_succeeded(v_payment_id, p_now);
     END IF;
   END IF;
 END

@@ -113,7 +113,7 @@ CREATE TABLE app.outbox (
     done_at timestamp with time zone,
     CONSTRAINT outbox_attempts_in_range CHECK (((attempts >= 0) AND (max_attempts >= 1))),
     CONSTRAINT outbox_done_has_time CHECK (((status = 'done'::text) = (done_at IS NOT NULL))),
-    CONSTRAINT outbox_kind_is_known CHECK ((kind = ANY (ARRAY['stripe.charge'::text, 'stripe.refund'::text, 'email.send'::text, 'noop'::text]))),
+    CONSTRAINT outbox_kind_is_known CHECK ((kind = ANY (ARRAY['stripe.charge'::text, 'stripe.refund'::text, 'stripe.cancel_intent'::text, 'email.send'::text, 'noop'::text]))),
     CONSTRAINT outbox_running_has_lease CHECK (((status <> 'running'::text) OR ((leased_until IS NOT NULL) AND (locked_by IS NOT NULL)))),
     CONSTRAINT outbox_status_is_known CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'done'::text, 'dead'::text])))
 );

@@ -80,7 +80,8 @@ CREATE TRIGGER payment_refunds_10_maintain_total AFTER INSERT OR UPDATE OR DELET
 --   start moved or mechanic changed while upcoming: reschedule invite + re-planned reminders;
 --   mechanic assigned later (deferred matching): updated invite + mechanic notice;
 --   upcoming -> cancelled: CANCEL invites, reminders stopped;
---   held -> cancelled (lapsed or given back): whatever was charged for the hold is refunded;
+--   held -> cancelled (lapsed or given back): whatever was charged for the hold is refunded,
+--     and a charge still pending has its PaymentIntent cancelled at Stripe;
 --   in-person -> completed: the balance charge.
 CREATE OR REPLACE FUNCTION app_private.sessions_side_effects() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -107,6 +108,7 @@ BEGIN
     PERFORM app_private.on_session_cancelled(NEW.id, now());
   ELSIF NEW.status = 'cancelled' AND OLD.status = 'held' THEN
     PERFORM app_private.refund_unbooked_hold(NEW.id, now());
+    PERFORM app_private.cancel_unbooked_hold_intents(NEW.id, now());
   ELSIF NEW.status = ANY (v_upcoming) AND OLD.status = ANY (v_upcoming) THEN
     IF NEW.scheduled_for IS DISTINCT FROM OLD.scheduled_for
        OR (OLD.mechanic_id IS NOT NULL AND NEW.mechanic_id IS DISTINCT FROM OLD.mechanic_id) THEN

@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from side_effect_fixtures are redefined as arguments)
 """Stripe through the worker against localstripe: charges, declines, refunds, an unreachable
-Stripe, and the client secret reaching the customer."""
+Stripe, the client secret reaching the customer, and the open PaymentIntent of a released hold
+being cancelled."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import pytest
 from litestar.testing import TestClient
 
 from api.config import Settings
-from api.effects import Job, PermanentError
+from api.effects import Job, PermanentError, RetryableError
 from api.effects.stripe_effects import StripeEffects
-from api.local_services import LocalSMTP, free_port
+from api.local_services import LocalSMTP, LocalStripe, free_port
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     bearer,
     fx_settings,
@@ -25,6 +26,7 @@ from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     refunds_for_payment,
     run_worker_until_idle,
     smtp,
+    stripe_client,
     stripe_proxy,
     su,
 )
@@ -138,3 +140,67 @@ def test_the_client_secret_reaches_the_customer(fx_settings: Settings, su: psyco
         r = client.get(f"/api/appointments/{hold}/payments", headers=bearer(stranger, "customer"))
         assert r.status_code == 404 and r.json()["code"] == "session_not_found"
     assert len(intents_for_payment(str(payment["id"]))) == 1, "a slot hold gets exactly one PaymentIntent"
+
+
+def _unpaid_hold(fx_settings: Settings, su: psycopg.Connection[Any]) -> tuple[str, dict[str, Any]]:
+    """A slot hold whose PaymentIntent exists at Stripe but waits for the customer to confirm it."""
+    customer = str(one(su, "SELECT tests.se_customer()"))
+    hold = str(one(su, "SELECT tests.se_session(%s, tests.se_mechanic(), now() + interval '2 days', 'online', 'held')",
+                   [customer]))
+    run_worker_until_idle(replace(fx_settings, stripe_test_payment_method=""))
+    payment = _payment(su, hold)
+    assert payment["status"] == "pending" and payment["payment_intent_id"]
+    return hold, payment
+
+
+def _release_lapsed_holds(su: psycopg.Connection[Any]) -> None:
+    su.execute("SELECT api.release_expired_holds(now() + interval '11 minutes')")
+
+
+def test_a_lapsed_unpaid_hold_has_its_payment_intent_cancelled(fx_settings: Settings,
+                                                               su: psycopg.Connection[Any]) -> None:
+    hold, payment = _unpaid_hold(fx_settings, su)
+    _release_lapsed_holds(su)
+    _release_lapsed_holds(su)  # the job running twice cancels once
+    run_worker_until_idle(replace(fx_settings, stripe_test_payment_method=""))
+    [pi] = intents_for_payment(str(payment["id"]))
+    assert (pi.id, pi.status) == (payment["payment_intent_id"], "canceled")
+    after = _payment(su, hold)
+    assert (after["status"], after["failure_message"]) == ("failed", "cancelled: hold released")
+    cancel = su.execute("SELECT idempotency_key, status, result FROM app.outbox "
+                        "WHERE kind = 'stripe.cancel_intent' AND session_id = %s", [hold]).fetchall()
+    assert [(c["idempotency_key"], c["status"], c["result"]["status"]) for c in cancel] == \
+        [(f"cancel:{hold}:full", "done", "canceled")]
+    assert refunds_for_payment(str(payment["id"])) == [], "nothing was charged, nothing is refunded"
+
+
+def test_an_intent_confirmed_before_the_cancel_is_refunded_in_full(fx_settings: Settings, local_stripe: LocalStripe,
+                                                                   su: psycopg.Connection[Any]) -> None:
+    hold, payment = _unpaid_hold(fx_settings, su)
+    # The customer confirms the intent (the frontend, with the client secret) just before the hold lapses.
+    customer_side = stripe_client(local_stripe)
+    customer_side.v1.payment_intents.update(payment["payment_intent_id"], {"payment_method": "pm_card_visa"})
+    assert customer_side.v1.payment_intents.confirm(payment["payment_intent_id"]).status == "succeeded"
+    _release_lapsed_holds(su)
+    run_worker_until_idle(replace(fx_settings, stripe_test_payment_method=""))
+    [pi] = intents_for_payment(str(payment["id"]))
+    assert pi.status == "succeeded", "Stripe refuses to cancel a succeeded intent"
+    at_stripe = refunds_for_payment(str(payment["id"]))
+    assert [r.amount for r in at_stripe] == [payment["amount_cents"]], "refunded in full, exactly once"
+    after = _payment(su, hold)
+    assert (after["status"], after["refund_amount_cents"]) == ("refunded", payment["amount_cents"])
+    assert one(su, "SELECT result ->> 'status' FROM app.outbox WHERE kind = 'stripe.cancel_intent' "
+                   "AND session_id = %s", [hold]) == "succeeded"
+
+
+def test_the_cancel_waits_for_its_charge(fx_settings: Settings) -> None:
+    """No PaymentIntent yet (the charge row has not written back): retry later; a payment already
+    settled is left alone."""
+    effects = StripeEffects(fx_settings)
+    with pytest.raises(RetryableError):
+        effects.cancel_intent(fx_settings, Job(1, "stripe.cancel_intent", "cancel:x:full",
+                                               {"payment_id": "p", "payment_intent_id": None,
+                                                "payment_status": "pending"}))
+    settled = Job(2, "stripe.cancel_intent", "cancel:y:full", {"payment_id": "p", "payment_intent_id": "pi_x",
+                                                               "payment_status": "succeeded"})
+    assert effects.cancel_intent(fx_settings, settled) == {"status": "skipped", "payment_status": "succeeded"}
