@@ -134,6 +134,9 @@ BEGIN
     PERFORM app_private.transition_session((v_session ->> 'id')::uuid, 'pending', NULL, '{"source": "demo seed"}');
     PERFORM app_private.transition_session((v_session ->> 'id')::uuid, 'active', NULL, '{"source": "demo seed"}');
     PERFORM app_private.transition_session((v_session ->> 'id')::uuid, 'completed', NULL, '{"source": "demo seed"}');
+    -- History: its emails went out when it was booked, five days ago; don't mail them again today.
+    UPDATE app.outbox SET status = 'done', done_at = now(), result = '{"skipped": "demo history"}'
+     WHERE session_id = (v_session ->> 'id')::uuid AND kind = 'email.send' AND status = 'pending';
   END IF;
   -- ... and an upcoming in-person appointment with Marie at the workshop
   SELECT s.starts_at INTO v_at
