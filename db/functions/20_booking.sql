@@ -329,6 +329,12 @@ BEGIN
     VALUES (v_session.id, v_mechanic, 'scheduled', 'high', p_now, p_now);
   END IF;
   RETURN app_private.session_json(v_session);
+EXCEPTION WHEN deadlock_detected THEN
+  -- Two bookings racing for overlapping time can deadlock inside the exclusion constraints (each has
+  -- inserted its row and waits to see whether the other commits). PostgreSQL aborts one of them:
+  -- for that caller the slot went to the other booking, which is what this says.
+  PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
+                                  jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
 END
 $$;
 COMMENT ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid, timestamptz) IS
@@ -395,6 +401,9 @@ BEGIN
                             'mechanic_id', v_hold.mechanic_id, 'starts_at', v_hold.scheduled_for,
                             'ends_at', v_hold.ends_at, 'plan_code', v_hold.plan_code,
                             'service_mode', v_hold.service_mode);
+EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion constraints: see api.create_session
+  PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
+                                  jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
 END
 $$;
 COMMENT ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval, timestamptz) IS
@@ -525,6 +534,9 @@ BEGIN
     ON CONFLICT (session_id, mechanic_id) DO UPDATE SET status = 'scheduled', responded_at = excluded.responded_at;
   END IF;
   RETURN app_private.session_json(v_s);
+EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion constraints: see api.create_session
+  PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
+                                  jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
 END
 $$;
 COMMENT ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid, timestamptz) IS

@@ -221,3 +221,48 @@ def test_a_thousand_random_overlapping_requests_never_double_book(database: Clon
     assert load.outcomes["book:slot_unavailable"] + load.outcomes["hold:slot_unavailable"] >= 20, load.outcomes
     assert overlaps(world, "mechanic_id") == 0
     assert overlaps(world, "customer_id") == 0
+
+
+# ---------------------------------------------------------------------------- deadlock between bookings
+
+
+def test_a_deadlock_between_two_bookings_ends_as_slot_unavailable_not_a_retry(database: ClonedDatabase) -> None:
+    """Exclusion constraints insert first and check after, so two bookings can each wait for the
+    other's uncommitted row. Made deterministic here with two transactions that each hold one slot and
+    then reach for the other's: PostgreSQL aborts one of the waits, and that caller must get the same
+    409 slot_unavailable a lost race gives (not a 503 'retry'), while the other books."""
+    world = World(database)
+    m1, m2 = world.mechanic(name="Mechanic One"), world.mechanic(name="Mechanic Two")
+    c = [cid for cid, _ in make_customers(world, 4, vehicles=False)]
+    slot = local(DAYS[0], 10)
+    results: dict[str, Any] = {}
+    first_bookings_done = threading.Barrier(2)
+
+    def book(conn: psycopg.Connection[Any], customer: str, mechanic: str) -> Any:
+        return call(conn, "create_session", type="video", plan_code="standard", concern="Noise", is_advice_only=True,
+                    scheduled_for=slot, mechanic_id=mechanic, customer_id=customer, now=NOW)
+
+    def tx(name: str, first: tuple[str, str], second: tuple[str, str]) -> None:
+        with api_connection(database) as conn:
+            try:
+                with conn.transaction():
+                    become(conn, ADMIN, "admin")
+                    book(conn, *first)
+                    first_bookings_done.wait(timeout=30)
+                    book(conn, *second)           # waits for the other transaction's row
+                results[name] = "booked both"
+            except psycopg.Error as e:
+                results[name] = translate(e)
+
+    a = threading.Thread(target=tx, args=("a", (c[0], m1), (c[2], m2)))
+    b = threading.Thread(target=tx, args=("b", (c[1], m2), (c[3], m1)))
+    a.start(), b.start()
+    a.join(timeout=60), b.join(timeout=60)
+
+    outcomes = sorted(results.values(), key=str)
+    assert len(outcomes) == 2, results
+    lost = [o for o in outcomes if o != "booked both"]
+    assert len(lost) == 1, results
+    status, body = lost[0]
+    assert (status, body["code"]) == (409, "slot_unavailable"), body
+    assert overlaps(world, "mechanic_id") == 0 and overlaps(world, "customer_id") == 0
