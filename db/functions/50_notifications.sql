@@ -186,6 +186,19 @@ BEGIN
 END
 $$;
 
+-- enqueue_invite_email(): an email carrying the session's calendar invite at SEQUENCE p_seq, keyed
+-- `email:<session>:<template>:<recipient>:<seq>` — one email per purpose and invite version, however
+-- often the change that caused it is replayed. The one place that key is spelled.
+CREATE OR REPLACE FUNCTION app_private.enqueue_invite_email(
+  p_session_id uuid, p_template text, p_recipient text, p_seq integer, p_extra jsonb, p_now timestamptz
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  RETURN app_private.enqueue_session_email(p_session_id, p_template, p_recipient,
+           format('email:%s:%s:%s:%s', p_session_id, p_template, p_recipient, p_seq), true, p_extra, p_now);
+END
+$$;
+
 -- on_session_booked(): a scheduled appointment is confirmed — confirmation with invite to the
 -- customer, notice with invite to the mechanic, reminders planned. Called by the sessions trigger.
 CREATE OR REPLACE FUNCTION app_private.on_session_booked(p_session_id uuid, p_now timestamptz DEFAULT now())
@@ -196,10 +209,8 @@ DECLARE
   v_start timestamptz;
 BEGIN
   SELECT scheduled_for INTO v_start FROM app.sessions WHERE id = p_session_id;
-  PERFORM app_private.enqueue_session_email(p_session_id, 'confirmation', 'customer',
-            format('email:%s:confirmation:customer:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
-  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_booking', 'mechanic',
-            format('email:%s:mechanic_booking:mechanic:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'confirmation', 'customer', v_seq, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, '{}'::jsonb, p_now);
   PERFORM app_private.plan_reminders(p_session_id, v_start, p_now);
 END
 $$;
@@ -218,8 +229,7 @@ DECLARE
 BEGIN
   SELECT * INTO v_session FROM app.sessions WHERE id = p_session_id;
   v_extra := jsonb_build_object('previous_starts_at', p_old_start);
-  PERFORM app_private.enqueue_session_email(p_session_id, 'reschedule', 'customer',
-            format('email:%s:reschedule:customer:%s', p_session_id, v_seq), true, v_extra, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'reschedule', 'customer', v_seq, v_extra, p_now);
   IF p_old_mechanic IS NOT NULL AND p_old_mechanic IS DISTINCT FROM v_session.mechanic_id THEN
     PERFORM app_private.outbox_enqueue('email.send', format('email:%s:mechanic_cancellation:%s:%s', p_session_id, p_old_mechanic, v_seq),
       jsonb_build_object('template', 'mechanic_cancellation', 'recipient_role', 'mechanic',
@@ -233,11 +243,9 @@ BEGIN
                                         FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
                                        WHERE m.user_id = p_old_mechanic)))),
       p_session_id);
-    PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_booking', 'mechanic',
-              format('email:%s:mechanic_booking:mechanic:%s', p_session_id, v_seq), true, v_extra, p_now);
+    PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, v_extra, p_now);
   ELSE
-    PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_reschedule', 'mechanic',
-              format('email:%s:mechanic_reschedule:mechanic:%s', p_session_id, v_seq), true, v_extra, p_now);
+    PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_reschedule', 'mechanic', v_seq, v_extra, p_now);
   END IF;
   PERFORM app_private.plan_reminders(p_session_id, v_session.scheduled_for, p_now);
 END
@@ -251,10 +259,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST', p_now);
 BEGIN
-  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_assigned', 'customer',
-            format('email:%s:mechanic_assigned:customer:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
-  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_booking', 'mechanic',
-            format('email:%s:mechanic_booking:mechanic:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_assigned', 'customer', v_seq, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, '{}'::jsonb, p_now);
 END
 $$;
 
@@ -266,10 +272,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_seq integer := app_private.invite_bump(p_session_id, 'CANCEL', p_now);
 BEGIN
-  PERFORM app_private.enqueue_session_email(p_session_id, 'cancellation', 'customer',
-            format('email:%s:cancellation:customer:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
-  PERFORM app_private.enqueue_session_email(p_session_id, 'mechanic_cancellation', 'mechanic',
-            format('email:%s:mechanic_cancellation:mechanic:%s', p_session_id, v_seq), true, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, '{}'::jsonb, p_now);
   PERFORM app_private.stop_reminders(p_session_id, 'cancelled', p_now);
 END
 $$;
