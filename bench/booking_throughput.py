@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from api.cluster import PG_BIN
+from api.devtools.cluster import PG_BIN
 from bench.common import Ctx, PgCpuSampler, Stopwatch, dist, ratio, self_cpu_s, target
 
 CLIENTS = 8

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.cluster import Cluster
+from api.devtools.cluster import Cluster
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Outbox and worker: pickup latency (NOTIFY vs polling), SMTP effects/s (1 and 4 workers), kill/restart chaos.
 
 All three use the real worker (api.worker) against the bench database over TCP as autodoc_api (it
-becomes autodoc_worker), and the real local SMTP server (`python -m api.local_services smtp`, aiosmtpd,
+becomes autodoc_worker), and the real local SMTP server (`python -m api.devtools.local_services smtp`, aiosmtpd,
 one .eml file per message). The outbox starts empty (rows the booking bench enqueued are deleted).
 
 1. Commit-to-pickup latency: one worker in this process with a recording `noop` effect. Rows are
@@ -43,8 +43,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from api.cluster import free_port
 from api.config import PROJECT_ROOT, Settings
+from api.devtools.cluster import free_port
 from api.effects import Job
 from api.worker import Worker
 from bench.common import Ctx, Stopwatch, dist, ratio, target
@@ -103,13 +103,14 @@ def _latency(ctx: Ctx, settings: Settings, *, notify: bool, n: int, gap: tuple[f
 # -- helpers for worker and SMTP processes ----------------------------------------------------------
 
 class Smtp:
-    """`python -m api.local_services smtp` in its own process, saving one .eml per message."""
+    """`python -m api.devtools.local_services smtp` in its own process, saving one .eml per message."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api.local_services", "smtp", "--port", str(self.port), "--maildir", str(folder)],
+            [sys.executable, "-m", "api.devtools.local_services", "smtp", "--port", str(self.port),
+             "--maildir", str(folder)],
             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

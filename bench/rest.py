@@ -34,8 +34,8 @@ import httpx
 import psycopg
 
 from api.auth import mint_token
-from api.cluster import free_port
 from api.config import PROJECT_ROOT
+from api.devtools.cluster import free_port
 from bench.common import CpuMeter, Ctx, Stopwatch, dist, ratio
 
 PATH = "/api/mechanics/availability/slots"

@@ -1,6 +1,6 @@
 """`python -m bench.run [--quick] [--only NAME[,NAME]]` (what `make bench` runs).
 
-One run = one throwaway PostgreSQL cluster (api.cluster.test_cluster: fsync off, like the test cluster),
+One run = one throwaway PostgreSQL cluster (api.devtools.cluster.test_cluster: fsync off, like the test cluster),
 bootstrapped and migrated from the repository, loaded with the bench data, measured, destroyed.
 Every measurement has its baseline in the same run. Figures go to bench/results.json (overwritten)
 and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox.
@@ -22,8 +22,8 @@ from typing import Any
 
 import psycopg
 
-from api import migrate
-from api.cluster import test_cluster
+from api.devtools import migrate
+from api.devtools.cluster import test_cluster
 from bench import data
 from bench.common import Ctx, Stopwatch
 

@@ -9,7 +9,7 @@ ENV PYTHONUNBUFFERED=1 \
     AUTODOC_DATA_DIR=/var/lib/autodoc
 
 WORKDIR /app
-# An editable install: api/migrate.py finds db/ beside api/ (PROJECT_ROOT), so the code stays in /app.
+# An editable install: api/devtools/migrate.py finds db/ beside api/ (PROJECT_ROOT), so the code stays in /app.
 # Dependencies first, against a stub package, so that a code change does not reinstall them.
 COPY pyproject.toml ./
 RUN mkdir api && touch api/__init__.py && pip install -e . \

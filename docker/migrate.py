@@ -4,7 +4,7 @@
                                           (functions, triggers, policies, pg_cron jobs)
     python docker/migrate.py --seed-demo  the same, then db/seed/demo.sql (once, on an empty database)
 
-It is `autodoc db migrate` without the embedded cluster: api.migrate.migrate() with a Cluster whose
+It is `autodoc db migrate` without the embedded cluster: api.devtools.migrate.migrate() with a Cluster whose
 `home` is the database's host name. A Cluster puts `home` into libpq's `host`, where a directory
 means a Unix socket and a name means TCP, so `db` reaches the compose service. The owner's password
 comes from PGPASSWORD (libpq reads it). The superuser steps (roles, database, extensions) already
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import psycopg
 
-from api import migrate
-from api.cluster import Cluster
 from api.config import PROJECT_ROOT
+from api.devtools import migrate
+from api.devtools.cluster import Cluster
 
 
 def wait_for(cluster: Cluster, dbname: str, timeout: float = 60) -> None:

@@ -57,6 +57,17 @@ BEGIN
 END
 $$;
 
+-- require_role(roles): raises 403 forbidden unless the caller's application role is one of them.
+CREATE OR REPLACE FUNCTION app_private.require_role(VARIADIC p_roles text[]) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+BEGIN
+  IF NOT app_private.current_app_role() = ANY (p_roles) THEN
+    PERFORM app_private.raise_error(403, 'forbidden', 'You are not allowed to do this',
+      jsonb_build_object('required_role', to_jsonb(p_roles)));
+  END IF;
+END
+$$;
+
 -- raise_error(): the one way business rules fail. SQLSTATE 'AD' || http status, HINT = stable
 -- machine code, DETAIL = JSON for the client. api/errors.py maps it to {code, message, detail}.
 CREATE OR REPLACE FUNCTION app_private.raise_error(p_status int, p_code text, p_message text, p_detail jsonb DEFAULT NULL)

@@ -317,3 +317,34 @@ COMMENT ON FUNCTION api.mechanic_calendar(uuid, date, int, text, timestamptz) IS
 'Per local day from p_from (default mechanic''s today) for p_days (default 30): available_slots and total_slots for the plan. Any role. Raises 404 mechanic_not_found, 422 unknown_plan/invalid_value.';
 GRANT EXECUTE ON FUNCTION api.mechanic_calendar(uuid, date, int, text, timestamptz)
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+
+-- parse_time(text, field): a local wall-clock time from JSON text; raises 422 invalid_value.
+CREATE OR REPLACE FUNCTION app_private.parse_time(p_value text, p_field text) RETURNS time
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+  IF p_value IS NULL OR p_value !~ '^\d{1,2}:\d{2}(:\d{2})?$' THEN
+    PERFORM app_private.raise_error(422, 'invalid_value', format('%s must be a time like "09:00"', p_field),
+      jsonb_build_object('field', p_field, 'value', p_value));
+  END IF;
+  RETURN p_value::time;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+  PERFORM app_private.raise_error(422, 'invalid_value', format('%s must be a time like "09:00"', p_field),
+    jsonb_build_object('field', p_field, 'value', p_value));
+  RETURN NULL;
+END
+$$;
+
+-- require_timezone(zone): raises 422 invalid_timezone (or missing_field) unless an IANA zone.
+CREATE OR REPLACE FUNCTION app_private.require_timezone(p_zone text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+BEGIN
+  IF p_zone IS NULL THEN
+    PERFORM app_private.raise_error(422, 'missing_field', 'timezone is required', '{"field": "timezone"}');
+  -- 'localtime' means the server's own zone and posix/ right/ are aliases with other leap-second
+  -- rules: a booking's wall-clock hours must not depend on how the server is set up.
+  ELSIF NOT app_private.is_valid_timezone(p_zone) OR p_zone = 'localtime' OR p_zone ~ '^(posix|right)/' THEN
+    PERFORM app_private.raise_error(422, 'invalid_timezone', format('Unknown time zone "%s"', p_zone),
+      jsonb_build_object('field', 'timezone', 'value', p_zone));
+  END IF;
+END
+$$;

@@ -17,10 +17,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from api import migrate
-from api.cluster import Cluster, test_cluster
 from api.config import Settings
-from api.testrun import load_test_helpers
+from api.devtools import migrate
+from api.devtools.cluster import Cluster, test_cluster
+from api.devtools.testrun import load_test_helpers
 
 TEMPLATE = "autodoc_template"
 JWT_SECRET = "test-secret-" + "x" * 40

@@ -26,8 +26,8 @@ import stripe
 from psycopg.rows import dict_row
 
 from api.config import PROJECT_ROOT, Settings
+from api.devtools.local_services import LocalSMTP, LocalStripe
 from api.effects import Effect
-from api.local_services import LocalSMTP, LocalStripe
 from api.worker import Worker
 from tests.py.stripe_idempotency_proxy import IdempotencyProxy
 

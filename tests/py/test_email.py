@@ -15,7 +15,7 @@ from icalendar import Calendar
 from litestar.testing import TestClient
 
 from api.config import Settings
-from api.local_services import LocalSMTP
+from api.devtools.local_services import LocalSMTP
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     WorkerThread,
     all_done,

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from api import migrate
-from api.cluster import Cluster
+from api.devtools import migrate
+from api.devtools.cluster import Cluster
 
 
 @pytest.fixture

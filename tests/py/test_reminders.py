@@ -1,7 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from side_effect_fixtures are redefined as arguments)
 """Reminders end to end (job -> outbox -> worker -> SMTP) with an injected "now", and two job runs
 at the same moment sending each reminder once. (Boundaries, reschedule and cancellation are also
-covered in tests/sql/34-reminders.sql.)"""
+covered in tests/sql/50-reminders.sql.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from api.config import Settings
-from api.local_services import LocalSMTP
+from api.devtools.local_services import LocalSMTP
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     Database,
     fx_settings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from api import sqldocs
+from api.devtools import sqldocs
 from tests.py.conftest import ClonedDatabase
 
 

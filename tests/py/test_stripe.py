@@ -13,9 +13,9 @@ import pytest
 from litestar.testing import TestClient
 
 from api.config import Settings
+from api.devtools.local_services import LocalSMTP, LocalStripe, free_port
 from api.effects import Job, PermanentError, RetryableError
 from api.effects.stripe_effects import StripeEffects
-from api.local_services import LocalSMTP, LocalStripe, free_port
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     bearer,
     fx_settings,

@@ -171,7 +171,7 @@ def test_localstripe_signed_webhooks_reach_the_running_api(fx_settings: Settings
     import uvicorn
     from localstripe import webhooks as localstripe_webhooks
 
-    from api.local_services import free_port
+    from api.devtools.local_services import free_port
     from tests.py.side_effect_fixtures import run_worker_until_idle, wait_until
 
     port = free_port()

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from api.config import Settings
+from api.devtools.local_services import LocalSMTP
 from api.effects import Job
-from api.local_services import LocalSMTP
 from api.worker import Worker
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     fx_settings,

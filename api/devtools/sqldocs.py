@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from api.cluster import Cluster
 from api.config import PROJECT_ROOT
+from api.devtools.cluster import Cluster
 
 DOCS_FILE = PROJECT_ROOT / "docs" / "sql-api.md"
 APP_ROLES = ("anon", "customer", "mechanic", "admin", "worker")  # shown in this order
@@ -179,7 +179,7 @@ def write_sql_docs(cluster: Cluster, dbname: str, path: Path = DOCS_FILE) -> str
 def write_sql_docs_fresh(cluster: Cluster, api_password: str, path: Path = DOCS_FILE,
                          scratch_db: str = "autodoc_sql_docs") -> str:
     """Migrate a scratch database from zero, render the reference from it into `path`, drop it."""
-    from api import migrate
+    from api.devtools import migrate
 
     def drop() -> None:
         with psycopg.connect(cluster.superuser_dsn(), autocommit=True) as conn:

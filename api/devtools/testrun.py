@@ -16,9 +16,9 @@ from pathlib import Path
 
 import psycopg
 
-from api import migrate
-from api.cluster import test_cluster
 from api.config import PROJECT_ROOT
+from api.devtools import migrate
+from api.devtools.cluster import test_cluster
 
 VENV_BIN = Path(sys.executable).parent
 SQL_TESTS = PROJECT_ROOT / "tests" / "sql"

@@ -16,10 +16,10 @@ from typing import IO
 
 import psycopg
 
-from api import migrate
-from api.cluster import Cluster, dev_cluster
 from api.config import DATA_DIR, PROJECT_ROOT, Settings
-from api.secrets import api_password, ensure_local_secrets
+from api.devtools import migrate
+from api.devtools.cluster import Cluster, dev_cluster
+from api.devtools.secrets import api_password, ensure_local_secrets
 
 MAIL_DIR = DATA_DIR / "mail"
 
@@ -74,7 +74,7 @@ def run_dev() -> int:
         migrate.bootstrap(cluster, "autodoc", api_password())
         applied = migrate.migrate(cluster, "autodoc")
         print(f"==> migrations: {applied or 'up to date'}", flush=True)
-        subprocess.run([sys.executable, "-m", "api.cli", "seed", "--demo"], check=True, cwd=PROJECT_ROOT)
+        subprocess.run([sys.executable, "-m", "api.devtools.cli", "seed", "--demo"], check=True, cwd=PROJECT_ROOT)
 
         settings = Settings.from_env()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -83,11 +83,11 @@ def run_dev() -> int:
         MAIL_DIR.mkdir(parents=True, exist_ok=True)
         py = sys.executable
         plan = [
-            ("stripe", [py, "-m", "api.local_services", "stripe", "--port", str(stripe_port)], stripe_port),
-            ("smtp", [py, "-m", "api.local_services", "smtp", "--port", str(settings.smtp_port),
+            ("stripe", [py, "-m", "api.devtools.local_services", "stripe", "--port", str(stripe_port)], stripe_port),
+            ("smtp", [py, "-m", "api.devtools.local_services", "smtp", "--port", str(settings.smtp_port),
                       "--maildir", str(MAIL_DIR)], settings.smtp_port),
-            ("api", [py, "-m", "api.cli", "serve", "--port", str(api_port)], api_port),
-            ("worker", [py, "-m", "api.cli", "worker"], None),
+            ("api", [py, "-m", "api.devtools.cli", "serve", "--port", str(api_port)], api_port),
+            ("worker", [py, "-m", "api.devtools.cli", "worker"], None),
         ]
         for name, args, port in plan:
             proc = _spawn(name, args, env)

@@ -19,21 +19,21 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 
-from api.cluster import Cluster
 from api.config import PROJECT_ROOT, Settings
+from api.devtools.cluster import Cluster
 
 
 def _dev_cluster_ready() -> Cluster:
-    from api.cluster import dev_cluster
-    from api.secrets import ensure_local_secrets
+    from api.devtools.cluster import dev_cluster
+    from api.devtools.secrets import ensure_local_secrets
 
     ensure_local_secrets()
     return dev_cluster()
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from api import migrate
-    from api.secrets import api_password
+    from api.devtools import migrate
+    from api.devtools.secrets import api_password
 
     cluster = _dev_cluster_ready()
     db = "autodoc"
@@ -72,7 +72,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         migrate.SCHEMA_FILE.write_text(text)
         print(f"wrote {migrate.SCHEMA_FILE.relative_to(PROJECT_ROOT)}")
     elif args.action == "docs":
-        from api.sqldocs import write_sql_docs_fresh
+        from api.devtools.sqldocs import write_sql_docs_fresh
 
         cluster.start()
         path = PROJECT_ROOT / "docs" / "sql-api.md"
@@ -114,19 +114,19 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from api.devrun import run_dev
+    from api.devtools.devrun import run_dev
 
     return run_dev()
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from api.testrun import run_tests
+    from api.devtools.testrun import run_tests
 
     return run_tests(args.pytest_args)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from api.testrun import run_linters
+    from api.devtools.testrun import run_linters
 
     return run_linters()
 

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from yoyo import get_backend, read_migrations
 
-from api.cluster import PG_BIN, Cluster
+from api.devtools.cluster import PG_BIN, Cluster
 
 __all__ = ["PG_BIN", "bootstrap", "migrate", "rollback"]
 from api.config import PROJECT_ROOT

@@ -7,8 +7,8 @@
   file in a mail folder (what `make run` shows) and keeps it in memory (what tests read).
 
 Both run in a background thread of the calling process. From the command line:
-`python -m api.local_services stripe --port 8420` and
-`python -m api.local_services smtp --port 8025 --maildir .data/mail`.
+`python -m api.devtools.local_services stripe --port 8420` and
+`python -m api.devtools.local_services smtp --port 8025 --maildir .data/mail`.
 """
 
 from __future__ import annotations
@@ -33,13 +33,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from api.devtools.cluster import free_port
+
 log = logging.getLogger("autodoc.local")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
@@ -240,7 +236,7 @@ def _wait_for_signal() -> None:
 def main(argv: list[str] | None = None) -> int:
     from api.config import DATA_DIR, Settings
 
-    parser = argparse.ArgumentParser(prog="python -m api.local_services", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m api.devtools.local_services", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="service", required=True)
     s = sub.add_parser("stripe", help="localstripe on 127.0.0.1")
