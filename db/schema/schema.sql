@@ -32,6 +32,11 @@ CREATE TABLE app.booking_settings (
     CONSTRAINT booking_settings_positive CHECK (((min_notice >= '00:00:00'::interval) AND (booking_horizon > '00:00:00'::interval) AND (hold_duration > '00:00:00'::interval) AND (slot_step >= '00:05:00'::interval) AND (matching_lead >= '00:00:00'::interval) AND ((calendar_days >= 1) AND (calendar_days <= 366)))),
     CONSTRAINT booking_settings_single_row CHECK (id)
 );
+CREATE TABLE app.clock_settings (
+    id boolean DEFAULT true NOT NULL,
+    injection_allowed boolean DEFAULT false NOT NULL,
+    CONSTRAINT clock_settings_single_row CHECK (id)
+);
 CREATE TABLE app.customers (
     user_id uuid NOT NULL,
     phone text,
@@ -345,6 +350,8 @@ CREATE TABLE app.workshops (
 ALTER TABLE ONLY app.outbox ALTER COLUMN id SET DEFAULT nextval('app.outbox_id_seq'::regclass);
 ALTER TABLE ONLY app.booking_settings
     ADD CONSTRAINT booking_settings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.clock_settings
+    ADD CONSTRAINT clock_settings_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (user_id);
 ALTER TABLE ONLY app.favorites
@@ -473,6 +480,7 @@ ALTER TABLE ONLY app.vehicles
 ALTER TABLE ONLY app.workshop_availability
     ADD CONSTRAINT workshop_availability_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE CASCADE;
 ALTER TABLE app.booking_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.clock_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.favorites ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;

@@ -49,7 +49,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.o
   'the worker executes only the outbox, webhook and hold-release functions (plus the public ones)');
 SELECT is_empty($$SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = 'app' AND c.relkind = 'r'
-    AND c.relname NOT IN ('outbox', 'worker_heartbeats', 'plans', 'booking_settings', 'workshops', 'workshop_availability', 'mechanics')
+    AND c.relname NOT IN ('outbox', 'worker_heartbeats', 'plans', 'booking_settings', 'workshops', 'workshop_availability', 'mechanics',
+                          'clock_settings')
     AND has_table_privilege('autodoc_worker', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
   'the worker has table rights only on the outbox, heartbeats and public reference data');
 

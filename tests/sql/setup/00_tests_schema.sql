@@ -30,4 +30,17 @@ LANGUAGE sql AS $$
   VALUES (coalesce(p_email, p_role || '-' || gen_random_uuid() || '@example.test'), p_full_name, p_role)
   RETURNING id
 $$;
+-- Test databases may move the trusted clock (app_private.now()); a normal install never can.
+UPDATE app.clock_settings SET injection_allowed = true;
+
+-- set_now(at): the trusted clock reads `at` for the rest of the transaction (NULL: the real time
+-- again). Every function, trigger and job then sees the same instant.
+CREATE OR REPLACE FUNCTION tests.set_now(p_at timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('autodoc.now', coalesce(p_at::text, ''), true);
+  RETURN p_at;
+END
+$$;
+
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
