@@ -348,3 +348,19 @@ BEGIN
   END IF;
 END
 $$;
+
+-- lock_mechanic_time(mechanic): THE guarantee for a mechanic's time. Everything that occupies or
+-- removes a mechanic's time (a booking, a hold, a reschedule, time off, weekly hours, workshop hours,
+-- going off shift, accepting an offer) takes this lock first, then checks, then writes, all in one
+-- transaction; so no two of them can both pass their check where they conflict. A transaction-level
+-- advisory lock: no row is written, it is released at commit or rollback, and writers for other
+-- mechanics never wait. Key: the first 8 bytes of the uuid in advisory-lock class 20 (booking band);
+-- a hash collision only makes two mechanics' writers wait for each other. Owner only.
+CREATE OR REPLACE FUNCTION app_private.lock_mechanic_time(p_mechanic_id uuid) RETURNS void
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+  IF p_mechanic_id IS NOT NULL THEN
+    PERFORM pg_catalog.pg_advisory_xact_lock(20, pg_catalog.hashtext(p_mechanic_id::text));
+  END IF;
+END
+$$;

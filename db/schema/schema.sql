@@ -54,6 +54,24 @@ CREATE TABLE app.favorites (
     mechanic_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
+CREATE TABLE app.live_events (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    audience uuid[] NOT NULL,
+    session_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT live_events_has_audience CHECK ((cardinality(audience) > 0)),
+    CONSTRAINT live_events_kind_format CHECK ((kind ~ '^[a-z_]+(\.[a-z_]+)*$'::text)),
+    CONSTRAINT live_events_payload_object CHECK ((jsonb_typeof(payload) = 'object'::text))
+);
+CREATE SEQUENCE app.live_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE app.live_events_id_seq OWNED BY app.live_events.id;
 CREATE TABLE app.mechanic_availability_blocks (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     mechanic_id uuid NOT NULL,
@@ -347,6 +365,7 @@ CREATE TABLE app.workshops (
     CONSTRAINT workshops_name_present CHECK ((btrim(name) <> ''::text)),
     CONSTRAINT workshops_timezone_valid CHECK (app_private.is_valid_timezone(timezone))
 );
+ALTER TABLE ONLY app.live_events ALTER COLUMN id SET DEFAULT nextval('app.live_events_id_seq'::regclass);
 ALTER TABLE ONLY app.outbox ALTER COLUMN id SET DEFAULT nextval('app.outbox_id_seq'::regclass);
 ALTER TABLE ONLY app.booking_settings
     ADD CONSTRAINT booking_settings_pkey PRIMARY KEY (id);
@@ -356,6 +375,8 @@ ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (user_id);
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_pkey PRIMARY KEY (customer_id, mechanic_id);
+ALTER TABLE ONLY app.live_events
+    ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
@@ -413,6 +434,8 @@ ALTER TABLE ONLY app.workshop_availability
 ALTER TABLE ONLY app.workshops
     ADD CONSTRAINT workshops_pkey PRIMARY KEY (id);
 CREATE INDEX favorites_mechanic_id_idx ON app.favorites USING btree (mechanic_id);
+CREATE INDEX live_events_audience_idx ON app.live_events USING gin (audience);
+CREATE INDEX live_events_created_at_idx ON app.live_events USING btree (created_at);
 CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
 CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_shift) WHERE currently_on_shift;
@@ -483,6 +506,7 @@ ALTER TABLE app.booking_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.clock_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.favorites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.live_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
