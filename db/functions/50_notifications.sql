@@ -265,15 +265,17 @@ END
 $$;
 
 -- on_session_cancelled(): a booked appointment was cancelled — METHOD:CANCEL invite (next SEQUENCE)
--- to both sides, reminders stopped.
+-- to both sides, reminders stopped. A cancellation under the money policy carries its receipt
+-- (refund, credit, the mechanic's share: app_private.cancellation_receipt, band 40).
 CREATE OR REPLACE FUNCTION app_private.on_session_cancelled(p_session_id uuid, p_now timestamptz DEFAULT now())
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_seq integer := app_private.invite_bump(p_session_id, 'CANCEL', p_now);
+  v_receipt jsonb := app_private.cancellation_receipt(p_session_id);
 BEGIN
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, '{}'::jsonb, p_now);
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, v_receipt, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, v_receipt, p_now);
   PERFORM app_private.stop_reminders(p_session_id, 'cancelled', p_now);
 END
 $$;
