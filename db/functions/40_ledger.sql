@@ -69,7 +69,6 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_tx bigint;
   v_now timestamptz := app_private.now();
-  r record;
 BEGIN
   IF NOT EXISTS (SELECT FROM jsonb_array_elements(p_legs) l WHERE (l ->> 'cents')::bigint <> 0) THEN
     RETURN NULL;
@@ -87,17 +86,15 @@ BEGIN
    WHERE c.user_id IN (SELECT (l ->> 'owner')::uuid FROM jsonb_array_elements(p_legs) l
                         WHERE l ->> 'kind' = 'customer_credit' AND (l ->> 'cents')::bigint <> 0)
    ORDER BY c.user_id FOR NO KEY UPDATE;
-  FOR r IN
-    SELECT app_private.ledger_account(l ->> 'kind', (l ->> 'owner')::uuid, p_currency) AS account_id,
-           sum((l ->> 'cents')::bigint) AS cents
-      FROM jsonb_array_elements(p_legs) l
-     WHERE (l ->> 'cents')::bigint <> 0
-     GROUP BY 1 HAVING sum((l ->> 'cents')::bigint) <> 0
-     ORDER BY 1
-  LOOP
-    INSERT INTO app.ledger_entries (transaction_id, account_id, amount_cents, currency, created_at)
-    VALUES (v_tx, r.account_id, r.cents, p_currency, v_now);
-  END LOOP;
+  -- one statement: its entries are checked together even when the constraint is set IMMEDIATE
+  INSERT INTO app.ledger_entries (transaction_id, account_id, amount_cents, currency, created_at)
+  SELECT v_tx, legs.account_id, legs.cents, p_currency, v_now
+    FROM (SELECT app_private.ledger_account(l ->> 'kind', (l ->> 'owner')::uuid, p_currency) AS account_id,
+                 sum((l ->> 'cents')::bigint) AS cents
+            FROM jsonb_array_elements(p_legs) l
+           WHERE (l ->> 'cents')::bigint <> 0
+           GROUP BY 1 HAVING sum((l ->> 'cents')::bigint) <> 0) legs
+   ORDER BY legs.account_id;
   RETURN v_tx;
 END
 $$;

@@ -54,7 +54,7 @@ CREATE POLICY "admins see every ledger entry" ON app.ledger_entries FOR SELECT T
 DROP POLICY IF EXISTS "people see transactions touching their own accounts" ON app.ledger_transactions;
 CREATE POLICY "people see transactions touching their own accounts" ON app.ledger_transactions FOR SELECT
   TO autodoc_customer, autodoc_mechanic
-  USING (EXISTS (SELECT 1 FROM app.ledger_entries e WHERE e.transaction_id = id));
+  USING (EXISTS (SELECT 1 FROM app.ledger_entries e WHERE e.transaction_id = ledger_transactions.id));
 DROP POLICY IF EXISTS "admins see every ledger transaction" ON app.ledger_transactions;
 CREATE POLICY "admins see every ledger transaction" ON app.ledger_transactions FOR SELECT TO autodoc_admin
   USING ((SELECT app_private.is_admin()));
