@@ -44,6 +44,7 @@ SUBJECTS: dict[str, str] = {
     "reminder_1d": "Reminder: your AutoDoctor appointment is on {{ context.local_start }}",
     "reminder_1h": "Starting in 1 hour: your AutoDoctor appointment",
     "reminder_15m": "Starting in 15 minutes: sign your waiver and join",
+    "reconciliation_alert": "Reconciliation {{ context.day }}: {{ context.count }} payment problem(s) to look at",
 }
 
 
