@@ -77,6 +77,10 @@ ALTER TABLE app.sessions ADD COLUMN money_policy_version integer NOT NULL DEFAUL
 ALTER TABLE app.sessions ADD CONSTRAINT sessions_money_policy_version_fkey
   FOREIGN KEY (money_policy_version) REFERENCES app.money_policy_versions (version) NOT VALID;
 
+-- The $15 constant is replaced by the policy data (app_private.session_deposit_cents).
+-- squawk-ignore ban-drop-function
+DROP FUNCTION IF EXISTS app_private.payment_deposit_cents();
+
 -- One row per policy cancellation: the breakdown decided at that moment (the receipt). A session
 -- is cancelled under a policy at most once (primary key), so cancelling twice refunds once.
 CREATE TABLE app.session_cancellations (

@@ -136,14 +136,18 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_version integer := CASE WHEN TG_OP = 'DELETE' THEN OLD.version ELSE NEW.version END;
   v_row app.money_policy_versions;
+  v_created_here boolean;
 BEGIN
   IF TG_OP <> 'INSERT' AND OLD.version IS DISTINCT FROM NEW.version THEN
     v_version := OLD.version;
   END IF;
   SELECT * INTO v_row FROM app.money_policy_versions v WHERE v.version = v_version;
+  -- the version row's creating transaction (xmin) is this one: it is still being filled in
+  SELECT v.xmin::text::bigint = pg_current_xact_id()::text::bigint % 4294967296 INTO v_created_here
+    FROM app.money_policy_versions v WHERE v.version = v_version;
   IF v_row.version IS NOT NULL AND v_row.effective_from <= app_private.now()
      AND NOT (TG_TABLE_NAME = 'money_policy_versions' AND TG_OP = 'INSERT')
-     AND v_row.xmin::text::bigint <> (pg_current_xact_id()::text::bigint % 4294967296) THEN
+     AND NOT v_created_here THEN
     PERFORM app_private.raise_error(409, 'policy_in_force',
       'This policy version is in force: bookings were made under it. Publish a new version instead.',
       jsonb_build_object('version', v_version, 'effective_from', v_row.effective_from));

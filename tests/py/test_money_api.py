@@ -60,9 +60,9 @@ def test_quote_then_cancel_with_breakdown_refunds_once(client: TestClient[Any], 
     first = client.post(f"/api/sessions/{b['id']}/cancel", json={"reason": "Found the fault myself"}, headers=me)
     assert first.status_code == 200, first.text
     body = first.json()
-    assert {k: body[k] for k in ("tier", "refund_cents", "fee_cents", "credit_cents", "mechanic_cents", "platform_cents")} \
-        == {"tier": "2h_24h", "refund_cents": 2175, "fee_cents": 0, "credit_cents": 0, "mechanic_cents": 725,
-            "platform_cents": 0}
+    keys = ("tier", "refund_cents", "fee_cents", "credit_cents", "mechanic_cents", "platform_cents")
+    assert {k: body[k] for k in keys} == {"tier": "2h_24h", "refund_cents": 2175, "fee_cents": 0,
+                                         "credit_cents": 0, "mechanic_cents": 725, "platform_cents": 0}
     second = client.post(f"/api/sessions/{b['id']}/cancel", headers=me)  # double click, no body
     assert second.status_code == 200 and second.json()["already_cancelled"] is True
     assert second.json()["refund_cents"] == 2175
@@ -103,13 +103,15 @@ def test_late_cancellation_credit_is_spent_first_on_the_next_booking(client: Tes
     run_worker_until_idle(fx_settings)
     me = bearer(b["customer_id"], "customer")
     body = client.post(f"/api/sessions/{b['id']}/cancel", headers=me).json()
-    assert (body["tier"], body["refund_cents"], body["credit_cents"], body["mechanic_cents"]) == ("lt_2h", 0, 1450, 1450)
+    assert (body["tier"], body["refund_cents"], body["credit_cents"], body["mechanic_cents"]) == \
+        ("lt_2h", 0, 1450, 1450)
     credit = client.get("/api/me/credit", headers=me)
     assert credit.status_code == 200, credit.text
     assert credit.json()["balance_cents"] == 1450 and credit.json()["history"][0]["kind"] == "cancellation"
 
     # The next booking spends the $14.50 first; the card pays $14.50.
-    nxt = str(one(su, "SELECT tests.se_session(%s, tests.se_mechanic(), now() + interval '3 days')", [b["customer_id"]]))
+    nxt = str(one(su, "SELECT tests.se_session(%s, tests.se_mechanic(), now() + interval '3 days')",
+                  [b["customer_id"]]))
     run_worker_until_idle(fx_settings)
     assert one(su, "SELECT amount_cents FROM app.scheduled_payments WHERE session_id = %s", [nxt]) == 1450
     assert client.get("/api/me/credit", headers=me).json()["balance_cents"] == 0

@@ -113,7 +113,8 @@ class Timeline:
             self.su.execute("UPDATE app.sessions SET status = 'scheduled', type = 'video', concern = 'Noise', "
                             "concern_category = 'diagnostic' WHERE id = %s", [sid])
         elif how == "hold_lapse":
-            self.su.execute("UPDATE app.sessions SET status = 'cancelled', cancel_reason = 'expired' WHERE id = %s", [sid])
+            self.su.execute("UPDATE app.sessions SET status = 'cancelled', cancel_reason = 'expired' WHERE id = %s",
+                            [sid])
         elif how == "hold_release":
             self._as(cust, "customer", "SELECT api.release_hold(%s)", [sid])
         self.sessions.append((sid, cust))
@@ -140,8 +141,9 @@ class Timeline:
     def do_reschedule(self, n: int, lead: int) -> None:
         found = self._session(n)
         if found:
-            self.su.execute("UPDATE app.sessions SET scheduled_for = date_trunc('minute', now()) + make_interval(mins => %s), "
-                            "ends_at = date_trunc('minute', now()) + make_interval(mins => %s) + (ends_at - scheduled_for) "
+            self.su.execute("UPDATE app.sessions SET scheduled_for = date_trunc('minute', now()) "
+                            "+ make_interval(mins => %s), ends_at = date_trunc('minute', now()) "
+                            "+ make_interval(mins => %s) + (ends_at - scheduled_for) "
                             "WHERE id = %s AND status = 'scheduled'", [lead, lead, found[0]])
 
     def do_complete(self, n: int) -> None:
@@ -198,7 +200,8 @@ class Timeline:
         left = rows(self.su, "SELECT id, kind, status, last_error FROM app.outbox "
                              "WHERE status <> 'done' AND kind IN ('stripe.charge', 'stripe.refund')")
         assert left == [], left
-        assert rows(self.su, "SELECT t.id FROM app.ledger_transactions t JOIN app.ledger_entries e ON e.transaction_id = t.id "
+        assert rows(self.su, "SELECT t.id FROM app.ledger_transactions t "
+                             "JOIN app.ledger_entries e ON e.transaction_id = t.id "
                              "GROUP BY t.id HAVING sum(e.amount_cents) <> 0 OR count(*) < 2") == [], "unbalanced"
         for sid, _cust in self.sessions:
             m = self.su.execute(MONEY_OF_SESSION, {"s": sid}).fetchone()
@@ -210,8 +213,9 @@ class Timeline:
                 assert m["pot"] == 0, f"a session that is over still holds money: {m}"
             STATS["sessions_checked"] += 1
         for p in rows(self.su, "SELECT p.id, p.amount_cents, p.status, "
-                               "coalesce((SELECT sum(r.amount_cents) FROM app.payment_refunds r WHERE r.payment_id = p.id "
-                               "AND r.status = 'succeeded'), 0) AS refunded FROM app.scheduled_payments p"):
+                               "coalesce((SELECT sum(r.amount_cents) FROM app.payment_refunds r "
+                               "WHERE r.payment_id = p.id AND r.status = 'succeeded'), 0) AS refunded "
+                               "FROM app.scheduled_payments p"):
             at_stripe = [pi for pi in intents_for_payment(str(p["id"])) if pi.status == "succeeded"]
             stripe_refunds = [r for r in refunds_for_payment(str(p["id"])) if r.status == "succeeded"]
             charged = sum(pi.amount for pi in at_stripe)
@@ -223,7 +227,8 @@ class Timeline:
         stripe_net = sum(sum(pi.amount for pi in intents_for_payment(str(p["id"])) if pi.status == "succeeded")
                          - sum(r.amount for r in refunds_for_payment(str(p["id"])) if r.status == "succeeded")
                          for p in rows(self.su, "SELECT id FROM app.scheduled_payments"))
-        ledger_card = one(self.su, "SELECT coalesce(-sum(balance_cents), 0) FROM app.ledger_accounts WHERE kind = 'customer_card'")
+        ledger_card = one(self.su, "SELECT coalesce(-sum(balance_cents), 0) FROM app.ledger_accounts "
+                                   "WHERE kind = 'customer_card'")
         assert stripe_net == ledger_card, "localstripe's totals equal the ledger's card totals"
         assert rows(self.su, "SELECT * FROM api.reconcile_payments()") == [], "reconciliation finds nothing"
 
@@ -233,7 +238,8 @@ MONEY_OF_SESSION = """
 SELECT s.status,
   (SELECT coalesce(sum(p.amount_cents), 0) FROM app.scheduled_payments p
     WHERE p.session_id = s.id AND p.status IN ('succeeded', 'refunded')) AS card_charged,
-  (SELECT coalesce(sum(r.amount_cents), 0) FROM app.payment_refunds r JOIN app.scheduled_payments p ON p.id = r.payment_id
+  (SELECT coalesce(sum(r.amount_cents), 0) FROM app.payment_refunds r
+     JOIN app.scheduled_payments p ON p.id = r.payment_id
     WHERE p.session_id = s.id AND r.status = 'succeeded') AS card_refunded,
   coalesce(sum(-e.amount_cents) FILTER (WHERE a.kind = 'customer_credit' AND e.amount_cents < 0), 0) AS credit_spent,
   coalesce(sum(e.amount_cents) FILTER (WHERE a.kind = 'customer_credit' AND e.amount_cents > 0), 0) AS credit_back,
@@ -277,7 +283,8 @@ def _print_counts(request: pytest.FixtureRequest) -> Iterator[None]:
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     line = (f"money property: {STATS['timelines']} timelines, {STATS['steps']} steps, "
             f"{STATS['sessions_checked']} session checks; "
-            + ", ".join(f"{k}={v}" for k, v in sorted(STATS.items()) if k not in ("timelines", "steps", "sessions_checked")))
+            + ", ".join(f"{k}={v}" for k, v in sorted(STATS.items())
+                        if k not in ("timelines", "steps", "sessions_checked")))
     if reporter is not None and capture is not None:
         with capture.global_and_fixture_disabled():
             reporter.write_line("\n" + line)
