@@ -170,7 +170,7 @@ $$;
 -- charge already taken for it is refunded in full (key refund:<session>:hold_released:<type>, so a
 -- second call is the same refund). A charge still pending has its PaymentIntent cancelled
 -- (cancel_unbooked_hold_intents) and is refunded by payment_mark_succeeded if it succeeds anyway.
--- Called by the sessions side-effects trigger on held -> cancelled.
+-- Called by the money trigger on sessions (db/triggers/40_payments.sql) on held -> cancelled.
 CREATE OR REPLACE FUNCTION app_private.refund_unbooked_hold(p_session_id uuid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -200,7 +200,7 @@ $$;
 -- was enqueued first and runs first. (Skipping a not-yet-run charge instead would not be safe: a
 -- charge row that failed an attempt may already have created its intent at Stripe.) Succeeded and
 -- failed payments get nothing here (succeeded ones are refunded by refund_unbooked_hold).
--- Called by the sessions side-effects trigger on held -> cancelled; raises nothing of its own.
+-- Called by the money trigger on sessions (db/triggers/40_payments.sql) on held -> cancelled. raises nothing of its own.
 CREATE OR REPLACE FUNCTION app_private.cancel_unbooked_hold_intents(p_session_id uuid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
