@@ -113,13 +113,15 @@ def test_a_refund_of_a_failed_payment_is_skipped_without_calling_stripe(fx_setti
     the worker completes the row as skipped and the refund's reservation is released."""
     session_id = str(one(su, "SELECT tests.se_booking()"))
     payment = _payment(su, session_id)
-    refund_id = one(su, "SELECT app_private.payment_request_refund(%s, 1000, 'cancellation', 'tier_x')", [payment["id"]])
+    refund_id = one(su, "SELECT app_private.payment_request_refund(%s, 1000, 'cancellation', 'tier_x')",
+                    [payment["id"]])
     refunds: list[Job] = []
     declined = {"declined": True, "status": "requires_payment_method", "payment_intent_id": None,
                 "error_message": "Your card was declined."}
-    run_worker_until_idle(fx_settings, effects={"stripe.charge": _recording([], declined),
-                                                "stripe.refund": _recording(refunds),
-                                                "email.send": _recording([])})
+    # one row per claim: the refund is claimed after the charge wrote its decline back
+    run_worker_until_idle(replace(fx_settings, worker_batch_size=1),
+                          effects={"stripe.charge": _recording([], declined), "stripe.refund": _recording(refunds),
+                                   "email.send": _recording([])})
     assert refunds == [], "Stripe is never asked to refund a payment that failed"
     assert _payment(su, session_id)["status"] == "failed"
     row = su.execute("SELECT r.status, p.refund_amount_cents FROM app.payment_refunds r "
