@@ -46,6 +46,7 @@ DROP FUNCTION IF EXISTS app_private.payment_for_intent(jsonb);
 DROP FUNCTION IF EXISTS api.stripe_apply_event(jsonb);
 DROP FUNCTION IF EXISTS api.request_refund(uuid, integer, text, text);
 -- band 50
+DROP FUNCTION IF EXISTS app_private.place_facts(text, app.workshops);
 DROP FUNCTION IF EXISTS app_private.invite_bump(uuid, text);
 DROP FUNCTION IF EXISTS app_private.enqueue_session_email(uuid, text, text, text, boolean, jsonb);
 DROP FUNCTION IF EXISTS app_private.plan_reminders(uuid, timestamptz);
