@@ -6,6 +6,7 @@
     autodoc worker             the outbox worker
     autodoc token USER ROLE    a signed JWT for local use
     autodoc where [WHAT]       where the running system listens (api, app, db, mail, smtp, stripe)
+    autodoc mail [--to ADDR]   the newest email the local SMTP server saved in .data/mail/, decoded
     autodoc dev                everything, in the foreground (what `make run` runs)
     autodoc test               every test on a throwaway cluster (what `make test` runs)
 """
@@ -169,6 +170,31 @@ def cmd_where(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail(args: argparse.Namespace) -> int:
+    """Print the newest saved email (to ADDR), decoded: file, To, Subject and the plain-text body.
+    --wait N: wait up to N seconds for one to arrive (the worker sends asynchronously)."""
+    import email
+    import email.policy
+    import time
+    from pathlib import Path
+
+    folder = Path(Settings.from_env().mail_dir)
+    deadline = time.monotonic() + args.wait
+    while True:
+        for path in sorted(folder.glob("*.eml"), reverse=True):  # names start with the arrival time
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if args.to and args.to.lower() not in str(msg["To"]).lower():
+                continue
+            body = msg.get_body(("plain",))
+            print(f"file:    {path}\nTo:      {msg['To']}\nSubject: {msg['Subject']}\n")
+            print(body.get_content() if body is not None else "(no plain-text part)")
+            return 0
+        if time.monotonic() >= deadline:
+            who = f" to {args.to}" if args.to else ""
+            raise RuntimeError(f"no email{who} in {folder} (is `make run` running?)")
+        time.sleep(0.2)
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from api.devtools.devrun import run_dev
 
@@ -225,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("where", help="where the running system listens (recorded by make run)")
     w.add_argument("what", nargs="?", choices=WHERE)
     w.set_defaults(fn=cmd_where)
+
+    mail = sub.add_parser("mail", help="show the newest email saved by the local SMTP server")
+    mail.add_argument("--to", help="only emails to this address (or name)")
+    mail.add_argument("--wait", type=float, default=0, help="wait up to this many seconds for one")
+    mail.set_defaults(fn=cmd_mail)
 
     sub.add_parser("dev", help="run everything locally (make run)").set_defaults(fn=cmd_dev)
     t = sub.add_parser("test", help="run every test on a throwaway cluster (make test)")
