@@ -97,6 +97,7 @@ def test_the_walkthrough_runs_exactly_as_written(tmp_path: Path) -> None:
         assert re.search(r"^When: .*[AP]M - \d+:\d\d [AP]M \(America/Toronto\)$", said, re.M), "Emma's own zone"
         assert re.search(r"^Sign the waiver .*: http://localhost:3000/customer/appointments/[0-9a-f-]{36}/waiver$",
                          said, re.M), "links open the frontend"
+        assert re.search(r"^ Emma +\| 3 +\|", said, re.M), "psql as Marie: Emma is coming, in her Mazda 3"
         ics = (data / "appointment.ics").read_text()
         assert "SEQUENCE:1" in ics, "the downloaded invite is the rescheduled one"
         assert _wait_for_reschedule_mail(data / "mail"), "the reschedule email reaches .data/mail/ too"
