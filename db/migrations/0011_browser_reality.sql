@@ -1,4 +1,4 @@
--- depends: 0006_live_events
+-- depends: 0008_outbox_kinds
 -- What a browser and a mailbox see: the customer's own time zone (emails show each reader their
 -- own time), a platform default zone for the rare case nothing else is known, and full-text search
 -- over the mechanic directory.
