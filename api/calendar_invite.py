@@ -40,7 +40,8 @@ def _env() -> jinja2.Environment:
 
 def invite_text(invite: Mapping[str, Any], base_url: str = "") -> tuple[str, str, str]:
     """(SUMMARY, DESCRIPTION, LOCATION) written from the invite's facts."""
-    variables = {"invite": invite, "url": lambda path: base_url.rstrip("/") + str(path or "")}
+    variables = {"invite": invite, "cancelled": str(invite.get("method") or "").upper() == "CANCEL",
+                 "url": lambda path: str(path) if "://" in str(path) else base_url.rstrip("/") + str(path or "")}
     env = _env()
     summary = " ".join(env.get_template("summary.txt.j2").render(**variables).split())
     description = env.get_template("description.txt.j2").render(**variables).strip()
@@ -56,9 +57,15 @@ def organizer_from(mail_from: str) -> tuple[str, str]:
 def build_invite(invite: Mapping[str, Any], *, organizer_name: str, organizer_email: str,
                  base_url: str = "", now: dt.datetime | None = None) -> bytes:
     """The .ics bytes for one invite as the database describes it (api.appointment_invite /
-    the email payload's `invite`): uid, sequence, method, status, start, end, url, attendees
-    [{email, name}], and the facts SUMMARY/DESCRIPTION/LOCATION are written from (recipient, plan,
-    service_mode, concern, customer_name, mechanic_name, place, waiver_url)."""
+    the email payload's `invite`): uid, sequence, method, status, start, end, url, waiver_url,
+    attendees [{email, name}], and the facts SUMMARY/DESCRIPTION/LOCATION are written from
+    (recipient, plan, service_mode, concern, customer_name, mechanic_name, place). `base_url` is
+    the frontend's (AUTODOC_APP_URL): relative paths (url, waiver_url) become absolute links on it,
+    and the DESCRIPTION carries them too (many calendar apps show only the description)."""
+    def absolute(path: Any) -> str:
+        text = str(path)
+        return text if "://" in text else base_url.rstrip("/") + text
+
     method = str(invite.get("method") or "REQUEST").upper()
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unsupported METHOD {method!r}")
@@ -80,8 +87,7 @@ def build_invite(invite: Mapping[str, Any], *, organizer_name: str, organizer_em
         event.add("description", description)
     event.add("location", location)
     if invite.get("url"):
-        url = str(invite["url"])
-        event.add("url", url if "://" in url else base_url.rstrip("/") + url)
+        event.add("url", absolute(invite["url"]))
     event.add("status", "CANCELLED" if method == "CANCEL" else str(invite.get("status") or "CONFIRMED"))
     event.add("transp", "OPAQUE")
 

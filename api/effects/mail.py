@@ -1,10 +1,13 @@
 """Email over SMTP: Jinja2 templates (plain text + HTML), optional .ics calendar invite.
 
 The outbox payload is a snapshot of facts the database took when the state changed: template
-name, recipient, context (ids, people, plan, UTC start and end with the zone to show them in, the
-place, links) and, for appointment emails, the invite (UID, SEQUENCE, METHOD). All wording is in
-the templates, subjects included (`<name>.subject.j2`); times and the address are formatted once,
-by api/presentation.py. This module renders and sends it. The Message-ID is derived from the
+name, recipient (with the time zone they read times in), context (ids, people, plan, UTC start and
+end instants, the place, paths of the frontend's pages) and, for appointment emails, the invite
+(UID, SEQUENCE, METHOD). All wording is in the templates, subjects included (`<name>.subject.j2`);
+times (in the RECIPIENT's zone: a Toronto customer and a Vancouver mechanic each read their own
+wall-clock time) and the address are formatted once, by api/presentation.py; links are on the
+frontend's URL (AUTODOC_APP_URL), never on the API's host. This module renders and sends it. The
+Message-ID is derived from the
 outbox key, so in the rare case a message is sent twice (the worker died between the SMTP answer
 and the write-back; SMTP has no idempotency keys) both copies carry the same Message-ID and mail
 clients show one.
@@ -69,11 +72,12 @@ def render(template: str, variables: dict[str, Any]) -> tuple[str, str, str]:
     return " ".join(subject.split()), text, html
 
 
-def presented(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts plus how a reader sees them: the start as 'Monday, March 4, 2030 at 10:00 AM' and
-    the end as '10:30 AM' in the context's zone, and the place on one line."""
+def presented(facts: Mapping[str, Any], zone: str | None = None) -> dict[str, Any]:
+    """The facts plus how the reader sees them: the start as 'Monday, March 4, 2030 at 10:00 AM' and
+    the end as '10:30 AM' in the reader's zone (else the appointment's), and the place on one line."""
     context = dict(facts)
-    zone = context.get("timezone")
+    zone = zone or context.get("timezone")
+    context["timezone"] = zone
     context["local_start"] = local_datetime(context.get("starts_at"), zone)
     context["local_end"] = local_time(context.get("ends_at"), zone)
     context["location"] = place(context.get("place"))
@@ -94,10 +98,12 @@ def build_message(settings: Settings, job: Job, *, now: dt.datetime | None = Non
         template = str(p["template"])
         to = p["to"]
         to_addr = formataddr((str(to.get("name") or ""), str(to["email"])))
-        context = presented(p.get("context") or {})
+        person = (p.get("context") or {}).get(str(p.get("recipient_role") or "")) or {}
+        zone = to.get("timezone") or (person.get("timezone") if isinstance(person, dict) else None)
+        context = presented(p.get("context") or {}, zone)
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise PermanentError(f"malformed email payload: {e!r}") from e
-    base_url = settings.public_base_url.rstrip("/")
+    base_url = settings.app_url.rstrip("/")  # links open the frontend, never the API
     variables = {"context": context, "to": to, "base_url": base_url,
                  "url": lambda path: base_url + str(path or "")}
     subject, text, html = render(template, variables)

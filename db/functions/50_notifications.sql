@@ -32,9 +32,9 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
                               'country', p_workshop.country) END
 $$;
 
--- session_email_context(): the facts an email about a session is written from — ids, people,
--- plan, UTC start and end with the zone to show them in (the mechanic's or workshop's), the place,
--- links. No prose and no formatting: subjects, sentences, local times and the address are the
+-- session_email_context(): the facts an email about a session is written from — ids, people (each
+-- with the zone they read times in: the customer's own, else the appointment's place; the
+-- mechanic's place), plan, UTC start and end with the place's zone, the place, links. No prose and no formatting: subjects, sentences, local times and the address are the
 -- templates' (api/templates/email/, api/presentation.py). NULL for an unknown session. Definer
 -- helper; raises nothing. PL/pgSQL, not SQL: a SQL function that is not inlined (this one has SET
 -- and SECURITY DEFINER, and a FROM clause) is parsed and planned again in every transaction,
@@ -55,10 +55,12 @@ BEGIN
                                'duration_minutes', p.duration_minutes),
     'starts_at', s.scheduled_for,
     'ends_at', s.ends_at,
-    'timezone', coalesce(w.timezone, m.timezone, 'UTC'),
-    'customer', jsonb_build_object('id', cu.id, 'name', cu.full_name, 'email', cu.email),
+    'timezone', z.tz,
+    -- Each person's own zone: the worker writes their times in it (api/effects/mail.py).
+    'customer', jsonb_build_object('id', cu.id, 'name', cu.full_name, 'email', cu.email,
+                                   'timezone', coalesce(c.timezone, z.tz)),
     'mechanic', CASE WHEN m.user_id IS NOT NULL THEN
-                  jsonb_build_object('id', m.user_id, 'name', m.display_name, 'email', mu.email) END,
+                  jsonb_build_object('id', m.user_id, 'name', m.display_name, 'email', mu.email, 'timezone', z.tz) END,
     'place', app_private.place_facts(s.service_mode, w),
     'links', jsonb_build_object(
       'appointment', '/customer/appointments/' || s.id,
@@ -70,9 +72,13 @@ BEGIN
   FROM app.sessions s
   JOIN app.plans p ON p.code = s.plan_code
   JOIN app.users cu ON cu.id = s.customer_id
+  LEFT JOIN app.customers c ON c.user_id = s.customer_id
   LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
   LEFT JOIN app.users mu ON mu.id = m.user_id
   LEFT JOIN app.workshops w ON w.id = m.workshop_id
+  -- The appointment's place; with no mechanic yet, the platform's default zone (never UTC).
+  CROSS JOIN LATERAL (SELECT coalesce(w.timezone, m.timezone,
+                                      (SELECT b.default_timezone FROM app.booking_settings b)) AS tz) z
   WHERE s.id = p_session_id;
   RETURN v;
 END
@@ -157,7 +163,7 @@ BEGIN
     jsonb_build_object(
       'template', p_template,
       'recipient_role', p_recipient,
-      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name'),
+      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name', 'timezone', v_to ->> 'timezone'),
       'context', v_context || coalesce(p_extra, '{}'::jsonb),
       'invite', CASE WHEN p_with_invite THEN app_private.session_invite_data(p_session_id, p_recipient) END),
     p_session_id);
@@ -241,8 +247,10 @@ BEGIN
   IF p_old_mechanic IS NOT NULL AND p_old_mechanic IS DISTINCT FROM v_session.mechanic_id THEN
     PERFORM app_private.outbox_enqueue('email.send', format('email:%s:mechanic_cancellation:%s:%s', p_session_id, p_old_mechanic, v_seq),
       jsonb_build_object('template', 'mechanic_cancellation', 'recipient_role', 'mechanic',
-        'to', (SELECT jsonb_build_object('email', u.email, 'name', m.display_name)
-                 FROM app.mechanics m JOIN app.users u ON u.id = m.user_id WHERE m.user_id = p_old_mechanic),
+        'to', (SELECT jsonb_build_object('email', u.email, 'name', m.display_name,
+                                         'timezone', coalesce(w.timezone, m.timezone))
+                 FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
+                 LEFT JOIN app.workshops w ON w.id = m.workshop_id WHERE m.user_id = p_old_mechanic),
         'context', app_private.session_email_context(p_session_id) || v_extra
                    || jsonb_build_object('reassigned', true, 'starts_at', p_old_start,
                                          'ends_at', p_old_start + (v_session.ends_at - v_session.scheduled_for)),

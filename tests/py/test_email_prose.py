@@ -77,5 +77,5 @@ def test_an_in_person_confirmation_reads_the_same_in_the_email_and_its_invite(
     event = Calendar.from_ical(payload).walk("VEVENT")[0]
     assert str(event["LOCATION"]) == where, "one place line for the email and the invite"
     assert str(event["SUMMARY"]) == "AutoDoctor Standard consultation with Morgan Mechanic"
-    waiver = f"{fx_settings.public_base_url}/customer/appointments/{session_id}/waiver"
+    waiver = f"{fx_settings.app_url}/customer/appointments/{session_id}/waiver"
     assert waiver in str(event["DESCRIPTION"]), "the invite's waiver link is absolute"
