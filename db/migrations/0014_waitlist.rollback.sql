@@ -27,7 +27,6 @@ DROP FUNCTION IF EXISTS api.advance_waitlist();
 DROP FUNCTION IF EXISTS api.expire_waitlist();
 -- these take or return the tables' row types
 DROP FUNCTION IF EXISTS app_private.waitlist_give_turns(uuid);
-DROP FUNCTION IF EXISTS app_private.waitlist_free_turns(uuid);
 DROP FUNCTION IF EXISTS app_private.waitlist_tell(app.waitlist_entries, text);
 DROP FUNCTION IF EXISTS app_private.waitlist_entry_json(app.waitlist_entries);
 DROP FUNCTION IF EXISTS app_private.waitlist_settings();

@@ -188,7 +188,8 @@ def test_going_on_shift_over_rest_notifies_the_first_in_line_live_and_by_email(
     with TestClient(app=make_app(fx_settings)) as client:
         first, second = world.customer(vehicle=False)[0], world.customer(vehicle=False)[0]
         for cid in (first, second):
-            assert client.post("/api/waitlist", json={"concern": "Help"}, headers=bearer(cid, "customer")).status_code == 201
+            r = client.post("/api/waitlist", json={"concern": "Help"}, headers=bearer(cid, "customer"))
+            assert r.status_code == 201, r.text
         r = client.post("/api/mechanic/shift", json={"onShift": True}, headers=bearer(mechanic, "mechanic"))
         assert r.status_code == 200, r.text
         mine = client.get("/api/waitlist", headers=bearer(first, "customer")).json()["entry"]
