@@ -12,7 +12,7 @@ would). The timed span is the statement including its commit (the trigger runs i
 `full` it claims the oldest entry with SKIP LOCKED, marks it notified, queues the email and writes
 the live event + NOTIFY). Untimed between rounds: the mechanic goes off shift and, in `full`, the
 notified customer is put back at the end of the queue (their entry cancelled, a new pending one
-inserted), so every round sees the same number waiting.
+inserted; in `ten` likewise), so every round sees the same number waiting.
 
 Measured twice: durable (fsync and synchronous_commit on, how users run it: the headline, as
 DESIGN.md asks) and CPU-only (the bench cluster's fsync off), labelled in results.json.
@@ -22,7 +22,8 @@ connection, LISTEN autodoc_events_v1, then `api.live_events_after(watermark)` as
 Commit → event: the full database's relay records when it has read the round's `waitlist.notified`
 row. Reported from the moment the UPDATE's commit was acknowledged to the client (can be ~0 or
 slightly negative: the listener may wake before the committer's socket returns) and from the moment
-the UPDATE was sent. GET /api/events (SSE) is not on main yet, so the figure stops at the relay read, which is the SSE endpoint's data source.
+the UPDATE was sent. GET /api/events (SSE) is not on main yet, so the figure stops at the relay
+read, which is the SSE endpoint's data source.
 """
 
 from __future__ import annotations
