@@ -1,4 +1,5 @@
 """Mechanic directory and availability: the customer's "choose a mechanic" and "pick a time" steps.
+Public: anyone may call these, without a token too (as `autodoc_anon`; the SQL grants decide).
 
     GET  /api/mechanics                         api.list_mechanics            tabs, online/offline, favorites first
                                                 (+ api.waitlist_queue for admins: the waitlist's length)
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
+from api.auth import TOKEN_OPTIONAL
 from api.controllers.common import parse_day, parse_uuid, sql_args
 from api.controllers.waitlist import waitlist_queue
 from api.db import Conn, call_rows
@@ -41,6 +43,8 @@ def _given(**values: Any) -> dict[str, Any]:
 class MechanicsController(Controller):
     path = "/api/mechanics"
     tags = ["mechanics"]
+    opt = {TOKEN_OPTIONAL: True}  # the public directory: no token needed (see api/auth.py)
+    security = [{}]  # OpenAPI: the bearer token is optional here
 
     @get("/", summary="List mechanics: tab all | brand_specialist | favorites; online and offline; favorites first")
     async def list_mechanics(

@@ -1,4 +1,4 @@
--- depends: 0008_outbox_kinds
+-- depends: 0011_browser_reality
 -- The waitlist (band 70): customers who found no mechanic on shift wait in arrival order; a mechanic
 -- coming on shift hands out at most their capacity of short "turns" (see docs/waitlist.md).
 SET lock_timeout = '5s';
