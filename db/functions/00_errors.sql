@@ -13,6 +13,7 @@
 CREATE OR REPLACE FUNCTION app_private.error_catalog() RETURNS TABLE (code text, message text)
 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
   VALUES
+    ('already_on_waitlist', 'You are already on the waitlist'),
     ('append_only', 'session_events is append-only'),
     ('appointment_not_found', 'Appointment not found'),
     ('appointment_not_upcoming', 'Only an upcoming appointment has a confirmation'),
@@ -28,7 +29,9 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('invalid_event', 'Not a Stripe event'),
     ('mechanic_not_found', 'Mechanic not found'),
     ('mechanic_offline', 'That mechanic is offline; schedule instead'),
+    ('mechanics_available', 'Mechanics are on shift now: request a session instead of waiting'),
     ('no_invite', 'This appointment has no calendar invite'),
+    ('not_on_waitlist', 'You are not on the waitlist'),
     ('outbox_not_dead', 'Only dead letters can be retried'),
     ('outbox_not_found', 'No such outbox row'),
     ('past_time', 'Cannot schedule in the past'),
