@@ -11,9 +11,11 @@ from api.controllers.customers import CustomerController
 from api.controllers.mechanic_self import MechanicSelfController
 from api.controllers.mechanics import MechanicsController
 from api.controllers.money import MoneyController
+from api.controllers.waitlist import AdminWaitlistController, WaitlistController
 from api.controllers.webhooks import StripeWebhookController
 
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
-    MechanicSelfController, AdminController, StripeWebhookController, MoneyController, *notifications.ROUTE_HANDLERS,
+    MechanicSelfController, AdminController, StripeWebhookController, WaitlistController, AdminWaitlistController,
+    MoneyController, *notifications.ROUTE_HANDLERS,
 ]

@@ -177,7 +177,7 @@ class Timeline:
         claimed = rows(self.su, "SELECT * FROM api.outbox_claim('crasher', 50, 60)")
         effects = StripeEffects(self.cfg)
         for r in claimed:
-            if r["kind"] == "stripe.refund":
+            if r["kind"] == "stripe.refund" and r.get("skip_reason") is None:
                 try:
                     effects.refund(self.cfg, Job(r["id"], r["kind"], r["idempotency_key"], r["payload"], r["attempts"]))
                     STATS["refund_crashed_after_call"] += 1
