@@ -3,7 +3,8 @@
 One run = one throwaway PostgreSQL cluster (api.devtools.cluster.test_cluster: fsync off, like the test cluster),
 bootstrapped and migrated from the repository, loaded with the bench data, measured, destroyed.
 Every measurement has its baseline in the same run. Figures go to bench/results.json (overwritten)
-and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox, waitlist.
+and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox, waitlist,
+money. With --only, the other benches' figures of the previous results.json are kept (meta.kept_from_previous).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.common import Ctx, Stopwatch
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DBNAME = "autodoc_bench"
-BENCHES = ("availability", "booking", "rest", "outbox", "waitlist")
+BENCHES = ("availability", "booking", "rest", "outbox", "waitlist", "money")
 NEEDS_DATA = {"availability", "booking", "rest", "outbox"}  # outbox: emails about real sessions
 
 
@@ -46,6 +47,9 @@ def _bench(name: str) -> Callable[[Ctx], dict[str, Any]]:
     if name == "waitlist":
         from bench import waitlist
         return waitlist.run
+    if name == "money":
+        from bench import money
+        return money.run
     from bench import outbox
     return outbox.run
 
@@ -127,6 +131,19 @@ def summary(results: dict[str, Any]) -> str:
                    f"{c['exactly_once']}, lost {c['lost']}, duplicates {c['duplicates']}, {c['seconds']} s")
     elif o and "skipped" in o:
         out.append(f"\noutbox: skipped — {o['skipped']}")
+    m = results.get("money")
+    if m and "durable" in m:
+        out.append(f"\nmoney ({m['clients']} clients, {m['bookings_per_round']} bookings per round):")
+        for mode, label in (("durable", "durable (fsync on)"), ("cpu_only", "CPU only (fsync off)")):
+            x = m[mode]
+            out.append(f"  {label}: bookings {x['bookings']['per_s']}/s, policy cancellations "
+                       f"{x['policy_cancellations']['per_s']}/s ({x['cancellations_vs_bookings']}x bookings), plain "
+                       f"status cancellations {x['plain_cancellations']['per_s']}/s (policy/plain "
+                       f"{x['policy_vs_plain_cancellation']}x)")
+        b = m["balance_10k"]
+        out.append(f"  customer with {b['entries']} credit entries: api.my_credit(100) {_fmt_dist(b['my_credit_ms'])}; "
+                   f"balance only {_fmt_dist(b['balance_only_ms'])}; "
+                   f"summed from entries {_fmt_dist(b['derived_sum_ms'])}")
     w = results.get("waitlist")
     if w and "durable" in w:
         out.append(f"\nwaitlist: mechanic goes on shift ({w['rounds']} alternating rounds per database):")
@@ -214,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cluster.destroy()
     results["meta"]["seconds"] = round(total.s(), 1)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    kept = [k for k in (*BENCHES, "data") if k not in results and k in previous]
+    for k in kept:  # a partial run (--only) keeps the other benches' last figures
+        results[k] = previous[k]
+    if kept:
+        results["meta"]["kept_from_previous"] = kept
     results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()

@@ -49,9 +49,8 @@ DROP FUNCTION IF EXISTS app_private.session_deposit_cents(uuid);
 DROP FUNCTION IF EXISTS app_private.session_money_policy(uuid);
 DROP FUNCTION IF EXISTS app_private.money_policy_version_at(timestamptz);
 
-DROP TABLE app.ledger_entries;
-DROP TABLE app.ledger_transactions;
-DROP TABLE app.ledger_accounts;
+-- one statement: the ledger tables' policies refer to each other
+DROP TABLE app.ledger_entries, app.ledger_transactions, app.ledger_accounts;
 DROP TABLE app.session_cancellations;
 ALTER TABLE app.sessions DROP COLUMN money_policy_version;
 DROP TABLE app.cancellation_policies;

@@ -55,11 +55,13 @@ STATS: Counter[str] = Counter()
 
 customer = st.integers(0, CUSTOMERS - 1)
 pick = st.integers(0, 1_000)  # which existing session (modulo how many there are)
-lead_minutes = st.integers(-30, 3 * 24 * 60)  # from just after the start to 3 days ahead
+# from just after the start to 3 days ahead, the tiers' edges included
+lead_minutes = st.one_of(st.sampled_from([-10, 30, 119, 120, 121, 600, 1439, 1440, 1441, 2880]),
+                         st.integers(-30, 3 * 24 * 60))
 book = st.tuples(st.just("book"), customer, st.sampled_from(["online", "in_person"]),
                  st.sampled_from(["standard", "extended"]), lead_minutes,
                  st.sampled_from(["direct", "direct", "hold_convert", "hold_lapse", "hold_release"]))
-cancel = st.tuples(st.just("cancel"), pick, st.booleans())
+cancel = st.tuples(st.just("cancel"), pick, st.booleans(), st.booleans())
 worker = st.tuples(st.just("worker"))
 step = st.one_of(  # bookings, cancellations and worker runs weigh more: they are what moves money
     book, book, book, cancel, cancel, worker, worker,
@@ -77,7 +79,8 @@ class Timeline:
     def __init__(self, su: psycopg.Connection[Any], cfg: Settings) -> None:
         self.su, self.cfg = su, cfg
         self.customers = [str(one(su, "SELECT tests.se_customer()")) for _ in range(CUSTOMERS)]
-        self.sessions: list[tuple[str, str]] = []  # (session id, customer id)
+        self.sessions: list[tuple[str, str]] = []  # (session id, customer id), holds included
+        self.appointments: list[tuple[str, str]] = []  # the ones that became bookings
 
     def _as(self, user_id: str, role: str, query: str, params: list[Any]) -> Any:
         with self.su.transaction():
@@ -118,6 +121,8 @@ class Timeline:
         elif how == "hold_release":
             self._as(cust, "customer", "SELECT api.release_hold(%s)", [sid])
         self.sessions.append((sid, cust))
+        if how in ("direct", "hold_convert"):
+            self.appointments.append((sid, cust))
 
     def do_grant_credit(self, c: int, cents: int) -> None:  # an admin's goodwill credit
         self.su.execute("UPDATE app.customers SET credit_balance_cents = credit_balance_cents + %s WHERE user_id = %s",
@@ -129,9 +134,12 @@ class Timeline:
     def do_worker_declines(self) -> None:
         run_worker_until_idle(replace(self.cfg, stripe_test_payment_method="pm_card_chargeCustomerFail"))
 
-    def do_cancel(self, n: int, twice: bool) -> None:
-        found = self._session(n)
+    def do_cancel(self, n: int, twice: bool, settle_first: bool) -> None:
+        """Cancel one of the bookings (its charge settled first, or maybe still in flight: 409)."""
+        found = self.appointments[n % len(self.appointments)] if self.appointments else None
         if found:
+            if settle_first:
+                run_worker_until_idle(self.cfg)
             first = self._as(found[1], "customer", "SELECT api.cancel_session(%s) AS b", [found[0]])
             STATS["cancelled:" + first["b"]["tier"]] += 1
             if twice:
