@@ -3,10 +3,8 @@
 -- grants below are what a caller (or a DBA doing SET ROLE) can do directly, and RLS narrows them.
 -- The worker reads only the public reference data here: everything it does with people's rows
 -- goes through definer functions (outbox payloads, payments, hold release), so it holds no grant
--- on customers, vehicles, sessions, assignments, events, availability or time off.
-REVOKE ALL ON app.customers, app.vehicles, app.sessions, app.session_assignments, app.session_events,
-              app.mechanic_availability_blocks, app.mechanic_time_off
-  FROM autodoc_worker, autodoc_anon;
+-- on customers, vehicles, sessions, assignments, events, availability or time off (the grants and
+-- policies version 0002 gave it were removed by migration 0009).
 
 -- Helpers the policies use; SECURITY DEFINER so a policy on one table can look at another without
 -- recursing through that table's policies. Evaluated once per statement as (SELECT ...).
@@ -95,7 +93,6 @@ CREATE POLICY "mechanics manage their own availability blocks" ON app.mechanic_a
 DROP POLICY IF EXISTS "admins manage every availability block" ON app.mechanic_availability_blocks;
 CREATE POLICY "admins manage every availability block" ON app.mechanic_availability_blocks FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads availability blocks" ON app.mechanic_availability_blocks;
 
 DROP POLICY IF EXISTS "mechanics manage their own time off" ON app.mechanic_time_off;
 CREATE POLICY "mechanics manage their own time off" ON app.mechanic_time_off FOR ALL TO autodoc_mechanic
@@ -104,7 +101,6 @@ CREATE POLICY "mechanics manage their own time off" ON app.mechanic_time_off FOR
 DROP POLICY IF EXISTS "admins manage every time off" ON app.mechanic_time_off;
 CREATE POLICY "admins manage every time off" ON app.mechanic_time_off FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads time off" ON app.mechanic_time_off;
 
 ------------------------------------------------------------------ customers, vehicles, favorites
 GRANT SELECT ON app.customers TO autodoc_customer, autodoc_admin;
@@ -121,7 +117,6 @@ CREATE POLICY "customers edit their own profile" ON app.customers FOR UPDATE TO 
 DROP POLICY IF EXISTS "admins manage every customer" ON app.customers;
 CREATE POLICY "admins manage every customer" ON app.customers FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads customers" ON app.customers;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.vehicles TO autodoc_customer, autodoc_admin;
 GRANT SELECT ON app.vehicles TO autodoc_mechanic;
@@ -136,7 +131,6 @@ CREATE POLICY "mechanics see the vehicles of their sessions" ON app.vehicles FOR
 DROP POLICY IF EXISTS "admins manage every vehicle" ON app.vehicles;
 CREATE POLICY "admins manage every vehicle" ON app.vehicles FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads vehicles" ON app.vehicles;
 
 GRANT SELECT, INSERT, DELETE ON app.favorites TO autodoc_customer, autodoc_admin;
 GRANT SELECT ON app.favorites TO autodoc_mechanic;   -- no policy for mechanics: they see none
@@ -166,7 +160,6 @@ CREATE POLICY "mechanics see the sessions booked with or offered to them" ON app
 DROP POLICY IF EXISTS "admins manage every session" ON app.sessions;
 CREATE POLICY "admins manage every session" ON app.sessions FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads every session" ON app.sessions;
 
 DROP POLICY IF EXISTS "customers see the assignments of their sessions" ON app.session_assignments;
 CREATE POLICY "customers see the assignments of their sessions" ON app.session_assignments FOR SELECT
@@ -179,7 +172,6 @@ CREATE POLICY "mechanics see their own assignments" ON app.session_assignments F
 DROP POLICY IF EXISTS "admins manage every assignment" ON app.session_assignments;
 CREATE POLICY "admins manage every assignment" ON app.session_assignments FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads every assignment" ON app.session_assignments;
 
 DROP POLICY IF EXISTS "customers see the events of their sessions" ON app.session_events;
 CREATE POLICY "customers see the events of their sessions" ON app.session_events FOR SELECT TO autodoc_customer
@@ -194,4 +186,3 @@ CREATE POLICY "admins read every event" ON app.session_events FOR SELECT TO auto
 DROP POLICY IF EXISTS "admins append events" ON app.session_events;
 CREATE POLICY "admins append events" ON app.session_events FOR INSERT TO autodoc_admin
   WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads every event" ON app.session_events;

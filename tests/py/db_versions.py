@@ -40,9 +40,8 @@ def _git(*args: str) -> bytes:
     return subprocess.run(["git", *args], cwd=PROJECT_ROOT, check=True, capture_output=True).stdout
 
 
-def _newest(names: list[str]) -> str | None:
-    ids = sorted(Path(n).stem for n in names if n.endswith(".sql") and not n.endswith(".rollback.sql"))
-    return ids[-1] if ids else None
+def _ids(names: list[str]) -> list[str]:
+    return sorted(Path(n).stem for n in names if n.endswith(".sql") and not n.endswith(".rollback.sql"))
 
 
 def migration_ids() -> list[str]:
@@ -58,9 +57,11 @@ def versions() -> list[Version]:
     for commit in _git("log", "--topo-order", "--format=%H", "HEAD").decode().split():
         if not wanted - found.keys():
             break
-        newest = _newest(_git("ls-tree", "--name-only", commit, f"{MIGRATIONS}/").decode().split())
-        if newest in wanted and newest not in found:
-            found[newest] = commit
+        have = _ids(_git("ls-tree", "--name-only", commit, f"{MIGRATIONS}/").decode().split())
+        # Only a commit whose migrations are exactly 1..N of today's list is version N (a branch that
+        # merged main before renumbering its own migration had a set that never was a version).
+        if have and have[-1] in wanted and have[-1] not in found and have == ids[:len(have)]:
+            found[have[-1]] = commit
     missing = sorted(wanted - found.keys())
     if missing:
         raise RuntimeError(f"no commit in git history has these as the newest migration: {missing}")

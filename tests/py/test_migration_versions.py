@@ -6,50 +6,29 @@ code and running `autodoc db migrate` does) must equal a fresh database migrated
 own tree — tables, columns, indexes, constraints, functions (arguments, bodies), policies,
 triggers, cron jobs and privileges (see tests/py/catalog.py; versions: tests/py/db_versions.py).
 
-These run on a cluster of their own whose pg_cron database is the database under test, so the
-cron jobs of every version are compared too.
+These run on a cluster of their own whose pg_cron database is the database under test (the
+`cron_cluster` fixture), so the cron jobs of every version are compared too.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from litestar.testing import TestClient
-from psycopg import sql
 
 from api.app import create_app
 from api.config import Settings
 from api.devtools import migrate
 from api.devtools.cluster import Cluster
-from api.devtools.cluster import test_cluster as throwaway_cluster
 from tests.py.catalog import differences, snapshot
-from tests.py.conftest import JWT_SECRET
+from tests.py.conftest import CRON_DB as DB
+from tests.py.conftest import JWT_SECRET, fresh_database
 from tests.py.db_versions import Version, migration_ids, versions
 
-DB = "t_versions"
 VERSIONS = versions()
-
-
-@pytest.fixture(scope="module")
-def cron_cluster() -> Iterator[tuple[Cluster, str]]:
-    cluster = throwaway_cluster(DB)
-    cluster.start()
-    try:
-        yield cluster, secrets.token_urlsafe(16)
-    finally:
-        cluster.destroy()
-
-
-def fresh_database(cluster: Cluster, password: str) -> None:
-    with psycopg.connect(cluster.superuser_dsn(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
-    migrate.bootstrap(cluster, DB, password)
 
 
 def health(cluster: Cluster, password: str) -> dict[str, Any]:
