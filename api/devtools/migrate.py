@@ -44,8 +44,9 @@ def bootstrap(cluster: Cluster, dbname: str, api_password: str, *, with_pgtap: b
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO autodoc_api").format(sql.Identifier(dbname)))
     with psycopg.connect(cluster.superuser_dsn(dbname), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
-        if with_pgtap:
+        if with_pgtap:  # test databases only: the test frameworks
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check")
         if dbname == cluster.cron_database:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
             # Jobs are scheduled by, and run as, the owner (pg_cron's documented non-superuser setup).
