@@ -55,6 +55,8 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"applied {applied or 'nothing new'}; functions, triggers, policies and jobs re-applied")
     elif args.action == "rollback":
         print("rolled back", migrate.rollback(cluster, db, args.count))
+        print("now re-apply the previous version's files: check out its commit and run `autodoc db migrate` "
+              "(docs/migrations.md, Rolling back)")
     elif args.action == "psql":
         # As an application role: connect as superuser over the private socket and start the
         # session as that role with its claims, exactly as the API's per-request transaction does.
