@@ -14,25 +14,32 @@ import psycopg
 
 PROJECT_SCHEMAS = ["app", "app_private", "api"]
 
+
+
+def _acl(column: str) -> str:
+    """An ACL as sorted text: the order of its entries is an accident of grant history."""
+    return f"coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest({column}) a), '')"
+
+
 QUERIES: dict[str, str] = {
-    "schemas": """
-        SELECT nspname, coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname = ANY(%(s)s)""",
-    "default privileges": """
-        SELECT pg_get_userbyid(defaclrole), coalesce(n.nspname, ''), defaclobjtype, defaclacl::text
+    "schemas": f"""
+        SELECT nspname, {_acl("nspacl")} FROM pg_namespace WHERE nspname = ANY(%(s)s)""",
+    "default privileges": f"""
+        SELECT pg_get_userbyid(defaclrole), coalesce(n.nspname, ''), defaclobjtype, {_acl("defaclacl")}
         FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace""",
     "extensions": "SELECT extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace",
-    "relations": """
+    "relations": f"""
         SELECT n.nspname, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
-               coalesce(c.relacl::text, ''), coalesce(c.reloptions::text, ''),
+               {_acl("c.relacl")}, coalesce(c.reloptions::text, ''),
                coalesce(obj_description(c.oid, 'pg_class'), '')
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY(%(s)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')""",
-    "columns": """
+    "columns": f"""
         SELECT n.nspname, c.relname, a.attname,
                rank() OVER (PARTITION BY c.oid ORDER BY a.attnum),
                format_type(a.atttypid, a.atttypmod), a.attnotnull,
                coalesce(pg_get_expr(ad.adbin, ad.adrelid), ''), a.attidentity, a.attgenerated,
-               coalesce(a.attacl::text, ''), coalesce(col_description(c.oid, a.attnum), '')
+               {_acl("a.attacl")}, coalesce(col_description(c.oid, a.attnum), '')
         FROM pg_attribute a
         JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -48,18 +55,18 @@ QUERIES: dict[str, str] = {
         FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
         LEFT JOIN pg_class r ON r.oid = co.conrelid LEFT JOIN pg_type t ON t.oid = co.contypid
         WHERE n.nspname = ANY(%(s)s)""",
-    "types": """
+    "types": f"""
         SELECT n.nspname, t.typname, t.typtype,
                coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
                          FROM pg_enum e WHERE e.enumtypid = t.oid), ''),
-               coalesce(format_type(t.typbasetype, t.typtypmod), ''), coalesce(t.typacl::text, '')
+               coalesce(format_type(t.typbasetype, t.typtypmod), ''), {_acl("t.typacl")}
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE n.nspname = ANY(%(s)s) AND t.typtype IN ('e', 'd', 'r', 'm')""",
-    "functions": """
+    "functions": f"""
         SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
                pg_get_function_arguments(p.oid), pg_get_function_result(p.oid), l.lanname, p.prokind,
                p.prosecdef, p.provolatile, p.proparallel, p.proisstrict, p.proleakproof,
-               coalesce(p.proconfig::text, ''), coalesce(p.proacl::text, ''),
+               coalesce(p.proconfig::text, ''), {_acl("p.proacl")},
                md5(coalesce(p.prosrc, '') || coalesce(pg_get_function_sqlbody(p.oid), '')),
                coalesce(obj_description(p.oid, 'pg_proc'), '')
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
