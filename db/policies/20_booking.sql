@@ -5,7 +5,7 @@
 -- grants below are what a caller (or a DBA doing SET ROLE) can do directly, and RLS narrows them.
 -- The worker reads only the public reference data: everything it does with people's rows goes
 -- through definer functions (outbox payloads, payments, hold release), so it holds no grant on
--- sessions, assignments or events (what version 0002 gave it was removed by migration 0012).
+-- sessions, assignments or events (what version 0002 gave it was removed by migration 0015).
 
 -- Helpers the policies use; SECURITY DEFINER so a policy on one table can look at another without
 -- recursing through that table's policies. Evaluated once per statement as (SELECT ...).

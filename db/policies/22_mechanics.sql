@@ -1,7 +1,7 @@
 -- Mechanic directory and self-service: grants and row-level security (mechanics, their weekly
 -- availability blocks and time off). Writes by mechanics go through api functions or these grants;
 -- RLS keeps each mechanic to their own rows. The worker and anonymous callers get no grant on
--- availability or time off (what version 0002 gave the worker was removed by migration 0012).
+-- availability or time off (what version 0002 gave the worker was removed by migration 0015).
 
 ------------------------------------------------------------------ mechanics (a public directory)
 GRANT SELECT ON app.mechanics TO autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;

@@ -1,6 +1,6 @@
 -- Customer self-service: grants and row-level security of customers, vehicles and favorites.
 -- The worker and anonymous callers get no grant on customers or vehicles (the worker reads what an
--- email needs through definer functions; what version 0002 gave it was removed by migration 0012).
+-- email needs through definer functions; what version 0002 gave it was removed by migration 0015).
 
 ------------------------------------------------------------------ customers, vehicles, favorites
 GRANT SELECT ON app.customers TO autodoc_customer, autodoc_admin;

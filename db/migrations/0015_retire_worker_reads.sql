@@ -1,4 +1,4 @@
--- depends: 0011_browser_reality
+-- depends: 0014_waitlist
 -- Version 0002 let the worker read people's rows directly (SELECT grants plus eight "the worker
 -- reads ..." policies). Since version 0003 it reads them only through definer functions, and the
 -- policy files carried REVOKE and `DROP POLICY IF EXISTS` lines for what 0002 had created: removals
