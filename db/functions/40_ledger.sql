@@ -45,11 +45,11 @@ DECLARE
 BEGIN
   SELECT * INTO v FROM app.ledger_accounts WHERE id = p_account_id;
   IF v.id IS NULL THEN
-    RETURN 0;
+    RETURN 0::bigint;
   ELSIF v.keeps_balance THEN
     RETURN v.balance_cents;
   END IF;
-  RETURN (SELECT coalesce(sum(e.amount_cents), 0) FROM app.ledger_entries e WHERE e.account_id = p_account_id);
+  RETURN (SELECT coalesce(sum(e.amount_cents), 0)::bigint FROM app.ledger_entries e WHERE e.account_id = p_account_id);
 END
 $$;
 
@@ -223,7 +223,7 @@ BEGIN
   PERFORM 1 FROM app.customers c WHERE c.user_id = v_customer FOR NO KEY UPDATE;
   SELECT a.balance_cents INTO v_credit FROM app.ledger_accounts a
    WHERE a.kind = 'customer_credit' AND a.owner_id = v_customer AND a.currency = 'usd' FOR UPDATE;
-  v_use := least(coalesce(v_credit, 0), p_amount_cents);
+  v_use := least(coalesce(v_credit, 0), p_amount_cents)::integer;
   IF v_use > 0 THEN
     PERFORM app_private.ledger_post('credit_spent', format('credit_spent:%s:%s', p_session_id, p_payment_type),
       jsonb_build_array(app_private.leg('customer_credit', v_customer, -v_use),
@@ -240,7 +240,7 @@ CREATE OR REPLACE FUNCTION app_private.session_credit_spent(p_session_id uuid, p
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-  RETURN (SELECT coalesce(sum((t.memo ->> 'cents')::bigint), 0) FROM app.ledger_transactions t
+  RETURN (SELECT coalesce(sum((t.memo ->> 'cents')::bigint), 0)::bigint FROM app.ledger_transactions t
            WHERE t.session_id = p_session_id AND t.kind = 'credit_spent'
              AND (p_payment_type IS NULL OR t.memo ->> 'payment_type' = p_payment_type));
 END
@@ -312,8 +312,8 @@ BEGIN
     RETURN;
   END IF;
   v_pct := (app_private.session_money_policy(p_session_id)).commission_pct;
-  SELECT coalesce(sum(-e.amount_cents) FILTER (WHERE e.account_id = v_pot.id), 0),
-         coalesce(sum(e.amount_cents) FILTER (WHERE a.kind = 'mechanic_payable'), 0)
+  SELECT coalesce(sum(-e.amount_cents) FILTER (WHERE e.account_id = v_pot.id), 0)::bigint,
+         coalesce(sum(e.amount_cents) FILTER (WHERE a.kind = 'mechanic_payable'), 0)::bigint
     INTO v_split, v_paid_mechanic
     FROM app.ledger_transactions t
     JOIN app.ledger_entries e ON e.transaction_id = t.id

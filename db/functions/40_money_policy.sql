@@ -54,7 +54,7 @@ $$;
 CREATE OR REPLACE FUNCTION app_private.money_policy_problems(p_version integer) RETURNS text[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_problems text[] := '{}';
+  v_problems text[] := '{}'::text[];
   v_mode text;
   r record;
   v_prev interval;

@@ -90,7 +90,7 @@ BEGIN
   END IF;
   SELECT coalesce(sum(amount_cents), 0)::integer INTO v_deposit FROM app.scheduled_payments
    WHERE session_id = p_session_id AND payment_type = 'deposit';
-  v_deposit := v_deposit + app_private.session_credit_spent(p_session_id, 'deposit');
+  v_deposit := v_deposit + app_private.session_credit_spent(p_session_id, 'deposit')::integer;
   RETURN app_private.payment_ensure(p_session_id, 'balance',
            app_private.charge_after_credit(p_session_id, 'balance', v_price - v_deposit));
 END

@@ -121,7 +121,7 @@ DECLARE
   v_day text := to_char(app_private.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD');
   v_admin record;
 BEGIN
-  SELECT count(*), coalesce(jsonb_agg(jsonb_build_object('session_id', r.session_id, 'problem', r.problem, 'detail', r.detail))
+  SELECT count(*)::integer, coalesce(jsonb_agg(jsonb_build_object('session_id', r.session_id, 'problem', r.problem, 'detail', r.detail))
                             FILTER (WHERE r.n <= 50), '[]'::jsonb)
     INTO v_count, v_problems
     FROM (SELECT rp.*, row_number() OVER () AS n FROM api.reconcile_payments() rp) r;

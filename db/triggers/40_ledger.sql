@@ -56,7 +56,7 @@ CREATE OR REPLACE FUNCTION app_private.ledger_transaction_balanced() RETURNS tri
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_sum numeric;
-  v_count integer;
+  v_count bigint;
 BEGIN
   SELECT coalesce(sum(e.amount_cents), 0), count(*) INTO v_sum, v_count
     FROM app.ledger_entries e WHERE e.transaction_id = NEW.transaction_id;
@@ -83,20 +83,18 @@ BEGIN
 END
 $$;
 
-DO $$
-DECLARE
-  t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['ledger_entries', 'ledger_transactions'] LOOP
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON app.%I', t || '_00_append_only', t);
-    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON app.%I FOR EACH ROW EXECUTE FUNCTION app_private.ledger_append_only()',
-                   t || '_00_append_only', t);
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON app.%I', t || '_00_no_truncate', t);
-    EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON app.%I FOR EACH STATEMENT EXECUTE FUNCTION app_private.ledger_append_only()',
-                   t || '_00_no_truncate', t);
-  END LOOP;
-END
-$$;
+DROP TRIGGER IF EXISTS ledger_entries_00_append_only ON app.ledger_entries;
+CREATE TRIGGER ledger_entries_00_append_only BEFORE UPDATE OR DELETE ON app.ledger_entries
+  FOR EACH ROW EXECUTE FUNCTION app_private.ledger_append_only();
+DROP TRIGGER IF EXISTS ledger_entries_00_no_truncate ON app.ledger_entries;
+CREATE TRIGGER ledger_entries_00_no_truncate BEFORE TRUNCATE ON app.ledger_entries
+  FOR EACH STATEMENT EXECUTE FUNCTION app_private.ledger_append_only();
+DROP TRIGGER IF EXISTS ledger_transactions_00_append_only ON app.ledger_transactions;
+CREATE TRIGGER ledger_transactions_00_append_only BEFORE UPDATE OR DELETE ON app.ledger_transactions
+  FOR EACH ROW EXECUTE FUNCTION app_private.ledger_append_only();
+DROP TRIGGER IF EXISTS ledger_transactions_00_no_truncate ON app.ledger_transactions;
+CREATE TRIGGER ledger_transactions_00_no_truncate BEFORE TRUNCATE ON app.ledger_transactions
+  FOR EACH STATEMENT EXECUTE FUNCTION app_private.ledger_append_only();
 
 -- ledger_accounts_guard(): BEFORE UPDATE OR DELETE on app.ledger_accounts. An account's identity
 -- (kind, owner, currency, kept or hot) never changes, and its balance and version change only from
@@ -176,20 +174,18 @@ BEGIN
 END
 $$;
 
-DO $$
-DECLARE
-  t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['money_policy_versions', 'cancellation_policies'] LOOP
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON app.%I', t || '_10_guard', t);
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON app.%I FOR EACH ROW EXECUTE FUNCTION app_private.money_policy_guard()',
-                   t || '_10_guard', t);
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON app.%I', t || '_20_complete', t);
-    EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON app.%I DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION app_private.money_policy_complete()',
-                   t || '_20_complete', t);
-  END LOOP;
-END
-$$;
+DROP TRIGGER IF EXISTS money_policy_versions_10_guard ON app.money_policy_versions;
+CREATE TRIGGER money_policy_versions_10_guard BEFORE INSERT OR UPDATE OR DELETE ON app.money_policy_versions
+  FOR EACH ROW EXECUTE FUNCTION app_private.money_policy_guard();
+DROP TRIGGER IF EXISTS money_policy_versions_20_complete ON app.money_policy_versions;
+CREATE CONSTRAINT TRIGGER money_policy_versions_20_complete AFTER INSERT OR UPDATE OR DELETE ON app.money_policy_versions
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION app_private.money_policy_complete();
+DROP TRIGGER IF EXISTS cancellation_policies_10_guard ON app.cancellation_policies;
+CREATE TRIGGER cancellation_policies_10_guard BEFORE INSERT OR UPDATE OR DELETE ON app.cancellation_policies
+  FOR EACH ROW EXECUTE FUNCTION app_private.money_policy_guard();
+DROP TRIGGER IF EXISTS cancellation_policies_20_complete ON app.cancellation_policies;
+CREATE CONSTRAINT TRIGGER cancellation_policies_20_complete AFTER INSERT OR UPDATE OR DELETE ON app.cancellation_policies
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION app_private.money_policy_complete();
 
 ------------------------------------------------------------------------------------------------
 -- Money events from payments, refunds, customers and sessions
