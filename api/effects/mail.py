@@ -48,6 +48,10 @@ SUBJECTS: dict[str, str] = {
     "reminder_1d": "Reminder: your AutoDoctor appointment is on {{ context.local_start }}",
     "reminder_1h": "Starting in 1 hour: your AutoDoctor appointment",
     "reminder_15m": "Starting in 15 minutes: sign your waiver and join",
+    "mechanic_application_received": "We received your application to work as a mechanic",
+    "mechanic_application_submitted": "New mechanic application: {{ context.application.full_name }}",
+    "mechanic_application_approved": "Welcome to AutoDoctor: your mechanic application is approved",
+    "mechanic_application_rejected": "Your AutoDoctor mechanic application",
 }
 
 

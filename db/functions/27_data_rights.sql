@@ -8,7 +8,7 @@
 
 -- redact_jsonb(value, needles): the value with every string that contains one of the needles
 -- (case-insensitive) replaced by "[erased]"; keys and other values unchanged. Used on the JSON
--- that snapshots people (email payloads, live events, audit metadata, Stripe events).
+-- that snapshots people (email payloads, live events, Stripe events).
 CREATE OR REPLACE FUNCTION app_private.redact_jsonb(p_value jsonb, p_needles text[]) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
 DECLARE
@@ -95,8 +95,9 @@ GRANT EXECUTE ON FUNCTION api.export_my_data() TO autodoc_anon, autodoc_customer
 -- row keeps only its id (email deleted+<id>@deleted.invalid, name "Deleted customer",
 -- deleted_at), the customer row keeps the credit balance only; sessions lose their concern, notes,
 -- files; vehicles that sessions refer to lose VIN, plate and odometer; unsent emails to the person
--- are skipped; every email payload, live event, audit metadata and Stripe event that names the
--- person has those strings replaced by "[erased]". Tokens for the account are refused from then on
+-- are skipped; every email payload, live event and Stripe event that names the person has those
+-- strings replaced by "[erased]". The audit log (session_events) is append-only and holds ids,
+-- times and reasons only, so it stays as it is (tests/sql/27-data-rights.sql scans every column). Tokens for the account are refused from then on
 -- (403 account_deleted). Returns {user_id, deleted: true}. Raises 401 unauthorized, 409
 -- account_role_conflict (mechanics and admins are closed by an admin), 409 upcoming_bookings.
 CREATE OR REPLACE FUNCTION api.delete_my_account() RETURNS jsonb
@@ -150,8 +151,6 @@ BEGIN
       OR lower(o.payload #>> '{to,email}') = ANY (SELECT lower(x) FROM unnest(v_needles) x);
   UPDATE app.live_events l SET payload = app_private.redact_jsonb(l.payload, v_needles)
    WHERE v_id = ANY (l.audience) OR l.session_id = ANY (v_sessions);
-  UPDATE app.session_events e SET metadata = app_private.redact_jsonb(e.metadata, v_needles)
-   WHERE e.session_id = ANY (v_sessions);
   UPDATE app.stripe_events x SET payload = app_private.redact_jsonb(x.payload, v_needles)
    WHERE x.payload #>> '{data,object,id}' = ANY (v_intents)
       OR x.payload #>> '{data,object,payment_intent}' = ANY (v_intents);
