@@ -231,7 +231,8 @@ class TokenVerifier:
             claims: dict[str, Any] = jwt.decode(
                 token, key, algorithms=[alg], leeway=c.leeway_seconds,
                 issuer=c.issuer or None, audience=list(c.audience) or None,
-                options={"require": ["exp", "sub"], "verify_aud": bool(c.audience)})
+                # `sub` is checked by identity(): a visitor's token (Supabase's anon key) has none
+                options={"require": ["exp"], "verify_aud": bool(c.audience)})
         except jwt.ExpiredSignatureError as e:
             raise TokenError("token has expired", expired=True) from e
         except jwt.PyJWTError as e:

@@ -140,12 +140,12 @@ COMMENT ON FUNCTION api.my_mechanic_application() IS
 GRANT EXECUTE ON FUNCTION api.my_mechanic_application() TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.mechanic_applications(status?, limit, offset): applications for admins, oldest first (the
--- queue order); p_status NULL = all. RLS decides (admins see all). Raises 403 forbidden,
+-- queue order); p_status NULL = all. Admin (checked first: definer). Raises 403 forbidden,
 -- 422 invalid_value.
 CREATE OR REPLACE FUNCTION api.mechanic_applications(p_status text DEFAULT 'pending', p_limit integer DEFAULT 50,
   p_offset integer DEFAULT 0)
 RETURNS SETOF jsonb
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
   PERFORM app_private.require_role('admin');
   IF p_status IS NOT NULL AND p_status NOT IN ('pending', 'approved', 'rejected') THEN

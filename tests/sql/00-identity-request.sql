@@ -47,7 +47,7 @@ UPDATE app.users SET deleted_at = now() WHERE id = :'c';
 SET LOCAL ROLE autodoc_api;
 SELECT throws_ok(format($$SELECT app_private.begin_request(jsonb_build_object('sub', %L::uuid))$$, :'c'), 'AD403',
   'This account has been deleted', 'a deleted account''s token is refused (403 account_deleted)');
-SELECT tests.clear_authentication();
+RESET ROLE;
 
 SET LOCAL ROLE autodoc_customer;
 SELECT throws_ok($$SELECT app_private.token_user_role(gen_random_uuid())$$, '42501', NULL,

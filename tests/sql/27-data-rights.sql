@@ -19,6 +19,8 @@ SELECT api.reject_mechanic_application(:'app', 'Not yet');
 SELECT tests.clear_authentication();
 SELECT tests.sign_in(:'z', 'zelda.q@example.test');
 SELECT api.save_my_customer_profile('Zelda Quixote-Unique', 'America/Toronto', '+1 416 555 0123', 'CA', 'ON', 'Toronto', 'M4C 1B5');
+SELECT tests.clear_authentication();
+SELECT tests.sign_in(:'z', 'zelda.q@example.test');  -- the next request runs as a customer
 SELECT api.add_vehicle('Honda', 'Civic', 2018, '2HGFC2F59JH000001', 42000, 'ZELDA 1') AS v \gset
 SELECT api.add_vehicle('Mazda', 'CX-5', 2021, NULL, NULL, 'ZQ 22') AS v2 \gset
 SELECT api.add_favorite(:'m');
