@@ -11,9 +11,11 @@ from api.controllers.customers import CustomerController
 from api.controllers.me import MeController
 from api.controllers.mechanic_self import MechanicSelfController
 from api.controllers.mechanics import MechanicsController
+from api.controllers.waitlist import AdminWaitlistController, WaitlistController
 from api.controllers.webhooks import StripeWebhookController
 
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
-    MechanicSelfController, MeController, AdminController, StripeWebhookController, *notifications.ROUTE_HANDLERS,
+    MechanicSelfController, MeController, AdminController, StripeWebhookController, WaitlistController,
+    AdminWaitlistController, *notifications.ROUTE_HANDLERS,
 ]

@@ -288,3 +288,19 @@ class MechanicApplicationRequest(Input):
 class ApplicationDecision(Input):
     """POST /api/admin/mechanic-applications/{id}/reject: the reason the applicant is told (optional)."""
     reason: Text | UnsetType | None = UNSET
+
+
+# ---------------------------------------------------------------------------- waitlist
+
+
+class WaitlistJoinRequest(Input):
+    concern: Text
+    vehicle_id: uuid.UUID | UnsetType | None = UNSET
+    plan: PlanCode | UnsetType = UNSET
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins put a customer on the waitlist
+
+
+class WaitlistSettingsRequest(Input):
+    customers_per_mechanic: Int32 | UnsetType = UNSET
+    turn_minutes: Int32 | UnsetType = UNSET
+    max_wait_minutes: Int32 | UnsetType = UNSET

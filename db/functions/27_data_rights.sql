@@ -41,7 +41,7 @@ $$;
 
 -- api.export_my_data(): everything held about the caller, as one JSON document: account, customer
 -- profile (with credit balance), vehicles, favorites, sessions with their audit events, payments
--- with refunds, mechanic applications. A customer or a signed-in person without a profile.
+-- with refunds, waitlist entries, mechanic applications. A customer or a signed-in person without a profile.
 -- Raises 401 unauthorized, 409 account_role_conflict (mechanics and admins ask an admin).
 CREATE OR REPLACE FUNCTION api.export_my_data() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
@@ -80,18 +80,20 @@ BEGIN
                             FROM app.scheduled_payments p WHERE p.customer_id = v_id), '[]'::jsonb),
     'credit', jsonb_build_object('balance_cents',
                 (SELECT c.credit_balance_cents FROM app.customers c WHERE c.user_id = v_id)),
+    'waitlist', coalesce((SELECT jsonb_agg(to_jsonb(w) ORDER BY w.created_at, w.id)
+                            FROM app.waitlist_entries w WHERE w.customer_id = v_id), '[]'::jsonb),
     'mechanic_applications', coalesce((SELECT jsonb_agg(app_private.mechanic_application_json(a) ORDER BY a.created_at)
                                          FROM app.mechanic_applications a WHERE a.user_id = v_id), '[]'::jsonb));
 END
 $$;
 COMMENT ON FUNCTION api.export_my_data() IS
-'Everything held about the caller as JSON (GET /api/me/export): account, customer profile and credit balance, vehicles, favorites, sessions with their audit events, payments with refunds, mechanic applications. A customer or a signed-in person without a profile. Raises 401 unauthorized, 409 account_role_conflict (mechanics, admins).';
+'Everything held about the caller as JSON (GET /api/me/export): account, customer profile and credit balance, vehicles, favorites, sessions with their audit events, payments with refunds, waitlist entries, mechanic applications. A customer or a signed-in person without a profile. Raises 401 unauthorized, 409 account_role_conflict (mechanics, admins).';
 GRANT EXECUTE ON FUNCTION api.export_my_data() TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.delete_my_account(): erase the calling customer (or signed-in person without a profile).
 -- Refused while anything is upcoming (held, scheduled, pending, waiting or active sessions): 409
 -- upcoming_bookings with their list; the customer cancels them (seeing the refund quote) first.
--- Then: vehicles no session refers to, favorites and mechanic applications are deleted; the user
+-- Then: vehicles no session refers to, favorites, waitlist entries and mechanic applications are deleted; the user
 -- row keeps only its id (email deleted+<id>@deleted.invalid, name "Deleted customer",
 -- deleted_at), the customer row keeps the credit balance only; sessions lose their concern, notes,
 -- files; vehicles that sessions refer to lose VIN, plate and odometer; unsent emails to the person
@@ -165,6 +167,7 @@ BEGIN
   DELETE FROM app.vehicles v
    WHERE v.customer_id = v_id AND NOT EXISTS (SELECT FROM app.sessions s WHERE s.vehicle_id = v.id);
   DELETE FROM app.favorites f WHERE f.customer_id = v_id;
+  DELETE FROM app.waitlist_entries w WHERE w.customer_id = v_id;  -- no money or audit hangs on them
   DELETE FROM app.mechanic_applications a WHERE a.user_id = v_id;
   UPDATE app.customers c SET phone = NULL, country = NULL, state_province = NULL, city = NULL, postal_code = NULL,
                              timezone = NULL, updated_at = app_private.now()

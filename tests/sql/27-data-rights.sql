@@ -3,7 +3,7 @@
 -- holds the person's email, name or phone, while money and audit rows remain (opaque id, amounts,
 -- dates), and the account's tokens are refused.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT gen_random_uuid() AS z \gset
 SELECT tests.create_admin('ada@example.test') AS a \gset
@@ -38,6 +38,8 @@ SELECT app_private.emit_live_event('test.note', ARRAY[:'z'::uuid, :'m'::uuid],
   '{"customer_name": "Zelda Quixote-Unique"}', :'past'::uuid);
 UPDATE app.sessions SET status = 'cancelled', cancel_reason = 'customer' WHERE id = :'past';
 SELECT tests.se_session(:'z', :'m', date_trunc('hour', now()) + interval '5 days') AS upcoming \gset
+INSERT INTO app.waitlist_entries (customer_id, concern, vehicle_id, plan_code, status, closed_at, close_reason)
+VALUES (:'z', 'Zelda Quixote-Unique: the car will not start', :'v2', 'standard', 'cancelled', now(), 'customer');
 
 -- Export.
 SELECT tests.sign_in(:'z', 'zelda.q@example.test');
@@ -52,6 +54,7 @@ SELECT is((:'export'::jsonb) #>> '{payments,0,amount_cents}', '2900', 'the payme
 SELECT ok(NOT ((:'export'::jsonb) -> 'payments' -> 0 ? 'client_secret'), 'without the Stripe client secret');
 SELECT is((:'export'::jsonb) #>> '{credit,balance_cents}', '0', 'the credit balance');
 SELECT is((:'export'::jsonb) #>> '{mechanic_applications,0,status}', 'rejected', 'the mechanic applications');
+SELECT is((:'export'::jsonb) #>> '{waitlist,0,status}', 'cancelled', 'the waitlist entries');
 
 -- Deletion is refused while something is upcoming.
 SELECT is((tests.error_of($$SELECT api.delete_my_account()$$)) ->> 'hint', 'upcoming_bookings',
