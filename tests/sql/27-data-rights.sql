@@ -3,7 +3,7 @@
 -- holds the person's email, name or phone, while money and audit rows remain (opaque id, amounts,
 -- dates), and the account's tokens are refused.
 BEGIN;
-SELECT plan(25);
+SELECT plan(24);
 
 SELECT gen_random_uuid() AS z \gset
 SELECT tests.create_admin('ada@example.test') AS a \gset
@@ -49,7 +49,8 @@ SELECT is((:'export'::jsonb) #>> '{customer,phone}', '+1 416 555 0123', 'the cus
 SELECT is(jsonb_array_length((:'export'::jsonb) -> 'vehicles'), 2, 'the vehicles');
 SELECT is((:'export'::jsonb) #>> '{favorites,0,mechanic_id}', :'m', 'the favorites');
 SELECT is(jsonb_array_length((:'export'::jsonb) -> 'sessions'), 2, 'the sessions');
-SELECT ok(jsonb_array_length((:'export'::jsonb) #> '{sessions,0,events}') >= 2, 'with their audit events');
+SELECT is((SELECT max(jsonb_array_length(x -> 'events')) FROM jsonb_array_elements((:'export'::jsonb) -> 'sessions') x), 2,
+  'with their audit events (created, then cancelled)');
 SELECT is((:'export'::jsonb) #>> '{payments,0,amount_cents}', '2900', 'the payments');
 SELECT ok(NOT ((:'export'::jsonb) -> 'payments' -> 0 ? 'client_secret'), 'without the Stripe client secret');
 SELECT is((:'export'::jsonb) #>> '{credit,balance_cents}', '0', 'the credit balance');
