@@ -1,4 +1,4 @@
--- Reverts 0015_identity: mechanic applications, users.deleted_at, and the functions, grants and
+-- Reverts 0016_identity: mechanic applications, users.deleted_at, and the functions, grants and
 -- policies the idempotent files built on them (request start, self-service profile, applications,
 -- export and deletion).
 SET lock_timeout = '5s';

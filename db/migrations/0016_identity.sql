@@ -1,4 +1,4 @@
--- depends: 0014_waitlist
+-- depends: 0015_retire_worker_reads
 -- Real identity (issue 14): people sign in with an identity provider and onboard themselves.
 -- A deleted account keeps its users row (money and audit rows refer to it) with every personal
 -- field erased and deleted_at set; mechanic applications wait for an admin's decision.
