@@ -125,10 +125,11 @@ GRANT EXECUTE ON FUNCTION api.apply_as_mechanic(text, text, text[], text[], inte
 CREATE OR REPLACE FUNCTION api.my_mechanic_application() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
+  v_id uuid := app_private.signed_in_user();
   v_app app.mechanic_applications;
 BEGIN
   SELECT a.* INTO v_app FROM app.mechanic_applications a
-   WHERE a.user_id = app_private.signed_in_user() ORDER BY a.created_at DESC, a.id LIMIT 1;
+   WHERE a.user_id = v_id ORDER BY a.created_at DESC, a.id LIMIT 1;
   IF v_app.id IS NULL THEN
     PERFORM app_private.raise_error(404, 'application_not_found', 'You have not applied to work as a mechanic');
   END IF;
