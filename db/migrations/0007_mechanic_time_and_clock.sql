@@ -7,6 +7,8 @@
 -- db/functions/10_mechanic_time.sql and db/triggers/10_mechanic_time.sql). No table changes.
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
+-- Dropping these signatures is the point: callers that pass a time must stop doing so.
+-- squawk-ignore-file ban-drop-function
 
 -- api: the p_now parameter goes
 DROP FUNCTION IF EXISTS api.health(timestamptz);
