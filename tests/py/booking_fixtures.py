@@ -51,7 +51,8 @@ class World:
     db: ClonedDatabase
 
     @contextmanager
-    def as_caller(self, user_id: str, role: str, *, now: dt.datetime | None = None) -> Iterator[psycopg.Connection[Any]]:
+    def as_caller(self, user_id: str, role: str, *,
+                  now: dt.datetime | None = None) -> Iterator[psycopg.Connection[Any]]:
         """One transaction as that caller; `now` sets the trusted clock for it (test databases only)."""
         with psycopg.connect(self.db.superuser_dsn, row_factory=dict_row) as conn, conn.transaction():
             authenticate(conn, user_id, role)
