@@ -18,12 +18,8 @@ BEGIN
     'migration', (SELECT migration_id FROM public._yoyo_migration
                    ORDER BY applied_at_utc DESC, migration_id DESC LIMIT 1),
     'pg_cron', jsonb_build_object('installed', has_cron, 'jobs', jobs));
-  -- the outbox (band 30) may not exist at this migration; it reads the trusted clock itself
   IF to_regprocedure('api.outbox_health()') IS NOT NULL THEN
     EXECUTE 'SELECT api.outbox_health()' INTO jobs;
-    result := result || jsonb_build_object('outbox', jobs);
-  ELSIF to_regprocedure('api.outbox_health(timestamp with time zone)') IS NOT NULL THEN
-    EXECUTE 'SELECT api.outbox_health($1)' USING app_private.now() INTO jobs;
     result := result || jsonb_build_object('outbox', jobs);
   END IF;
   RETURN result;
