@@ -14,7 +14,8 @@
 -- occupying a mechanic's time — a new hold or booking, a hold becoming a booking, an accepted offer,
 -- a reschedule (new time or mechanic) — lock the mechanic and refuse (409 slot_unavailable, detail
 -- reasons 'closed' and/or 'time_off') a scheduled session outside the mechanic's opening hours, or
--- any session inside time off. Status moves of a row that already occupied the same time (scheduled
+-- any session inside time off; an immediate session given to a mechanic who is off shift is refused
+-- with 409 mechanic_offline (api.set_shift refuses the other order under the same lock). Status moves of a row that already occupied the same time (scheduled
 -- -> pending -> active ...) and cancellations cost nothing. A hold becoming a booking is checked
 -- again: time off may have been added over it after it lapsed and before it was released.
 -- Why here and not in require_slot: this is the only place every writer passes (the factory,
@@ -40,6 +41,11 @@ BEGIN
   END IF;
 
   PERFORM app_private.lock_mechanic_time(NEW.mechanic_id);
+  IF NEW.scheduled_for IS NULL
+     AND NOT coalesce((SELECT m.currently_on_shift FROM app.mechanics m WHERE m.user_id = NEW.mechanic_id), false) THEN
+    PERFORM app_private.raise_error(409, 'mechanic_offline', 'That mechanic is offline; schedule instead',
+      jsonb_build_object('mechanic_id', NEW.mechanic_id));
+  END IF;
   v_range := tstzrange(coalesce(NEW.scheduled_for, NEW.created_at), NEW.ends_at, '[)');
   IF NEW.scheduled_for IS NOT NULL
      AND NOT coalesce(v_range <@ app_private.mechanic_open_during(NEW.mechanic_id, v_range), false) THEN

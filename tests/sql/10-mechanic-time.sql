@@ -3,7 +3,7 @@
 -- bookings outside — for the api functions and for a DBA's direct INSERT/UPDATE alike.
 -- (The races themselves are proven with parallel connections in tests/py/test_mechanic_time_races.py.)
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2026-06-10 12:00Z');   -- Wednesday 08:00 in Toronto
 
@@ -176,6 +176,8 @@ SELECT tests.create_workshop_mechanic(:'w', p_on_shift => true) AS on_m \gset
 SELECT tests.authenticate_as(:'c2', 'customer');
 SELECT (api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'Now', p_is_advice_only => true) ->> 'id') AS imm \gset
 SELECT tests.clear_authentication();
+SELECT is(tests.error_of(format($$UPDATE app.sessions SET mechanic_id = %L, status = 'waiting' WHERE id = %L$$, :'m', :'imm'))
+          ->> 'hint', 'mechanic_offline', 'an immediate session cannot go to a mechanic who is off shift: 409 mechanic_offline');
 UPDATE app.sessions SET mechanic_id = :'on_m', status = 'waiting' WHERE id = :'imm';   -- the mechanic accepted it
 SELECT tests.authenticate_as(:'on_m', 'mechanic');
 SELECT is((tests.error_of('SELECT api.set_shift(false)') ->> 'detail')::jsonb #>> '{sessions,0,session_id}', :'imm',

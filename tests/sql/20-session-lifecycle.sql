@@ -3,7 +3,7 @@ BEGIN;
 SELECT plan(30);
 SET LOCAL timezone = 'UTC';
 
-SELECT tests.create_workshop_mechanic() AS m \gset
+SELECT tests.create_workshop_mechanic(p_on_shift => true) AS m \gset
 SELECT tests.create_customer() AS c \gset
 SELECT tests.create_customer() AS c2 \gset
 SELECT tests.create_admin() AS admin \gset
