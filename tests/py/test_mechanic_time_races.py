@@ -94,6 +94,11 @@ class Scene:
     def time_off(self, mechanic: str, start: dt.datetime, end: dt.datetime) -> Writer:
         return as_(mechanic, "mechanic", "add_time_off", start_date=start, end_date=end)
 
+    def blocks(self, day_of_week: int, start: str, end: str) -> Writer:
+        """The independent mechanic replaces their weekly blocks with one block."""
+        return as_(self.ind, "mechanic", "set_availability_blocks", mechanic_id=self.ind,
+                   blocks=blocks(day_of_week, start, end))
+
 
 def scene(db: ClonedDatabase) -> Scene:
     world = World(db)
@@ -180,14 +185,14 @@ PAIRS: dict[str, tuple[Callable[[Scene], Writer], Callable[[Scene], Writer], int
         lambda s: s.hold(0, s.ws_mechanic, at(DAY, 10)), 409, "slot_unavailable", ["time_off"]),
     "booking, then weekly blocks that leave it outside": (
         lambda s: s.book(0, s.ind, at(DAY, 15)),
-        lambda s: as_(s.ind, "mechanic", "set_availability_blocks", blocks=blocks(2, "09:00", "12:00")),
+        lambda s: s.blocks(2, "09:00", "12:00"),
         409, "hours_conflict", None),
     "weekly blocks shrink, then a booking outside them": (
-        lambda s: as_(s.ind, "mechanic", "set_availability_blocks", blocks=blocks(2, "09:00", "12:00")),
+        lambda s: s.blocks(2, "09:00", "12:00"),
         lambda s: s.book(0, s.ind, at(DAY, 15)), 409, "slot_unavailable", ["closed"]),
     "hold, then weekly blocks that leave it outside": (
         lambda s: s.hold(0, s.ind, at(DAY, 15)),
-        lambda s: as_(s.ind, "mechanic", "set_availability_blocks", blocks=blocks(3, "09:00", "17:00")),
+        lambda s: s.blocks(3, "09:00", "17:00"),
         409, "hours_conflict", None),
     "booking, then workshop hours that leave it outside": (
         lambda s: s.book(0, s.ws_mechanic, at(DAY, 16)),
@@ -410,7 +415,7 @@ class Load:
             become(conn, ind, "mechanic", now)
             opens, closes = self.hours_pattern(rng)
             days = rng.choice([[2, 3], [2], [3]])
-            return kind, call(conn, "set_availability_blocks", blocks=[
+            return kind, call(conn, "set_availability_blocks", mechanic_id=ind, blocks=[
                 {"day_of_week": d, "start_time": opens, "end_time": closes} for d in days])
         become(conn, ADMIN, "admin", now)
         opens, closes = self.hours_pattern(rng)
