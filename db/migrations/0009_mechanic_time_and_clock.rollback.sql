@@ -51,3 +51,15 @@ DROP FUNCTION IF EXISTS app_private.blocking_statuses();
 DROP FUNCTION IF EXISTS app_private.upcoming_statuses();
 DROP FUNCTION IF EXISTS app_private.active_statuses();
 DROP FUNCTION IF EXISTS app_private.final_statuses();
+
+-- app_private.now() of this version calls injected_now(): put back the previous body (the same as
+-- the previous version's db/functions/00_clock.sql) before dropping it, so the clock keeps working
+-- even before the files are re-applied.
+CREATE OR REPLACE FUNCTION app_private.now() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN nullif(current_setting('autodoc.now', true), '') IS NOT NULL
+                   AND (SELECT c.injection_allowed FROM app.clock_settings c)
+              THEN current_setting('autodoc.now', true)::timestamptz
+              ELSE pg_catalog.now() END
+$$;
+DROP FUNCTION IF EXISTS app_private.injected_now();
