@@ -1,4 +1,5 @@
 """Mechanic directory and availability: the customer's "choose a mechanic" and "pick a time" steps.
+Public: anyone may call these, without a token too (as `autodoc_anon`; the SQL grants decide).
 
     GET  /api/mechanics                         api.list_mechanics            tabs, online/offline, favorites first
     GET  /api/mechanics/available               api.list_available_mechanics  on shift now
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, get, post
 from litestar.params import Parameter
 
+from api.auth import TOKEN_OPTIONAL
 from api.controllers.common import parse_day, parse_uuid, sql_args
 from api.db import Conn, call_rows
 from api.schemas import (
@@ -39,6 +41,8 @@ def _given(**values: Any) -> dict[str, Any]:
 class MechanicsController(Controller):
     path = "/api/mechanics"
     tags = ["mechanics"]
+    opt = {TOKEN_OPTIONAL: True}  # the public directory: no token needed (see api/auth.py)
+    security = [{}]  # OpenAPI: the bearer token is optional here
 
     @get("/", summary="List mechanics: tab all | brand_specialist | favorites; online and offline; favorites first")
     async def list_mechanics(

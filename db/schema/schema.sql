@@ -18,6 +18,15 @@ EXCEPTION WHEN invalid_parameter_value THEN
   RETURN false;
 END
 $_$;
+CREATE FUNCTION app_private.mechanic_search_document(p_name text, p_bio text, p_specialties text[], p_brands text[]) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT setweight(pg_catalog.to_tsvector('english'::regconfig, coalesce(p_name, '')), 'A')
+      || setweight(pg_catalog.to_tsvector('english'::regconfig,
+                     pg_catalog.array_to_string(coalesce(p_brands, '{}') || coalesce(p_specialties, '{}'), ' ')), 'B')
+      || setweight(pg_catalog.to_tsvector('english'::regconfig, coalesce(p_bio, '')), 'C')
+$$;
 CREATE TABLE app.booking_settings (
     id boolean DEFAULT true NOT NULL,
     min_notice interval DEFAULT '02:00:00'::interval NOT NULL,
@@ -29,6 +38,8 @@ CREATE TABLE app.booking_settings (
     matching_lead interval DEFAULT '00:30:00'::interval NOT NULL,
     calendar_days integer DEFAULT 30 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    default_timezone text DEFAULT 'America/Toronto'::text NOT NULL,
+    CONSTRAINT booking_settings_default_timezone_valid CHECK (app_private.is_valid_timezone(default_timezone)),
     CONSTRAINT booking_settings_positive CHECK (((min_notice >= '00:00:00'::interval) AND (booking_horizon > '00:00:00'::interval) AND (hold_duration > '00:00:00'::interval) AND (slot_step >= '00:05:00'::interval) AND (matching_lead >= '00:00:00'::interval) AND ((calendar_days >= 1) AND (calendar_days <= 366)))),
     CONSTRAINT booking_settings_single_row CHECK (id)
 );
@@ -47,7 +58,9 @@ CREATE TABLE app.customers (
     credit_balance_cents integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT customers_credit_not_negative CHECK ((credit_balance_cents >= 0))
+    timezone text,
+    CONSTRAINT customers_credit_not_negative CHECK ((credit_balance_cents >= 0)),
+    CONSTRAINT customers_timezone_valid CHECK (((timezone IS NULL) OR app_private.is_valid_timezone(timezone)))
 );
 CREATE TABLE app.favorites (
     customer_id uuid NOT NULL,
@@ -456,6 +469,7 @@ CREATE INDEX live_events_created_at_idx ON app.live_events USING btree (created_
 CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
 CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_shift) WHERE currently_on_shift;
+CREATE INDEX mechanics_search_idx ON app.mechanics USING gin (app_private.mechanic_search_document(display_name, bio, specialties, brand_specialist_brands));
 CREATE INDEX mechanics_workshop_id_idx ON app.mechanics USING btree (workshop_id);
 CREATE INDEX outbox_dead ON app.outbox USING btree (updated_at) WHERE (status = 'dead'::text);
 CREATE INDEX outbox_done_at ON app.outbox USING btree (done_at) WHERE (status = 'done'::text);

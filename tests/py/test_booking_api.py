@@ -159,12 +159,13 @@ def test_malformed_requests_are_400_validation_errors(shared_client: TestClient[
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/mechanics"), ("GET", "/api/mechanics/available"),
-    ("POST", "/api/mechanics/availability/slots"), ("POST", "/api/sessions/create"),
+    ("POST", "/api/sessions/create"), ("POST", "/api/scheduling/create-appointment"),
     ("GET", "/api/appointments"), ("POST", "/api/slot-holds"), ("GET", "/api/customer/vehicles"),
+    ("GET", "/api/customer/profile"), ("GET", "/api/mechanic/schedule"),
     ("POST", "/api/mechanic/shift"), ("POST", "/api/admin/workshops"),
 ])
-def test_every_booking_endpoint_needs_a_token(shared_client: TestClient[Any], method: str, path: str) -> None:
+def test_every_booking_endpoint_but_the_public_directory_needs_a_token(shared_client: TestClient[Any], method: str,
+                                                                       path: str) -> None:
     assert_error(shared_client.request(method, path, json={}), 401, "unauthorized")
 
 
