@@ -250,3 +250,19 @@ class CustomerProfileUpdate(Input):
 
 class Created(msgspec.Struct):
     id: uuid.UUID
+
+
+# ---------------------------------------------------------------------------- waitlist
+
+
+class WaitlistJoinRequest(Input):
+    concern: Text
+    vehicle_id: uuid.UUID | UnsetType | None = UNSET
+    plan: PlanCode | UnsetType = UNSET
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins put a customer on the waitlist
+
+
+class WaitlistSettingsRequest(Input):
+    customers_per_mechanic: Int32 | UnsetType = UNSET
+    turn_minutes: Int32 | UnsetType = UNSET
+    max_wait_minutes: Int32 | UnsetType = UNSET

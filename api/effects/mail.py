@@ -48,6 +48,11 @@ SUBJECTS: dict[str, str] = {
     "reminder_1d": "Reminder: your AutoDoctor appointment is on {{ context.local_start }}",
     "reminder_1h": "Starting in 1 hour: your AutoDoctor appointment",
     "reminder_15m": "Starting in 15 minutes: sign your waiver and join",
+    "waitlist_joined": "You are on the AutoDoctor waitlist",
+    "waitlist_notified": "A mechanic is available: {{ context.mechanic.name }} (request within "
+                         "{{ context.turn_minutes }} minutes)",
+    "waitlist_expired": "{% if context.close_reason == 'turn_lapsed' %}Your waitlist turn has passed"
+                        "{% else %}Your AutoDoctor waitlist entry has expired{% endif %}",
 }
 
 

@@ -367,8 +367,9 @@ def test_session_factory_validation_errors(world: World, client: TestClient[Any]
     assert_error(post(booking(vid, None, offline)), 409, "mechanic_offline")
     assert_error(post(booking(vid, at, mid, is_urgent=True)), 422, "invalid_value")
     # nothing was booked by any of these
-    assert client.get("/api/appointments", headers=h).json() == {"upcoming": [], "past": []}
-    assert client.get("/api/appointments", headers=auth(other, "customer")).json() == {"upcoming": [], "past": []}
+    assert client.get("/api/appointments", headers=h).json() == {"upcoming": [], "past": [], "waitlist": None}
+    assert client.get("/api/appointments", headers=auth(other, "customer")).json() == \
+        {"upcoming": [], "past": [], "waitlist": None}
 
 
 def test_only_customers_and_admins_book(world: World, client: TestClient[Any]) -> None:
@@ -520,7 +521,8 @@ def test_my_appointments_upcoming_past_and_one(world: World, client: TestClient[
     assert_error(client.get(f"/api/appointments/{second['id']}", headers=auth(other_mechanic, "mechanic")),
                  404, "appointment_not_found")
     assert_error(client.get(f"/api/appointments/{NOBODY}", headers=h), 404, "appointment_not_found")
-    assert client.get("/api/appointments", headers=auth(stranger, "customer")).json() == {"upcoming": [], "past": []}
+    assert client.get("/api/appointments", headers=auth(stranger, "customer")).json() == \
+        {"upcoming": [], "past": [], "waitlist": None}
     schedule = client.get("/api/mechanic/schedule", headers=auth(mid, "mechanic")).json()
     assert [a["id"] for a in schedule["upcoming"]] == [second["id"]]
 
