@@ -41,12 +41,13 @@ def api_connection(db: ClonedDatabase) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def become(conn: psycopg.Connection[Any], user_id: str, role: str, now: dt.datetime = NOW) -> None:
-    """What api.db.as_caller does at the start of every request's transaction, with the trusted clock
-    at `now` for this transaction (test databases allow injecting it)."""
+def become(conn: psycopg.Connection[Any], user_id: str, role: str, now: dt.datetime | None = None) -> None:
+    """What api.db.as_caller does at the start of every request's transaction; with `now`, the trusted
+    clock reads that time for the rest of this transaction (test databases allow injecting it)."""
     conn.execute(f"SET LOCAL ROLE autodoc_{role}")
-    conn.execute("SELECT set_config('request.jwt.claims', %s, true), set_config('autodoc.now', %s, true)",
-                 [json.dumps({"sub": user_id, "role": role}), now.isoformat()])
+    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps({"sub": user_id, "role": role})])
+    if now is not None:
+        conn.execute("SELECT set_config('autodoc.now', %s, true)", [now.isoformat()])
 
 
 def make_customers(world: World, n: int, *, vehicles: bool) -> list[tuple[str, str | None]]:
@@ -80,7 +81,7 @@ def test_fifty_clients_race_for_one_slot_and_exactly_one_wins(database: ClonedDa
         with api_connection(database) as conn:
             try:
                 with conn.transaction():
-                    become(conn, customer_id, "customer")
+                    become(conn, customer_id, "customer", NOW)
                     barrier.wait(timeout=60)           # everyone calls the factory at the same moment
                     session = call(conn, "create_session", type="video", plan_code="standard",
                                    concern="Brakes squeal", is_advice_only=True, scheduled_for=slot,
@@ -248,7 +249,7 @@ def test_a_deadlock_between_two_bookings_ends_as_slot_unavailable_not_a_retry(da
         with api_connection(database) as conn:
             try:
                 with conn.transaction():
-                    become(conn, ADMIN, "admin")
+                    become(conn, ADMIN, "admin", NOW)
                     book(conn, *first)
                     first_bookings_done.wait(timeout=30)
                     book(conn, *second)           # waits for the other transaction's row
