@@ -25,7 +25,7 @@ CREATE OR REPLACE FUNCTION app_private.sessions_occupy_mechanic_time() RETURNS t
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_range tstzrange;
-  v_reasons text[] := '{}';
+  v_reasons text[] := '{}'::text[];
 BEGIN
   IF NEW.mechanic_id IS NULL OR NOT NEW.status = ANY (app_private.blocking_statuses()) THEN
     RETURN NEW;
