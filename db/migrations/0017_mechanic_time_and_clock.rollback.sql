@@ -1,4 +1,4 @@
--- Reverts 0016_mechanic_time_and_clock: drops what the files of this version added (the triggers
+-- Reverts 0017_mechanic_time_and_clock: drops what the files of this version added (the triggers
 -- and functions of "who may change a mechanic's time", the status sets, and the clock-reading
 -- signatures). Re-applying the previous version's idempotent files recreates the p_now signatures.
 SET lock_timeout = '5s';

@@ -1,4 +1,4 @@
--- depends: 0015_retire_worker_reads
+-- depends: 0016_identity
 -- One guarantee for a mechanic's time and the trusted clock in bands 00-27.
 -- The functions of these bands no longer take a `p_now` parameter: they read app_private.now()
 -- (db/functions/00_clock.sql), so no caller can book in the past or stretch a hold by passing a
