@@ -13,7 +13,9 @@
 CREATE OR REPLACE FUNCTION app_private.error_catalog() RETURNS TABLE (code text, message text)
 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
   VALUES
+    ('agreement_required', 'You must agree to the waiver to sign it'),
     ('already_on_waitlist', 'You are already on the waitlist'),
+    ('already_rated', 'You have already rated this session'),
     ('append_only', 'session_events is append-only'),
     ('appointment_not_found', 'Appointment not found'),
     ('appointment_not_upcoming', 'Only an upcoming appointment has a confirmation'),
@@ -32,26 +34,34 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('mechanics_available', 'Mechanics are on shift now: request a session instead of waiting'),
     ('no_invite', 'This appointment has no calendar invite'),
     ('not_on_waitlist', 'You are not on the waitlist'),
+    ('not_rateable', 'Only a completed session can be rated'),
     ('outbox_not_dead', 'Only dead letters can be retried'),
+    ('outside_session_time', 'The session cannot be joined at this time'),
+    ('outside_signing_window', 'The waiver cannot be signed now'),
     ('outbox_not_found', 'No such outbox row'),
     ('past_time', 'Cannot schedule in the past'),
     ('payment_not_found', 'No such payment'),
     ('payment_not_refundable', 'This payment cannot be refunded'),
+    ('payment_pending', 'The payment for this booking is still being processed; try again in a minute'),
     ('refund_exceeds_charge', 'The refund would exceed what was charged'),
     ('resend_too_soon', 'The confirmation was just re-sent; try again in a few minutes'),
     ('session_not_found', 'Session not found'),
     ('slot_unavailable', 'That time slot is not available'),
     ('time_off_conflicts', 'The time off overlaps booked sessions'),
     ('time_off_not_found', 'Time off not found'),
+    ('too_early_to_cancel', 'It is too early to cancel this session for a missing waiver'),
     ('vehicle_in_use', 'Sessions refer to this vehicle'),
     ('vehicle_not_found', 'Vehicle not found'),
     ('vehicle_not_yours', 'That vehicle is not one of yours'),
+    ('waiver_already_signed', 'The waiver of this session is signed'),
+    ('waiver_required', 'The waiver must be signed before the session can be joined'),
     ('workshop_mechanic', 'Workshop mechanics follow the workshop''s hours'),
     ('workshop_not_found', 'Workshop not found'),
     -- the caller's message names the field, value or rule
     ('beyond_horizon', NULL), ('conflict', NULL), ('forbidden', NULL), ('illegal_transition', NULL),
-    ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_timezone', NULL), ('invalid_value', NULL),
-    ('missing_field', NULL), ('not_reschedulable', NULL), ('too_short_notice', NULL), ('unknown_plan', NULL),
+    ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_signature', NULL), ('invalid_timezone', NULL),
+    ('invalid_value', NULL), ('missing_field', NULL), ('not_cancellable', NULL), ('not_completable', NULL),
+    ('not_joinable', NULL), ('not_reschedulable', NULL), ('too_short_notice', NULL), ('unknown_plan', NULL),
     ('validation_error', NULL)
 $$;
 

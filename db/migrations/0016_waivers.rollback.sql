@@ -1,0 +1,56 @@
+-- Reverts 0016_waivers: the waiver, rating and session-rules tables, the session columns and the
+-- widened cancel reason, the mechanics' rating_sum, and the functions, triggers, policies and
+-- pg_cron schedule the idempotent files built on them. The previous version's idempotent files
+-- recreate api.mechanic_schedule(text, int).
+SET lock_timeout = '5s';
+SET statement_timeout = '60s';
+
+DO $$
+BEGIN
+  IF to_regnamespace('cron') IS NOT NULL THEN
+    PERFORM cron.unschedule(j.jobid) FROM cron.job j WHERE j.jobname = 'autodoc-no-shows';
+  END IF;
+END
+$$;
+DROP TRIGGER IF EXISTS session_ratings_update_mechanic ON app.session_ratings;
+DROP TRIGGER IF EXISTS mechanics_keep_rating_sum ON app.mechanics;
+DROP TRIGGER IF EXISTS waiver_versions_append_only ON app.waiver_versions;
+DROP FUNCTION IF EXISTS app_private.session_ratings_update_mechanic();
+DROP FUNCTION IF EXISTS app_private.mechanics_keep_rating_sum();
+DROP FUNCTION IF EXISTS app_private.waiver_versions_append_only();
+DROP FUNCTION IF EXISTS api.mechanic_schedule(text, int, date);
+DROP FUNCTION IF EXISTS api.mechanic_day(date);
+DROP FUNCTION IF EXISTS app_private.session_waiver_facts(uuid[]);
+DROP FUNCTION IF EXISTS api.publish_waiver(text, text);
+DROP FUNCTION IF EXISTS api.current_waiver();
+DROP FUNCTION IF EXISTS api.session_waiver(uuid);
+DROP FUNCTION IF EXISTS api.sign_waiver(uuid, text, boolean, text, inet, text);
+DROP FUNCTION IF EXISTS api.join_session(uuid);
+DROP FUNCTION IF EXISTS api.complete_session(uuid, text);
+DROP FUNCTION IF EXISTS api.rate_session(uuid, int, text);
+DROP FUNCTION IF EXISTS api.cancel_for_missing_waiver(uuid, text);
+DROP FUNCTION IF EXISTS api.mark_no_shows();
+DROP FUNCTION IF EXISTS api.set_session_rules(interval, interval, interval, interval, int);
+DROP FUNCTION IF EXISTS app_private.mark_no_show(uuid);
+DROP FUNCTION IF EXISTS app_private.live_session(uuid);
+DROP FUNCTION IF EXISTS app_private.session_participants(app.sessions);
+DROP FUNCTION IF EXISTS app_private.signing_window(app.sessions);
+DROP FUNCTION IF EXISTS app_private.join_window(app.sessions);
+DROP FUNCTION IF EXISTS app_private.session_paid(app.sessions);
+DROP FUNCTION IF EXISTS app_private.lock_session(uuid);
+DROP FUNCTION IF EXISTS app_private.signature_bytes(text);
+DROP FUNCTION IF EXISTS app_private.waiver_version_json(int);
+DROP FUNCTION IF EXISTS app_private.session_rules();
+
+ALTER TABLE app.sessions DROP CONSTRAINT sessions_cancel_reason_valid;
+ALTER TABLE app.sessions ADD CONSTRAINT sessions_cancel_reason_valid
+  CHECK (cancel_reason IN ('customer', 'mechanic', 'no_show', 'payment_failed', 'expired', 'admin'));
+ALTER TABLE app.sessions DROP CONSTRAINT sessions_completion_notes_length;
+ALTER TABLE app.sessions DROP COLUMN completion_notes;
+ALTER TABLE app.sessions DROP COLUMN mechanic_joined_at;
+ALTER TABLE app.sessions DROP COLUMN customer_joined_at;
+ALTER TABLE app.mechanics DROP COLUMN rating_sum;
+DROP TABLE app.session_ratings;
+DROP TABLE app.waiver_signatures;
+DROP TABLE app.waiver_versions;
+DROP TABLE app.session_rules;
