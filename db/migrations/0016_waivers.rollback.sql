@@ -1,7 +1,8 @@
--- Reverts 0016_waivers: the waiver, rating and session-rules tables, the session columns and the
--- widened cancel reason, the mechanics' rating_sum, and the functions, triggers, policies and
--- pg_cron schedule the idempotent files built on them. The previous version's idempotent files
--- recreate api.mechanic_schedule(text, int).
+-- Reverts 0016_waivers: the session-rules, waiver and rating tables, the session columns and the
+-- widened cancel reason, the mechanics' rating_sum, and everything the files create from this
+-- version on: functions, triggers, the no-show cron job, the grant of mechanic_zone to mechanics.
+-- The previous version's files create api.mechanic_schedule(text, int) and the older bodies of the
+-- functions this version changed (error catalog, on_session_cancelled, session_booking_charge).
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
 
@@ -12,26 +13,27 @@ BEGIN
   END IF;
 END
 $$;
-DROP TRIGGER IF EXISTS session_ratings_update_mechanic ON app.session_ratings;
 DROP TRIGGER IF EXISTS mechanics_keep_rating_sum ON app.mechanics;
-DROP TRIGGER IF EXISTS waiver_versions_append_only ON app.waiver_versions;
-DROP FUNCTION IF EXISTS app_private.session_ratings_update_mechanic();
 DROP FUNCTION IF EXISTS app_private.mechanics_keep_rating_sum();
+DROP FUNCTION IF EXISTS app_private.session_ratings_update_mechanic();
 DROP FUNCTION IF EXISTS app_private.waiver_versions_append_only();
+REVOKE EXECUTE ON FUNCTION app_private.mechanic_zone(uuid) FROM autodoc_mechanic;
+
 DROP FUNCTION IF EXISTS api.mechanic_schedule(text, int, date);
 DROP FUNCTION IF EXISTS api.mechanic_day(date);
 DROP FUNCTION IF EXISTS app_private.session_waiver_facts(uuid[]);
-DROP FUNCTION IF EXISTS api.publish_waiver(text, text);
+DROP FUNCTION IF EXISTS app_private.session_immediate_charge(uuid);
 DROP FUNCTION IF EXISTS api.current_waiver();
-DROP FUNCTION IF EXISTS api.session_waiver(uuid);
+DROP FUNCTION IF EXISTS api.publish_waiver(text, text);
 DROP FUNCTION IF EXISTS api.sign_waiver(uuid, text, boolean, text, inet, text);
+DROP FUNCTION IF EXISTS api.session_waiver(uuid);
 DROP FUNCTION IF EXISTS api.join_session(uuid);
 DROP FUNCTION IF EXISTS api.complete_session(uuid, text);
 DROP FUNCTION IF EXISTS api.rate_session(uuid, int, text);
 DROP FUNCTION IF EXISTS api.cancel_for_missing_waiver(uuid, text);
 DROP FUNCTION IF EXISTS api.mark_no_shows();
-DROP FUNCTION IF EXISTS api.set_session_rules(interval, interval, interval, interval, int);
 DROP FUNCTION IF EXISTS app_private.mark_no_show(uuid);
+DROP FUNCTION IF EXISTS app_private.cancel_unsigned(app.sessions, text);
 DROP FUNCTION IF EXISTS app_private.live_session(uuid);
 DROP FUNCTION IF EXISTS app_private.session_participants(app.sessions);
 DROP FUNCTION IF EXISTS app_private.signing_window(app.sessions);
