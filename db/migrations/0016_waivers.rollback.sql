@@ -15,8 +15,6 @@ END
 $$;
 DROP TRIGGER IF EXISTS mechanics_keep_rating_sum ON app.mechanics;
 DROP FUNCTION IF EXISTS app_private.mechanics_keep_rating_sum();
-DROP FUNCTION IF EXISTS app_private.session_ratings_update_mechanic();
-DROP FUNCTION IF EXISTS app_private.waiver_versions_append_only();
 REVOKE EXECUTE ON FUNCTION app_private.mechanic_zone(uuid) FROM autodoc_mechanic;
 
 DROP FUNCTION IF EXISTS api.mechanic_schedule(text, int, date);
@@ -56,3 +54,6 @@ DROP TABLE app.session_ratings;
 DROP TABLE app.waiver_signatures;
 DROP TABLE app.waiver_versions;
 DROP TABLE app.session_rules;
+-- their triggers went with the tables
+DROP FUNCTION IF EXISTS app_private.session_ratings_update_mechanic();
+DROP FUNCTION IF EXISTS app_private.waiver_versions_append_only();
