@@ -52,13 +52,15 @@ ALTER TABLE app.waiver_versions ENABLE ROW LEVEL SECURITY;
 -- data:image/png;base64 URL checked by api.sign_waiver (real PNG header, size limit); the CHECK is
 -- the backstop for writers that bypass it. ip_address and user_agent come from the HTTP request.
 -- signed_by is the account that submitted it: the customer, or the mechanic's device in person.
+-- A customer who deletes their account keeps the record (version, mode, agreement, time) without
+-- the image, IP and user agent (signature_data_url NULL: erased).
 CREATE TABLE app.waiver_signatures (
   id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   session_id         uuid NOT NULL REFERENCES app.sessions (id),
   customer_id        uuid NOT NULL REFERENCES app.users (id),
   waiver_version     int NOT NULL REFERENCES app.waiver_versions (version),
   mode               text NOT NULL,
-  signature_data_url text NOT NULL,
+  signature_data_url text,
   signature_bytes    int NOT NULL,
   agreed             boolean NOT NULL,
   ip_address         inet,
@@ -69,7 +71,8 @@ CREATE TABLE app.waiver_signatures (
   CONSTRAINT waiver_signatures_mode_valid CHECK (mode IN ('online', 'in_person')),
   CONSTRAINT waiver_signatures_agreed CHECK (agreed),
   CONSTRAINT waiver_signatures_png_data_url
-    CHECK (signature_data_url ~ '^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$' AND signature_bytes > 0),
+    CHECK (signature_data_url ~ '^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$'),
+  CONSTRAINT waiver_signatures_bytes_positive CHECK (signature_bytes > 0),
   CONSTRAINT waiver_signatures_user_agent_length CHECK (length(user_agent) <= 1000)
 );
 CREATE INDEX waiver_signatures_customer_id_idx ON app.waiver_signatures (customer_id);

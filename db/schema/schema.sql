@@ -453,7 +453,7 @@ CREATE TABLE app.waiver_signatures (
     customer_id uuid NOT NULL,
     waiver_version integer NOT NULL,
     mode text NOT NULL,
-    signature_data_url text NOT NULL,
+    signature_data_url text,
     signature_bytes integer NOT NULL,
     agreed boolean NOT NULL,
     ip_address inet,
@@ -461,8 +461,9 @@ CREATE TABLE app.waiver_signatures (
     signed_by uuid NOT NULL,
     signed_at timestamp with time zone NOT NULL,
     CONSTRAINT waiver_signatures_agreed CHECK (agreed),
+    CONSTRAINT waiver_signatures_bytes_positive CHECK ((signature_bytes > 0)),
     CONSTRAINT waiver_signatures_mode_valid CHECK ((mode = ANY (ARRAY['online'::text, 'in_person'::text]))),
-    CONSTRAINT waiver_signatures_png_data_url CHECK (((signature_data_url ~ '^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$'::text) AND (signature_bytes > 0))),
+    CONSTRAINT waiver_signatures_png_data_url CHECK ((signature_data_url ~ '^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$'::text)),
     CONSTRAINT waiver_signatures_user_agent_length CHECK ((length(user_agent) <= 1000))
 );
 CREATE TABLE app.waiver_versions (

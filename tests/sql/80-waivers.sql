@@ -2,7 +2,7 @@
 -- day included), who may sign, signing twice, bad signature payloads (422, nothing stored), the
 -- immediate charge after signing, versions, and row-level security (the image never listed).
 BEGIN;
-SELECT plan(54);
+SELECT plan(58);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.se_customer() AS c \gset
@@ -186,6 +186,29 @@ SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(NULL, 'anon');
 SELECT throws_ok('SELECT 1 FROM app.waiver_signatures', '42501', NULL, 'anon reads no waiver');
 SELECT tests.clear_authentication();
+
+------------------------------------------------------------------ data rights: export has them, deletion keeps what was agreed
+SELECT tests.se_customer() AS c3 \gset
+SELECT tests.set_now('2031-01-05 12:00+00');
+SELECT tests.se_session(:'c3', :'m', '2031-01-13 15:00+00') AS s_dr \gset
+SELECT tests.set_now('2031-01-13 14:50+00');
+SELECT tests.lv_sign(:'s_dr', :'c3') IS NOT NULL AS signed;
+UPDATE app.sessions SET status = 'pending' WHERE id = :'s_dr';
+UPDATE app.sessions SET status = 'active' WHERE id = :'s_dr';
+UPDATE app.sessions SET status = 'completed', completion_notes = 'Told the customer to replace the pads' WHERE id = :'s_dr';
+SELECT tests.lv_as(:'c3', 'customer', format('SELECT api.rate_session(%L, 4, %L)', :'s_dr', 'Very helpful')) IS NOT NULL AS rated;
+SELECT is(tests.lv_as(:'c3', 'customer', 'SELECT api.export_my_data()') -> 'waivers' -> 0 ->> 'signature_data_url', tests.lv_png(),
+  'the export holds the customer''s signature with its image');
+SELECT is(tests.lv_as(:'c3', 'customer', 'SELECT api.export_my_data()') -> 'ratings' -> 0 ->> 'comment', 'Very helpful',
+  '... and their ratings');
+SELECT tests.lv_as(:'c3', 'customer', 'SELECT api.delete_my_account()') ->> 'deleted' AS deleted;
+SELECT results_eq(format($$SELECT signature_data_url IS NULL, ip_address IS NULL, user_agent IS NULL, waiver_version, mode, agreed
+                           FROM app.waiver_signatures WHERE session_id = %L$$, :'s_dr'),
+  $$VALUES (true, true, true, 2, 'online'::text, true)$$,
+  'deletion keeps what was agreed and when, without the image, IP and user agent');
+SELECT results_eq(format($$SELECT r.rating::int, r.comment, s.completion_notes FROM app.session_ratings r
+                           JOIN app.sessions s ON s.id = r.session_id WHERE r.session_id = %L$$, :'s_dr'),
+  $$VALUES (4, NULL::text, NULL::text)$$, '... the rating without its comment, the session without the mechanic''s notes');
 
 SELECT * FROM finish();
 ROLLBACK;
