@@ -1,4 +1,4 @@
--- Reverts 0017_waivers: the session-rules, waiver and rating tables, the session columns and the
+-- Reverts 0018_waivers: the session-rules, waiver and rating tables, the session columns and the
 -- widened cancel reason, the mechanics' rating_sum, and everything the files create from this
 -- version on: functions, triggers, the no-show cron job, the grant of mechanic_zone to mechanics.
 -- The previous version's files create api.mechanic_schedule(text, int) and the older bodies of the

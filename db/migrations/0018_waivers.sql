@@ -1,4 +1,4 @@
--- depends: 0016_identity
+-- depends: 0017_mechanic_time_and_clock
 -- Waivers and the live session (band 80): versioned waiver texts, one signature per session, the
 -- lifecycle's timing rules as one settings row, who has joined a session, completion notes,
 -- ratings (the mechanic's rating kept exactly by trigger), and the `waiver_missing` cancel reason.
