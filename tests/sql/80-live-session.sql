@@ -10,6 +10,7 @@ SELECT tests.se_customer('lv-cust@example.test', 'Dana Driver') AS c \gset
 SELECT tests.se_customer() AS c2 \gset
 SELECT tests.se_mechanic() AS m \gset
 SELECT tests.se_mechanic('America/Toronto', true) AS mw \gset
+SELECT tests.lv_open_all_day(:'m'), tests.lv_open_all_day(:'mw');  -- any local time can be booked
 SELECT tests.create_admin() AS adm \gset
 
 CREATE FUNCTION pg_temp.err(p_user uuid, p_role text, p_sql text) RETURNS jsonb LANGUAGE plpgsql AS $$

@@ -9,6 +9,7 @@ SELECT tests.se_customer() AS c \gset
 SELECT tests.se_customer() AS c2 \gset
 SELECT tests.se_mechanic() AS m \gset
 SELECT tests.se_mechanic('America/Toronto', true) AS mw \gset
+SELECT tests.lv_open_all_day(:'m'), tests.lv_open_all_day(:'mw');  -- any local time can be booked
 SELECT tests.create_admin() AS adm \gset
 
 CREATE FUNCTION pg_temp.sign_err(p_session uuid, p_user uuid, p_role text, p_sig text DEFAULT tests.lv_png(),
@@ -130,6 +131,7 @@ SELECT is((SELECT count(*)::int FROM app.scheduled_payments WHERE session_id = :
 SELECT tests.clear_authentication();
 INSERT INTO app.session_assignments (session_id, mechanic_id, status, offered_at, responded_at)
 VALUES (:'imm', :'m', 'accepted', '2031-01-11 10:00+00', '2031-01-11 10:01+00');
+UPDATE app.mechanics SET currently_on_shift = true WHERE user_id = :'m';  -- an immediate session needs a mechanic on shift
 UPDATE app.sessions SET mechanic_id = :'m', status = 'waiting' WHERE id = :'imm';
 SELECT tests.set_now('2031-01-11 10:02+00');
 SELECT ok((tests.lv_sign(:'imm', :'c') -> 'session' ->> 'paid')::boolean IS FALSE, 'accepted: signed, not paid yet');

@@ -17,7 +17,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- lv_immediate(customer, mechanic?, plan?): an immediate session created at now (the trusted
--- clock) as pending; with a mechanic, accepted by them (status waiting), as matching leaves it.
+-- clock) as pending; with a mechanic (put on shift: an immediate session needs one), accepted by
+-- them (status waiting), as matching leaves it.
 CREATE OR REPLACE FUNCTION tests.lv_immediate(p_customer uuid, p_mechanic uuid DEFAULT NULL, p_plan text DEFAULT 'standard')
 RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
@@ -30,11 +31,31 @@ BEGIN
     FROM app.plans pl WHERE pl.code = p_plan
   RETURNING id INTO v_id;
   IF p_mechanic IS NOT NULL THEN
+    UPDATE app.mechanics SET currently_on_shift = true WHERE user_id = p_mechanic AND NOT currently_on_shift;
     INSERT INTO app.session_assignments (session_id, mechanic_id, status, offered_at, responded_at)
     VALUES (v_id, p_mechanic, 'accepted', app_private.now(), app_private.now());
     UPDATE app.sessions SET mechanic_id = p_mechanic, status = 'waiting' WHERE id = v_id;
   END IF;
   RETURN v_id;
+END
+$$;
+
+-- lv_open_all_day(mechanic): the mechanic (or their workshop) is open around the clock every day,
+-- so a test can book any local time (the booking trigger refuses sessions outside opening hours).
+CREATE OR REPLACE FUNCTION tests.lv_open_all_day(p_mechanic uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_workshop uuid := (SELECT workshop_id FROM app.mechanics WHERE user_id = p_mechanic);
+BEGIN
+  IF v_workshop IS NOT NULL THEN
+    INSERT INTO app.workshop_availability (workshop_id, day_of_week, is_open, open_time, close_time)
+    SELECT v_workshop, d, true, '00:00', '00:00' FROM generate_series(0, 6) d
+    ON CONFLICT (workshop_id, day_of_week) DO UPDATE SET is_open = true, open_time = '00:00', close_time = '00:00';
+  ELSE
+    DELETE FROM app.mechanic_availability_blocks WHERE mechanic_id = p_mechanic;
+    INSERT INTO app.mechanic_availability_blocks (mechanic_id, day_of_week, start_time, end_time)
+    SELECT p_mechanic, d, '00:00', '00:00' FROM generate_series(0, 6) d;
+  END IF;
 END
 $$;
 
