@@ -8,6 +8,7 @@ from api.controllers import notifications
 from api.controllers.admin import AdminController
 from api.controllers.appointments import AppointmentsController, SessionsController, SlotHoldsController
 from api.controllers.customers import CustomerController
+from api.controllers.live_session import LiveSessionController
 from api.controllers.me import MeController
 from api.controllers.mechanic_self import MechanicSelfController
 from api.controllers.mechanics import MechanicsController
@@ -18,5 +19,5 @@ from api.controllers.webhooks import StripeWebhookController
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
     MechanicSelfController, MeController, AdminController, StripeWebhookController, WaitlistController,
-    AdminWaitlistController, MoneyController, *notifications.ROUTE_HANDLERS,
+    AdminWaitlistController, LiveSessionController, MoneyController, *notifications.ROUTE_HANDLERS,
 ]

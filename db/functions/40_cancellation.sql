@@ -20,7 +20,7 @@ RETURNS app.cancellation_policies
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v app.cancellation_policies;
-  v_lead interval := p_session.scheduled_for - p_at;
+  v_lead interval := coalesce(p_session.scheduled_for, p_session.created_at) - p_at;
 BEGIN
   IF p_reason IN ('no_show', 'missing_waiver') THEN
     SELECT * INTO v FROM app.cancellation_policies c
@@ -76,7 +76,7 @@ BEGIN
   RETURN jsonb_build_object(
     'session_id', p_session.id, 'tier', v_tier.tier, 'description', v_tier.description,
     'policy_version', v_tier.version, 'service_mode', p_session.service_mode, 'currency', 'usd',
-    'lead_seconds', floor(extract(epoch FROM p_session.scheduled_for - p_at))::bigint,
+    'lead_seconds', floor(extract(epoch FROM coalesce(p_session.scheduled_for, p_session.created_at) - p_at))::bigint,
     'paid_cents', v_paid, 'refund_cents', v_refund, 'fee_cents', v_refund_gross - greatest(v_refund_gross - v_tier.fee_cents, 0),
     'credit_cents', v_credit, 'mechanic_cents', v_mechanic,
     'platform_cents', v_paid - v_refund - v_credit - v_mechanic,
@@ -107,8 +107,9 @@ END
 $$;
 
 -- cancel_with_policy(session, reason, note?): THE policy cancellation. reason: customer | admin
--- (lead-time tiers), no_show | missing_waiver (their own tiers; the session's cancel_reason is
--- no_show / mechanic). Locks the customer's row, then the session (the booking functions' order),
+-- (lead-time tiers; a scheduled appointment that is scheduled or pending), no_show | missing_waiver
+-- (their own tiers; the session's cancel_reason becomes no_show / waiver_missing; called by the
+-- lifecycle band's app_private.cancel_unsigned; also an immediate session that is waiting). Locks the customer's row, then the session (the booking functions' order),
 -- so two cancels at once are serialised: the second finds the recorded cancellation and returns
 -- its breakdown with already_cancelled = true, refunding nothing again. Otherwise: records the
 -- breakdown, cancels the session through transition_session (lifecycle rules, audit log, emails
@@ -141,12 +142,17 @@ BEGIN
   IF v_b IS NOT NULL THEN
     RETURN v_b || jsonb_build_object('already_cancelled', true);
   END IF;
-  IF v_s.status NOT IN ('scheduled', 'pending') OR v_s.scheduled_for IS NULL OR v_s.type IS NULL THEN
+  IF v_s.type IS NULL OR (p_reason IN ('customer', 'admin')
+                          AND (v_s.status NOT IN ('scheduled', 'pending') OR v_s.scheduled_for IS NULL))
+     OR (p_reason IN ('no_show', 'missing_waiver') AND v_s.status NOT IN ('scheduled', 'pending', 'waiting')) THEN
     PERFORM app_private.raise_error(409, 'not_cancellable', format('A session that is %s cannot be cancelled', v_s.status),
       jsonb_build_object('session_id', v_s.id, 'status', v_s.status, 'is_immediate', v_s.scheduled_for IS NULL));
   END IF;
   v_b := app_private.cancellation_breakdown(v_s, p_reason, v_now);
-  IF (v_b ->> 'payment_pending')::boolean THEN
+  -- A customer waits for the charge to settle; the no-show job and the mechanic cannot wait: they
+  -- share out what has been paid (a charge that succeeds later lands in the session's pot, and
+  -- reconciliation reports it as session_unsettled).
+  IF (v_b ->> 'payment_pending')::boolean AND p_reason IN ('customer', 'admin') THEN
     PERFORM app_private.raise_error(409, 'payment_pending',
       'The payment for this booking is still being processed; try again in a minute',
       jsonb_build_object('session_id', v_s.id));
@@ -162,8 +168,10 @@ BEGIN
 
   -- emails (with the receipt just recorded), CANCEL invites, reminders stopped: the sessions triggers
   PERFORM app_private.transition_session(v_s.id, 'cancelled',
-    CASE p_reason WHEN 'missing_waiver' THEN 'mechanic' ELSE p_reason END,
-    jsonb_build_object('via', 'cancel_with_policy', 'tier', v_b ->> 'tier', 'reason', p_reason));
+    CASE p_reason WHEN 'missing_waiver' THEN 'waiver_missing' ELSE p_reason END,
+    jsonb_build_object('via', CASE p_reason WHEN 'missing_waiver' THEN 'waiver_missing' WHEN 'no_show' THEN 'no_show'
+                                            ELSE 'cancel_session' END,
+                       'tier', v_b ->> 'tier', 'at', v_now));
 
   PERFORM app_private.ledger_post('cancellation', 'cancellation:' || v_s.id,
     jsonb_build_array(

@@ -51,7 +51,7 @@ $$;
 -- full plan price; in person: the deposit of the booking's money policy (never more than the
 -- price). The customer's account credit is spent first; the card is charged for the rest, and not
 -- at all when credit covers it (db/functions/40_ledger.sql, charge_after_credit). Immediate sessions
--- are charged after the waiver, elsewhere. Returns the payment id or NULL.
+-- are charged after the waiver (session_immediate_charge). Returns the payment id or NULL.
 CREATE OR REPLACE FUNCTION app_private.session_booking_charge(p_session_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -70,6 +70,20 @@ BEGIN
   ELSE
     RETURN app_private.payment_ensure(p_session_id, 'full', app_private.charge_after_credit(p_session_id, 'full', v_price));
   END IF;
+END
+$$;
+
+-- session_immediate_charge(): an immediate session is charged the full plan price once its waiver
+-- is signed (SPEC section 7; called by api.sign_waiver), account credit first. Key charge:<session>:full, so a second
+-- call is the same charge; a decline cancels the session (payment_mark_failed). Returns the payment
+-- id or NULL (a free plan).
+CREATE OR REPLACE FUNCTION app_private.session_immediate_charge(p_session_id uuid)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  RETURN app_private.payment_ensure(p_session_id, 'full', app_private.charge_after_credit(p_session_id, 'full',
+    (SELECT p.price_cents FROM app.sessions s JOIN app.plans p ON p.code = s.plan_code
+      WHERE s.id = p_session_id AND s.scheduled_for IS NULL)));
 END
 $$;
 

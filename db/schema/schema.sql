@@ -43,23 +43,6 @@ CREATE TABLE app.booking_settings (
     CONSTRAINT booking_settings_positive CHECK (((min_notice >= '00:00:00'::interval) AND (booking_horizon > '00:00:00'::interval) AND (hold_duration > '00:00:00'::interval) AND (slot_step >= '00:05:00'::interval) AND (matching_lead >= '00:00:00'::interval) AND ((calendar_days >= 1) AND (calendar_days <= 366)))),
     CONSTRAINT booking_settings_single_row CHECK (id)
 );
-CREATE TABLE app.cancellation_policies (
-    version integer NOT NULL,
-    service_mode text NOT NULL,
-    tier text NOT NULL,
-    min_lead interval,
-    max_lead interval,
-    refund_pct numeric(5,2) DEFAULT 0 NOT NULL,
-    fee_cents integer DEFAULT 0 NOT NULL,
-    credit_pct numeric(5,2) DEFAULT 0 NOT NULL,
-    mechanic_pct numeric(5,2) DEFAULT 0 NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT cancellation_policies_band_ordered CHECK (((min_lead IS NULL) OR (max_lead IS NULL) OR (min_lead < max_lead))),
-    CONSTRAINT cancellation_policies_reason_tiers_have_no_band CHECK (((tier <> ALL (ARRAY['no_show'::text, 'missing_waiver'::text])) OR ((min_lead IS NULL) AND (max_lead IS NULL)))),
-    CONSTRAINT cancellation_policies_service_mode_valid CHECK ((service_mode = ANY (ARRAY['online'::text, 'in_person'::text]))),
-    CONSTRAINT cancellation_policies_shares_valid CHECK (((refund_pct >= (0)::numeric) AND (credit_pct >= (0)::numeric) AND (mechanic_pct >= (0)::numeric) AND (((refund_pct + credit_pct) + mechanic_pct) <= (100)::numeric) AND (fee_cents >= 0))),
-    CONSTRAINT cancellation_policies_tier_format CHECK ((tier ~ '^[a-z0-9_]+$'::text))
-);
 CREATE TABLE app.clock_settings (
     id boolean DEFAULT true NOT NULL,
     injection_allowed boolean DEFAULT false NOT NULL,
@@ -83,71 +66,6 @@ CREATE TABLE app.favorites (
     customer_id uuid NOT NULL,
     mechanic_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
-);
-CREATE TABLE app.ledger_accounts (
-    id bigint NOT NULL,
-    kind text NOT NULL,
-    owner_id uuid,
-    currency text NOT NULL,
-    balance_cents bigint DEFAULT 0 NOT NULL,
-    version bigint DEFAULT 0 NOT NULL,
-    keeps_balance boolean NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ledger_accounts_balance_not_negative CHECK (((kind = ANY (ARRAY['customer_card'::text, 'session'::text])) OR (balance_cents >= 0))),
-    CONSTRAINT ledger_accounts_currency_format CHECK ((currency ~ '^[a-z]{3}$'::text)),
-    CONSTRAINT ledger_accounts_hot_are_platform CHECK ((keeps_balance = (kind <> ALL (ARRAY['platform_revenue'::text, 'stripe_clearing'::text])))),
-    CONSTRAINT ledger_accounts_kind_valid CHECK ((kind = ANY (ARRAY['customer_card'::text, 'customer_credit'::text, 'session'::text, 'mechanic_payable'::text, 'platform_revenue'::text, 'stripe_clearing'::text]))),
-    CONSTRAINT ledger_accounts_owner_matches_kind CHECK (((owner_id IS NULL) = (kind = ANY (ARRAY['platform_revenue'::text, 'stripe_clearing'::text]))))
-);
-ALTER TABLE app.ledger_accounts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME app.ledger_accounts_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-CREATE TABLE app.ledger_entries (
-    id bigint NOT NULL,
-    transaction_id bigint NOT NULL,
-    account_id bigint NOT NULL,
-    amount_cents bigint NOT NULL,
-    currency text NOT NULL,
-    account_version bigint,
-    balance_after_cents bigint,
-    created_at timestamp with time zone NOT NULL,
-    CONSTRAINT ledger_entries_amount_not_zero CHECK ((amount_cents <> 0))
-);
-ALTER TABLE app.ledger_entries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME app.ledger_entries_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-CREATE TABLE app.ledger_transactions (
-    id bigint NOT NULL,
-    kind text NOT NULL,
-    idempotency_key text NOT NULL,
-    session_id uuid,
-    payment_id uuid,
-    refund_id uuid,
-    currency text NOT NULL,
-    memo jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_by uuid,
-    created_at timestamp with time zone NOT NULL,
-    CONSTRAINT ledger_transactions_kind_valid CHECK ((kind = ANY (ARRAY['charge_succeeded'::text, 'refund_requested'::text, 'refund_succeeded'::text, 'refund_failed'::text, 'credit_spent'::text, 'credit_returned'::text, 'credit_adjusted'::text, 'cancellation'::text, 'completion'::text]))),
-    CONSTRAINT ledger_transactions_memo_object CHECK ((jsonb_typeof(memo) = 'object'::text))
-);
-ALTER TABLE app.ledger_transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME app.ledger_transactions_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
 );
 CREATE TABLE app.live_events (
     id bigint NOT NULL,
@@ -238,22 +156,11 @@ CREATE TABLE app.mechanics (
     is_active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    rating_sum numeric(14,2) DEFAULT 0 NOT NULL,
     CONSTRAINT mechanics_display_name_present CHECK ((btrim(display_name) <> ''::text)),
     CONSTRAINT mechanics_experience_not_negative CHECK (((years_of_experience >= 0) AND (rating_count >= 0))),
     CONSTRAINT mechanics_rating_range CHECK (((rating >= (0)::numeric) AND (rating <= (5)::numeric))),
     CONSTRAINT mechanics_timezone_valid CHECK (app_private.is_valid_timezone(timezone))
-);
-CREATE TABLE app.money_policy_versions (
-    version integer NOT NULL,
-    effective_from timestamp with time zone NOT NULL,
-    currency text DEFAULT 'usd'::text NOT NULL,
-    deposit_cents integer NOT NULL,
-    commission_pct numeric(5,2) NOT NULL,
-    note text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT money_policy_versions_commission_range CHECK (((commission_pct >= (0)::numeric) AND (commission_pct <= (100)::numeric))),
-    CONSTRAINT money_policy_versions_currency_format CHECK ((currency ~ '^[a-z]{3}$'::text)),
-    CONSTRAINT money_policy_versions_deposit_not_negative CHECK ((deposit_cents >= 0))
 );
 CREATE TABLE app.outbox (
     id bigint NOT NULL,
@@ -368,27 +275,6 @@ CREATE TABLE app.session_assignments (
     CONSTRAINT session_assignments_priority_valid CHECK ((priority = ANY (ARRAY['high'::text, 'medium'::text, 'low'::text]))),
     CONSTRAINT session_assignments_status_valid CHECK ((status = ANY (ARRAY['scheduled'::text, 'offered'::text, 'accepted'::text, 'declined'::text, 'expired'::text, 'withdrawn'::text])))
 );
-CREATE TABLE app.session_cancellations (
-    session_id uuid NOT NULL,
-    policy_version integer NOT NULL,
-    service_mode text NOT NULL,
-    tier text NOT NULL,
-    reason text NOT NULL,
-    note text,
-    lead_seconds bigint NOT NULL,
-    currency text NOT NULL,
-    paid_cents integer NOT NULL,
-    refund_cents integer NOT NULL,
-    fee_cents integer NOT NULL,
-    credit_cents integer NOT NULL,
-    mechanic_cents integer NOT NULL,
-    platform_cents integer NOT NULL,
-    cancelled_by uuid,
-    cancelled_at timestamp with time zone NOT NULL,
-    CONSTRAINT session_cancellations_amounts_not_negative CHECK (((paid_cents >= 0) AND (refund_cents >= 0) AND (fee_cents >= 0) AND (credit_cents >= 0) AND (mechanic_cents >= 0) AND (platform_cents >= 0) AND (fee_cents <= platform_cents))),
-    CONSTRAINT session_cancellations_conserved CHECK ((paid_cents = (((refund_cents + credit_cents) + mechanic_cents) + platform_cents))),
-    CONSTRAINT session_cancellations_reason_valid CHECK ((reason = ANY (ARRAY['customer'::text, 'admin'::text, 'no_show'::text, 'missing_waiver'::text])))
-);
 CREATE TABLE app.session_events (
     id bigint NOT NULL,
     session_id uuid NOT NULL,
@@ -418,6 +304,16 @@ CREATE TABLE app.session_invites (
     CONSTRAINT session_invites_method_is_known CHECK ((method = ANY (ARRAY['REQUEST'::text, 'CANCEL'::text]))),
     CONSTRAINT session_invites_sequence_non_negative CHECK ((sequence >= 0))
 );
+CREATE TABLE app.session_ratings (
+    session_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    mechanic_id uuid NOT NULL,
+    rating smallint NOT NULL,
+    comment text,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT session_ratings_comment_length CHECK ((length(comment) <= 2000)),
+    CONSTRAINT session_ratings_rating_range CHECK (((rating >= 1) AND (rating <= 5)))
+);
 CREATE TABLE app.session_reminders (
     session_id uuid NOT NULL,
     kind text NOT NULL,
@@ -429,6 +325,17 @@ CREATE TABLE app.session_reminders (
     outbox_id bigint,
     CONSTRAINT session_reminders_kind_is_known CHECK ((kind = ANY (ARRAY['1d'::text, '1h'::text, '15m'::text]))),
     CONSTRAINT session_reminders_sent_or_skipped CHECK (((sent_at IS NULL) OR (skipped_at IS NULL)))
+);
+CREATE TABLE app.session_rules (
+    id boolean DEFAULT true NOT NULL,
+    sign_opens_before interval DEFAULT '00:15:00'::interval NOT NULL,
+    join_opens_before interval DEFAULT '00:15:00'::interval NOT NULL,
+    waiver_missing_after interval DEFAULT '00:10:00'::interval NOT NULL,
+    no_show_after interval DEFAULT '00:15:00'::interval NOT NULL,
+    signature_max_bytes integer DEFAULT 131072 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_rules_sensible CHECK ((((sign_opens_before >= '00:00:00'::interval) AND (sign_opens_before <= '1 day'::interval)) AND ((join_opens_before >= '00:00:00'::interval) AND (join_opens_before <= '1 day'::interval)) AND ((waiver_missing_after >= '00:00:00'::interval) AND (waiver_missing_after <= no_show_after)) AND ((no_show_after >= '00:01:00'::interval) AND (no_show_after <= '1 day'::interval)) AND ((signature_max_bytes >= 1024) AND (signature_max_bytes <= 4194304)))),
+    CONSTRAINT session_rules_single_row CHECK (id)
 );
 CREATE TABLE app.sessions (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -458,10 +365,13 @@ CREATE TABLE app.sessions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     period tstzrange GENERATED ALWAYS AS (tstzrange(COALESCE(scheduled_for, created_at), ends_at, '[)'::text)) STORED,
-    money_policy_version integer DEFAULT 1 NOT NULL,
+    customer_joined_at timestamp with time zone,
+    mechanic_joined_at timestamp with time zone,
+    completion_notes text,
     CONSTRAINT sessions_cancel_reason_iff_cancelled CHECK (((status = 'cancelled'::text) = (cancel_reason IS NOT NULL))),
-    CONSTRAINT sessions_cancel_reason_valid CHECK ((cancel_reason = ANY (ARRAY['customer'::text, 'mechanic'::text, 'no_show'::text, 'payment_failed'::text, 'expired'::text, 'admin'::text]))),
+    CONSTRAINT sessions_cancel_reason_valid CHECK ((cancel_reason = ANY (ARRAY['customer'::text, 'mechanic'::text, 'no_show'::text, 'payment_failed'::text, 'expired'::text, 'admin'::text, 'waiver_missing'::text]))),
     CONSTRAINT sessions_complete_unless_held CHECK (((status = 'held'::text) OR ((status = 'cancelled'::text) AND (hold_expires_at IS NOT NULL) AND (type IS NULL)) OR ((type IS NOT NULL) AND (concern IS NOT NULL) AND (concern_category IS NOT NULL)))),
+    CONSTRAINT sessions_completion_notes_length CHECK ((length(completion_notes) <= 10000)),
     CONSTRAINT sessions_concern_category_valid CHECK ((concern_category = ANY (ARRAY['diagnostic'::text, 'repair'::text, 'maintenance'::text, 'inspection'::text, 'consultation'::text]))),
     CONSTRAINT sessions_ends_after_start CHECK ((ends_at > COALESCE(scheduled_for, created_at))),
     CONSTRAINT sessions_file_refs_array CHECK ((jsonb_typeof(file_refs) = 'array'::text)),
@@ -537,6 +447,34 @@ CREATE TABLE app.waitlist_settings (
     CONSTRAINT waitlist_settings_sensible CHECK ((((customers_per_mechanic >= 1) AND (customers_per_mechanic <= 100)) AND ((turn_duration >= '00:01:00'::interval) AND (turn_duration <= '1 day'::interval)) AND ((max_wait >= '00:05:00'::interval) AND (max_wait <= '7 days'::interval)))),
     CONSTRAINT waitlist_settings_single_row CHECK (id)
 );
+CREATE TABLE app.waiver_signatures (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    waiver_version integer NOT NULL,
+    mode text NOT NULL,
+    signature_data_url text,
+    signature_bytes integer NOT NULL,
+    agreed boolean NOT NULL,
+    ip_address inet,
+    user_agent text,
+    signed_by uuid NOT NULL,
+    signed_at timestamp with time zone NOT NULL,
+    CONSTRAINT waiver_signatures_agreed CHECK (agreed),
+    CONSTRAINT waiver_signatures_bytes_positive CHECK ((signature_bytes > 0)),
+    CONSTRAINT waiver_signatures_mode_valid CHECK ((mode = ANY (ARRAY['online'::text, 'in_person'::text]))),
+    CONSTRAINT waiver_signatures_png_data_url CHECK ((signature_data_url ~ '^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$'::text)),
+    CONSTRAINT waiver_signatures_user_agent_length CHECK ((length(user_agent) <= 1000))
+);
+CREATE TABLE app.waiver_versions (
+    version integer NOT NULL,
+    title text NOT NULL,
+    body text NOT NULL,
+    published_at timestamp with time zone NOT NULL,
+    published_by uuid,
+    CONSTRAINT waiver_versions_text_present CHECK (((btrim(title) <> ''::text) AND (btrim(body) <> ''::text) AND (length(title) <= 200) AND (length(body) <= 100000))),
+    CONSTRAINT waiver_versions_version_positive CHECK ((version > 0))
+);
 CREATE TABLE app.worker_heartbeats (
     worker_id text NOT NULL,
     hostname text,
@@ -575,24 +513,12 @@ ALTER TABLE ONLY app.live_events ALTER COLUMN id SET DEFAULT nextval('app.live_e
 ALTER TABLE ONLY app.outbox ALTER COLUMN id SET DEFAULT nextval('app.outbox_id_seq'::regclass);
 ALTER TABLE ONLY app.booking_settings
     ADD CONSTRAINT booking_settings_pkey PRIMARY KEY (id);
-ALTER TABLE ONLY app.cancellation_policies
-    ADD CONSTRAINT cancellation_policies_pkey PRIMARY KEY (version, service_mode, tier);
 ALTER TABLE ONLY app.clock_settings
     ADD CONSTRAINT clock_settings_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (user_id);
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_pkey PRIMARY KEY (customer_id, mechanic_id);
-ALTER TABLE ONLY app.ledger_accounts
-    ADD CONSTRAINT ledger_accounts_one_per_owner UNIQUE NULLS NOT DISTINCT (kind, owner_id, currency);
-ALTER TABLE ONLY app.ledger_accounts
-    ADD CONSTRAINT ledger_accounts_pkey PRIMARY KEY (id);
-ALTER TABLE ONLY app.ledger_entries
-    ADD CONSTRAINT ledger_entries_pkey PRIMARY KEY (id);
-ALTER TABLE ONLY app.ledger_transactions
-    ADD CONSTRAINT ledger_transactions_idempotency_key_unique UNIQUE (idempotency_key);
-ALTER TABLE ONLY app.ledger_transactions
-    ADD CONSTRAINT ledger_transactions_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.live_events
     ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_applications
@@ -605,10 +531,6 @@ ALTER TABLE ONLY app.mechanic_time_off
     ADD CONSTRAINT mechanic_time_off_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_pkey PRIMARY KEY (user_id);
-ALTER TABLE ONLY app.money_policy_versions
-    ADD CONSTRAINT money_policy_versions_effective_from_unique UNIQUE (effective_from);
-ALTER TABLE ONLY app.money_policy_versions
-    ADD CONSTRAINT money_policy_versions_pkey PRIMARY KEY (version);
 ALTER TABLE ONLY app.outbox
     ADD CONSTRAINT outbox_idempotency_key_unique UNIQUE (idempotency_key);
 ALTER TABLE ONLY app.outbox_kinds
@@ -633,16 +555,18 @@ ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_one_per_mechanic UNIQUE (session_id, mechanic_id);
 ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_pkey PRIMARY KEY (id);
-ALTER TABLE ONLY app.session_cancellations
-    ADD CONSTRAINT session_cancellations_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_events
     ADD CONSTRAINT session_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_uid_unique UNIQUE (uid);
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_reminders
     ADD CONSTRAINT session_reminders_pkey PRIMARY KEY (session_id, kind);
+ALTER TABLE ONLY app.session_rules
+    ADD CONSTRAINT session_rules_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_no_customer_overlap EXCLUDE USING gist (customer_id WITH =, period WITH &&) WHERE ((status = ANY (ARRAY['held'::text, 'scheduled'::text, 'pending'::text, 'waiting'::text, 'active'::text])));
 ALTER TABLE ONLY app.sessions
@@ -659,6 +583,12 @@ ALTER TABLE ONLY app.waitlist_entries
     ADD CONSTRAINT waitlist_entries_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.waitlist_settings
     ADD CONSTRAINT waitlist_settings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_one_per_session UNIQUE (session_id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.waiver_versions
+    ADD CONSTRAINT waiver_versions_pkey PRIMARY KEY (version);
 ALTER TABLE ONLY app.worker_heartbeats
     ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (worker_id);
 ALTER TABLE ONLY app.workshop_availability
@@ -666,12 +596,6 @@ ALTER TABLE ONLY app.workshop_availability
 ALTER TABLE ONLY app.workshops
     ADD CONSTRAINT workshops_pkey PRIMARY KEY (id);
 CREATE INDEX favorites_mechanic_id_idx ON app.favorites USING btree (mechanic_id);
-CREATE INDEX ledger_accounts_owner ON app.ledger_accounts USING btree (owner_id);
-CREATE INDEX ledger_entries_account ON app.ledger_entries USING btree (account_id, id);
-CREATE INDEX ledger_entries_transaction ON app.ledger_entries USING btree (transaction_id);
-CREATE INDEX ledger_transactions_payment ON app.ledger_transactions USING btree (payment_id) WHERE (payment_id IS NOT NULL);
-CREATE INDEX ledger_transactions_refund ON app.ledger_transactions USING btree (refund_id) WHERE (refund_id IS NOT NULL);
-CREATE INDEX ledger_transactions_session ON app.ledger_transactions USING btree (session_id);
 CREATE INDEX live_events_audience_idx ON app.live_events USING gin (audience);
 CREATE INDEX live_events_created_at_idx ON app.live_events USING btree (created_at);
 CREATE INDEX mechanic_applications_decided_by_idx ON app.mechanic_applications USING btree (decided_by);
@@ -696,6 +620,8 @@ CREATE INDEX scheduled_payments_session ON app.scheduled_payments USING btree (s
 CREATE INDEX scheduled_payments_status ON app.scheduled_payments USING btree (status);
 CREATE INDEX session_assignments_mechanic_id_idx ON app.session_assignments USING btree (mechanic_id, status);
 CREATE INDEX session_events_session_id_idx ON app.session_events USING btree (session_id, id);
+CREATE INDEX session_ratings_customer_id_idx ON app.session_ratings USING btree (customer_id);
+CREATE INDEX session_ratings_mechanic_id_idx ON app.session_ratings USING btree (mechanic_id);
 CREATE INDEX session_reminders_due ON app.session_reminders USING btree (due_at) WHERE ((sent_at IS NULL) AND (skipped_at IS NULL));
 CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, scheduled_for);
 CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
@@ -713,18 +639,13 @@ CREATE INDEX waitlist_entries_session_idx ON app.waitlist_entries USING btree (s
 CREATE INDEX waitlist_entries_turns_by_expiry ON app.waitlist_entries USING btree (turn_expires_at) WHERE (status = 'notified'::text);
 CREATE INDEX waitlist_entries_turns_by_mechanic ON app.waitlist_entries USING btree (notified_mechanic_id) WHERE (status = 'notified'::text);
 CREATE INDEX waitlist_entries_vehicle_idx ON app.waitlist_entries USING btree (vehicle_id) WHERE (vehicle_id IS NOT NULL);
-ALTER TABLE ONLY app.cancellation_policies
-    ADD CONSTRAINT cancellation_policies_version_fkey FOREIGN KEY (version) REFERENCES app.money_policy_versions(version);
+CREATE INDEX waiver_signatures_customer_id_idx ON app.waiver_signatures USING btree (customer_id);
 ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
-ALTER TABLE ONLY app.ledger_entries
-    ADD CONSTRAINT ledger_entries_account_id_fkey FOREIGN KEY (account_id) REFERENCES app.ledger_accounts(id);
-ALTER TABLE ONLY app.ledger_entries
-    ADD CONSTRAINT ledger_entries_transaction_id_fkey FOREIGN KEY (transaction_id) REFERENCES app.ledger_transactions(id);
 ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES app.users(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.mechanic_applications
@@ -749,22 +670,22 @@ ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
-ALTER TABLE ONLY app.session_cancellations
-    ADD CONSTRAINT session_cancellations_policy_fkey FOREIGN KEY (policy_version, service_mode, tier) REFERENCES app.cancellation_policies(version, service_mode, tier);
-ALTER TABLE ONLY app.session_cancellations
-    ADD CONSTRAINT session_cancellations_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_events
     ADD CONSTRAINT session_events_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_reminders
     ADD CONSTRAINT session_reminders_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
-ALTER TABLE ONLY app.sessions
-    ADD CONSTRAINT sessions_money_policy_version_fkey FOREIGN KEY (money_policy_version) REFERENCES app.money_policy_versions(version) NOT VALID;
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_plan_code_fkey FOREIGN KEY (plan_code) REFERENCES app.plans(code);
 ALTER TABLE ONLY app.sessions
@@ -781,38 +702,46 @@ ALTER TABLE ONLY app.waitlist_entries
     ADD CONSTRAINT waitlist_entries_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.waitlist_entries
     ADD CONSTRAINT waitlist_entries_vehicle_id_fkey FOREIGN KEY (vehicle_id) REFERENCES app.vehicles(id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_signed_by_fkey FOREIGN KEY (signed_by) REFERENCES app.users(id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_waiver_version_fkey FOREIGN KEY (waiver_version) REFERENCES app.waiver_versions(version);
+ALTER TABLE ONLY app.waiver_versions
+    ADD CONSTRAINT waiver_versions_published_by_fkey FOREIGN KEY (published_by) REFERENCES app.users(id);
 ALTER TABLE ONLY app.workshop_availability
     ADD CONSTRAINT workshop_availability_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE CASCADE;
 ALTER TABLE app.booking_settings ENABLE ROW LEVEL SECURITY;
-ALTER TABLE app.cancellation_policies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.clock_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.favorites ENABLE ROW LEVEL SECURITY;
-ALTER TABLE app.ledger_accounts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE app.ledger_entries ENABLE ROW LEVEL SECURITY;
-ALTER TABLE app.ledger_transactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.live_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_applications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
-ALTER TABLE app.money_policy_versions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox_kinds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.payment_refunds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.plans ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.scheduled_payments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_assignments ENABLE ROW LEVEL SECURITY;
-ALTER TABLE app.session_cancellations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_invites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_ratings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_reminders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_rules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.stripe_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.vehicles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.waitlist_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.waitlist_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.waiver_signatures ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.waiver_versions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.worker_heartbeats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.workshop_availability ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.workshops ENABLE ROW LEVEL SECURITY;

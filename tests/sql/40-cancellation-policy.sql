@@ -1,7 +1,7 @@
 -- Cancellation under the booking's policy: each tier at its boundaries (exactly, one second either
 -- side, a DST day), the amounts, the version a booking keeps, double cancel, who may cancel.
 BEGIN;
-SELECT plan(49);
+SELECT plan(52);
 SELECT tests.set_now('2031-01-05 12:00+00');
 
 -- One online and one in-person booking, both paid, starting 2031-01-10 15:00 UTC.
@@ -139,6 +139,19 @@ SELECT throws_ok($$UPDATE app.cancellation_policies SET fee_cents = 0 WHERE vers
   'a version in force cannot be changed (409 policy_in_force), also not by the owner');
 SELECT throws_ok($$INSERT INTO app.money_policy_versions (version, effective_from, deposit_cents, commission_pct) VALUES (3, '2031-06-01', 1500, 20);
                    SET CONSTRAINTS ALL IMMEDIATE$$, '23514', NULL, 'a version without tiers is rejected at commit');
+
+------------------------------------------------------------------ the lifecycle band's no-show and missing-waiver cancellations
+SELECT tests.money_booking('2031-02-03 15:00+00', 'online', 'standard') AS noshow \gset
+SELECT tests.money_booking('2031-02-03 15:00+00', 'in_person', 'premium') AS nowaiver \gset
+SELECT tests.set_now('2031-02-03 15:16+00');
+SELECT api.mark_no_shows();
+SELECT results_eq(format($$SELECT c.tier, c.credit_cents, c.mechanic_cents, s.cancel_reason FROM app.session_cancellations c
+                            JOIN app.sessions s ON s.id = c.session_id WHERE c.session_id = %L$$, :'noshow'),
+  $$VALUES ('no_show'::text, 1450, 1450, 'no_show'::text)$$, 'the no-show job cancels under the no_show tier: 50% credit, 50% mechanic');
+SELECT is((SELECT payload -> 'context' -> 'cancellation' ->> 'credit_cents' FROM app.outbox
+            WHERE payload ->> 'template' = 'no_show' AND session_id = :'noshow'), '1450', 'the no-show email carries the receipt');
+SELECT results_eq(format($$SELECT c.tier, c.refund_cents, c.mechanic_cents FROM app.session_cancellations c WHERE c.session_id = %L$$, :'nowaiver'),
+  $$VALUES ('no_show'::text, 0, 2000)$$, 'in person: the no-show forfeits the deposit (version 2''s $20) to the mechanic');
 
 SELECT * FROM finish();
 ROLLBACK;
