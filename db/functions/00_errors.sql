@@ -50,7 +50,6 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('payment_not_found', 'No such payment'),
     ('payment_pending', 'The payment for this booking is still being processed; try again in a minute'),
     ('payment_not_refundable', 'This payment cannot be refunded'),
-    ('payment_pending', 'The payment for this booking is still being processed; try again in a minute'),
     ('refund_exceeds_charge', 'The refund would exceed what was charged'),
     ('resend_too_soon', 'The confirmation was just re-sent; try again in a few minutes'),
     ('session_not_found', 'Session not found'),
@@ -69,7 +68,7 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('workshop_mechanic', 'Workshop mechanics follow the workshop''s hours'),
     ('workshop_not_found', 'Workshop not found'),
     -- the caller's message names the field, value or rule
-    ('append_only', NULL), ('no_money_policy', NULL), ('not_cancellable', NULL),
+    ('append_only', NULL), ('no_money_policy', NULL),
     ('account_role_conflict', NULL), ('application_decided', NULL),
     ('beyond_horizon', NULL), ('conflict', NULL), ('forbidden', NULL), ('illegal_transition', NULL),
     ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_signature', NULL), ('invalid_timezone', NULL),
