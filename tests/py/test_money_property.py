@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.config import Settings
@@ -275,6 +275,29 @@ def proxied(fx_settings: Settings, stripe_proxy: IdempotencyProxy) -> Settings:
     return replace(fx_settings, stripe_api_base=stripe_proxy.url)
 
 
+# Timelines every run goes through besides the random ones: each cancellation tier of both modes
+# (settled first), a double cancel, credit-paid bookings, a refund whose worker dies after Stripe
+# answered, a completion with the in-person balance, declining cards on a hold.
+EXAMPLES = [
+    [("grant_credit", 0, 1500), ("book", 0, "online", "standard", 3000, "direct"),
+     ("book", 1, "online", "standard", 600, "hold_convert"), ("book", 2, "online", "extended", 60, "direct"),
+     ("cancel", 0, True, True), ("crash_mid_refund",), ("cancel", 1, False, True), ("cancel", 2, True, True),
+     ("worker", False)],
+    [("book", 0, "in_person", "standard", 3000, "direct"), ("book", 1, "in_person", "extended", 600, "direct"),
+     ("book", 2, "in_person", "standard", 3000, "direct"), ("grant_credit", 1, 5000),
+     ("book", 1, "online", "standard", 2000, "hold_lapse"), ("worker", True),
+     ("cancel", 0, True, True), ("cancel", 1, False, True), ("complete", 2), ("worker", False),
+     ("webhook", 2, "failed", True), ("jobs_twice",)],
+]
+
+
+def with_examples(test: Any) -> Any:
+    for timeline in EXAMPLES:
+        test = example(timeline=timeline)(test)
+    return test
+
+
+@with_examples
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(timeline=st.lists(step, min_size=6, max_size=20))
