@@ -92,6 +92,12 @@ class Settings:
     worker_batch_size: int = 10
     app_url: str = DEFAULT_APP_URL  # the frontend: every link in an email or invite points here
     cors_origins: tuple[str, ...] = tuple(origins(DEFAULT_CORS_ORIGINS))  # browsers allowed to call the API
+    # Faults (docs/operations.md): bounded waits, explicit timeouts, honest health.
+    db_pool_timeout: float = 5.0  # wait at most this long for a pooled connection, then 503 database_unavailable
+    stripe_timeout_seconds: float = 12.0  # one Stripe HTTP call (the SDK's own default is 80 s)
+    smtp_timeout_seconds: float = 10.0  # connecting to and each reply of the SMTP server
+    worker_heartbeat_seconds: float = 5.0  # a worker counts as alive this long after its last heartbeat
+    health_max_pending_age_seconds: float = 300.0  # /health says degraded when an effect waits longer
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -115,4 +121,9 @@ class Settings:
             worker_batch_size=int(env("AUTODOC_WORKER_BATCH_SIZE", "10")),
             app_url=env("AUTODOC_APP_URL", DEFAULT_APP_URL).rstrip("/"),
             cors_origins=tuple(origins(env("AUTODOC_CORS_ORIGINS", DEFAULT_CORS_ORIGINS))),
+            db_pool_timeout=float(env("AUTODOC_DB_POOL_TIMEOUT", "5")),
+            stripe_timeout_seconds=float(env("AUTODOC_STRIPE_TIMEOUT_SECONDS", "12")),
+            smtp_timeout_seconds=float(env("AUTODOC_SMTP_TIMEOUT_SECONDS", "10")),
+            worker_heartbeat_seconds=float(env("AUTODOC_WORKER_HEARTBEAT_SECONDS", "5")),
+            health_max_pending_age_seconds=float(env("AUTODOC_HEALTH_MAX_PENDING_AGE_SECONDS", "300")),
         )

@@ -67,6 +67,7 @@ def default_effects(settings: Settings) -> dict[str, Effect]:
         "stripe.charge": stripe_effects.charge,
         "stripe.refund": stripe_effects.refund,
         "stripe.cancel_intent": stripe_effects.cancel_intent,
+        "stripe.sync": stripe_effects.sync,
         "email.send": send_email,
         "noop": noop,
     }
