@@ -38,8 +38,8 @@ class KeyStore:
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, "
-                         "fingerprint TEXT NOT NULL, status INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, "
-                         "stored_at REAL NOT NULL)")
+                         "fingerprint TEXT NOT NULL, status INTEGER NOT NULL, headers TEXT NOT NULL, "
+                         "body BLOB NOT NULL, stored_at REAL NOT NULL)")
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[str, int, list[tuple[str, str]], bytes] | None:
