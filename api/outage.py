@@ -40,6 +40,9 @@ RECONNECT_INTERVAL_SECONDS = 0.2
 
 
 def tune_pool_reconnect() -> None:
+    # psycopg_pool logs every failed attempt as a warning: five lines a second per connection during
+    # an outage. Requests that meet the outage are logged (operational_error_handler); that is enough.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     attempt = psycopg_pool.base.AttemptWithBackoff
     attempt.INITIAL_DELAY = RECONNECT_INTERVAL_SECONDS
     attempt.DELAY_BACKOFF = 1.0
