@@ -34,7 +34,8 @@ from psycopg.types.json import Jsonb
 
 from api.config import DATA_DIR, PROJECT_ROOT, Settings
 from api.devtools import migrate
-from api.devtools.cluster import Cluster, free_port, test_cluster
+from api.devtools.cluster import Cluster, free_port
+from api.devtools.cluster import test_cluster as throwaway_cluster
 from api.devtools.devrun import Child, Supervisor
 from api.devtools.local_services import LocalStripe, wait_for_port
 from api.devtools.testrun import load_test_helpers
@@ -113,7 +114,7 @@ def staller() -> Iterator[Staller]:
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[tuple[Cluster, ClonedDatabase]]:
     """A cluster of this module's own: the test stops and starts it, nobody else is on it."""
-    cluster = test_cluster("autodoc_faults")
+    cluster = throwaway_cluster("autodoc_faults")
     password = secrets.token_urlsafe(16)
     cluster.start()
     try:
