@@ -315,13 +315,16 @@ class Worker:
             status = "lost"
         if status == "done":
             lane.failures, lane.paused_until = 0, 0.0
-        else:
+        elif not self._exit_when_idle and time.monotonic() >= lane.paused_until:
+            # One step per failed round, not per effect: the lane's other effects in flight fail
+            # together when the dependency is down. (Not when draining the queue once: then the
+            # rows' own backoff decides, and a row backing off is not due.)
             lane.failures += 1
             pause = min(LANE_PAUSE_FIRST * 2 ** (lane.failures - 1), LANE_PAUSE_MAX)
             lane.paused_until = time.monotonic() + pause
             if lane.failures in (1, 5) or pause == LANE_PAUSE_MAX:
-                log.warning("lane %s: %s failure(s) in a row; pausing its claims %.2fs", lane.name, lane.failures,
-                            pause)
+                log.warning("lane %s: %s failed round(s) in a row; pausing its claims %.2fs", lane.name,
+                            lane.failures, pause)
         self._completed += 1
         if self._exit_when_idle:
             self._wake_all()  # the outcome may have enqueued rows in other lanes (their NOTIFY wakes them too)
@@ -334,7 +337,7 @@ class Worker:
         try:
             while not stop.is_set():
                 lane.wake.clear()
-                free = lane.concurrency - len(lane.inflight)
+                free = min(lane.concurrency - len(lane.inflight), self.settings.worker_batch_size)
                 wait = self.settings.worker_poll_seconds
                 if free > 0 and time.monotonic() >= lane.paused_until:
                     completed_before = self._completed

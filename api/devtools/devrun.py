@@ -191,6 +191,7 @@ def run_dev() -> int:
             Child("worker", [py, "-m", "api.devtools.cli", "worker"], child_env),
         ], watch_database=cluster)
         supervisor.start_all()
+        _wait_for_worker(cluster)  # "running" includes the worker: /health says ok, not no_live_worker
         _banner(cluster, api_port, settings)
         while not stopping.is_set():
             supervisor.check()
@@ -202,6 +203,17 @@ def run_dev() -> int:
         cluster.stop()
         print("    PostgreSQL stopped", flush=True)
     return 0
+
+
+def _wait_for_worker(cluster: Cluster, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(cluster.owner_dsn("autodoc"), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT (api.outbox_health() ->> 'workers_alive')::int").fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.1)
+    print("==> warning: no worker heartbeat yet (see the [ worker] lines)", flush=True)
 
 
 def _demo_users(cluster: Cluster) -> str:
