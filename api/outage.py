@@ -62,14 +62,19 @@ class OutcomeUnknown(Exception):
     """The connection was lost while COMMIT was in flight (raised by api.db.provide_db)."""
 
 
-def unavailable_response(code: str = "database_unavailable") -> Response[Any]:
-    if code == "outcome_unknown":
-        message = ("The database connection was lost while saving; the change may or may not have been saved. "
-                   "Check before retrying.")
-    else:
-        message = "The database is unavailable; please retry shortly."
-    return Response(error_body(code, message, {"retry_after_seconds": RETRY_AFTER_SECONDS}), status_code=503,
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+UNAVAILABLE = "The database is unavailable; please retry shortly."
+UNKNOWN = ("The database connection was lost while saving; the change may or may not have been saved. "
+           "Check before retrying.")
+RETRY = {"retry_after_seconds": RETRY_AFTER_SECONDS}
+RETRY_HEADERS = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def unavailable_response() -> Response[Any]:
+    return Response(error_body("database_unavailable", UNAVAILABLE, RETRY), status_code=503, headers=RETRY_HEADERS)
+
+
+def outcome_unknown_response() -> Response[Any]:
+    return Response(error_body("outcome_unknown", UNKNOWN, RETRY), status_code=503, headers=RETRY_HEADERS)
 
 
 def operational_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -85,4 +90,4 @@ def operational_error_handler(request: Request[Any, Any, Any], exc: Exception) -
 def outcome_unknown_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("%s %s: connection lost during COMMIT (%s): outcome unknown", request.method, request.url.path,
               exc.__cause__)
-    return unavailable_response("outcome_unknown")
+    return outcome_unknown_response()

@@ -104,8 +104,8 @@ class Supervisor:
                           f"(restart #{child.restarts + 1})")
                 child.delay = min(child.delay * 2, RESTART_MAX)
             elif child.restart_at is not None and now >= child.restart_at:
-                child.restarts += 1
                 child.start()
+                child.restarts += 1
                 child.log(f"==> {child.name} restarted (pid {child.proc.pid if child.proc else '?'})")
         if self.cluster is not None and now >= self._db_check_at:
             self._db_check_at = now + 2.0

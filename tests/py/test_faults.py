@@ -30,7 +30,6 @@ import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from api.config import DATA_DIR, PROJECT_ROOT, Settings
 from api.devtools import migrate
@@ -55,6 +54,7 @@ from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     wait_until,
     worker_env,
 )
+from tests.py.test_email import _reminder_payload
 
 FIGURES: dict[str, Any] = {}
 FIGURES_FILE = DATA_DIR / "fault-figures.json"
@@ -378,8 +378,7 @@ def test_a_stalled_stripe_never_delays_an_email(fx_settings: Settings, su: psyco
 def test_a_killed_worker_is_restarted_by_the_supervisor_and_reclaims_at_once(
         fx_settings: Settings, su: psycopg.Connection[Any], staller: Staller,
         capsys: pytest.CaptureFixture[str]) -> None:
-    su.execute("SELECT app_private.outbox_enqueue('email.send', 'faults:stuck', %s)",
-               [Jsonb({"template": "waitlist_joined", "to": {"email": "x@example.test"}, "context": {}})])
+    su.execute("SELECT app_private.outbox_enqueue('email.send', 'faults:stuck', %s)", [_reminder_payload()])
     settings = replace(fx_settings, smtp_port=staller.port, worker_lease_seconds=60)
     env = worker_env(settings, AUTODOC_SMTP_TIMEOUT_SECONDS="60", AUTODOC_WORKER_HEARTBEAT_SECONDS="3")
     lines: list[str] = []
@@ -399,7 +398,7 @@ def test_a_killed_worker_is_restarted_by_the_supervisor_and_reclaims_at_once(
     try:
         wait_until(lambda: one(su, "SELECT locked_by = 'supervised' AND status = 'running' FROM app.outbox "
                                    "WHERE idempotency_key = 'faults:stuck'"), 20, "the email in flight")
-        assert child.proc is not None
+        assert child.proc is not None and child.restarts == 0, lines
         first_pid = child.proc.pid
         killed = time.monotonic()
         os.kill(first_pid, signal.SIGKILL)
