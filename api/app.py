@@ -16,9 +16,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
 
-from api.auth import make_jwt_auth
+from api.auth import TokenVerifier, identity_config, make_auth_middleware
 from api.config import Settings
-from api.db import Conn, call, caller_transaction, make_pool, provide_db
+from api.db import as_caller, call, caller_transaction, make_pool, provide_db
 from api.errors import (
     database_error_handler,
     document_errors,
@@ -39,7 +39,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     not. What a load balancer should probe: see docs/operations.md."""
     settings: Settings = request.app.state.settings
     try:
-        async with caller_transaction(request.app.state.pool, {"role": "anon"},
+        async with caller_transaction(request.app.state.pool, lambda c: as_caller(c, {"role": "anon"}),
                                       wait=min(settings.db_pool_timeout, 3.0)) as conn:
             status: dict[str, Any] = await call(conn, "health")
     except (psycopg.Error, TimeoutError) as e:
@@ -67,12 +67,6 @@ def degraded_reasons(outbox: dict[str, Any] | None, max_pending_age: float) -> l
     return reasons
 
 
-@get("/api/me", tags=["identity"], summary="Who the database thinks you are")
-async def me(db: Conn) -> dict[str, Any]:
-    result: dict[str, Any] = await call(db, "whoami")
-    return result
-
-
 def cors_config(settings: Settings) -> CORSConfig:
     """Browsers on these origins may call the API (AUTODOC_CORS_ORIGINS). Identity is the bearer
     token in the Authorization header, never a cookie, so no credentials mode is offered
@@ -90,13 +84,14 @@ def cors_config(settings: Settings) -> CORSConfig:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    jwt_auth = make_jwt_auth(settings.jwt_secret)
+    verifier = TokenVerifier(identity_config(settings))
     pool = make_pool(settings.database_url, timeout=settings.db_pool_timeout)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         app.state.pool = pool
         app.state.settings = settings
+        app.state.verifier = verifier
         await pool.open(wait=False)
         try:
             yield
@@ -104,7 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[health, me, *ROUTE_HANDLERS],
+        route_handlers=[health, *ROUTE_HANDLERS],
         dependencies={"db": Provide(provide_db)},
         exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler,
                             RecursionError: too_deep_handler, Exception: internal_error_handler,
@@ -113,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                             OutcomeUnknown: outcome_unknown_handler},
         after_request=json_error_bodies,
         lifespan=[lifespan],
-        on_app_init=[jwt_auth.on_app_init],
+        middleware=[make_auth_middleware(verifier)],
         cors_config=cors_config(settings) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(
             title="AutoDoctor booking API", version="0.1.0", path="/schema",

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -64,12 +64,12 @@ def _check_pool_soon(pool: AsyncConnectionPool[Conn]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def caller_transaction(pool: AsyncConnectionPool[Conn], claims: dict[str, Any],
+async def caller_transaction(pool: AsyncConnectionPool[Conn], become: Callable[[Conn], Awaitable[None]],
                              wait: float | None = None) -> AsyncGenerator[Conn, None]:
-    """A connection inside a transaction as the caller.
+    """A connection inside a transaction, after `become(conn)` made it the caller's.
 
     A pooled connection can be stale (the server restarted since it was last used). Its first
-    statements (BEGIN, SET LOCAL ROLE) then fail with a connection-loss error before anything was
+    statements (BEGIN, becoming the caller) then fail with a connection-loss error before anything was
     done, so it is safe to drop it and take another: no request fails because of a stale pooled
     connection. The whole wait is bounded by the pool timeout (then PoolTimeout: a 503)."""
     deadline = time.monotonic() + (wait if wait is not None else pool.timeout)
@@ -78,7 +78,7 @@ async def caller_transaction(pool: AsyncConnectionPool[Conn], claims: dict[str, 
         try:
             conn = await stack.enter_async_context(pool.connection(timeout=max(deadline - time.monotonic(), 0.001)))
             await stack.enter_async_context(conn.transaction())
-            await as_caller(conn, claims)
+            await become(conn)
         except psycopg.OperationalError as e:
             with contextlib.suppress(Exception):
                 await stack.__aexit__(type(e), e, e.__traceback__)
@@ -96,12 +96,23 @@ async def caller_transaction(pool: AsyncConnectionPool[Conn], claims: dict[str, 
 
 
 async def as_caller(conn: Conn, claims: dict[str, Any]) -> None:
-    """Become the caller for the rest of the current transaction."""
+    """Become an internal caller (the worker, anon health checks) for the rest of the current
+    transaction, with exactly these claims. Requests from people go through `begin_request`."""
     role = claims.get("role", "anon")
     if role not in APP_ROLES:  # the JWT layer rejects these first; this is the last line of defence
         raise ValueError(f"unknown role {role!r}")
     await conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(f"autodoc_{role}")))
     await conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
+
+
+async def begin_request(conn: Conn, identity: dict[str, Any] | None) -> str:
+    """Become the caller a verified token names (api/auth.py) for the rest of the transaction, in
+    one round trip: the DATABASE decides the application role from app.users (a token's role claim
+    never elevates; see app_private.begin_request). Returns that role; raises 403 account_deleted
+    as a database error."""
+    row = await (await conn.execute("SELECT app_private.begin_request(%s) AS role",
+                                    [Jsonb(identity or {})])).fetchone()
+    return str(row["role"]) if row else "anon"
 
 
 async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, None]:
@@ -111,11 +122,17 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, No
     A connection lost while COMMIT was in flight leaves the outcome unknown: OutcomeUnknown (503
     outcome_unknown) for requests that may write; for reads it is a plain database_unavailable.
     """
-    claims: dict[str, Any] = request.scope.get("user") or {"role": "anon"}
+    identity: dict[str, Any] | None = request.scope.get("user")
     pool: AsyncConnectionPool[Conn] = request.app.state.pool
     committing = False
+
+    async def become(conn: Conn) -> None:
+        role = await begin_request(conn, identity)
+        if isinstance(identity, dict):
+            identity["role"] = role  # what error messages say the caller was (api/errors.py)
+
     try:
-        async with caller_transaction(pool, claims) as conn:
+        async with caller_transaction(pool, become) as conn:
             yield conn
             committing = True  # the handler returned: leaving the block sends COMMIT
     except psycopg.OperationalError as e:

@@ -31,10 +31,7 @@ Shutdown: SIGTERM/SIGINT stop the claims, let the effects in flight finish and b
 (a lane claims only as many rows as it can start, so none waits claimed), mark the heartbeat
 stopped and exit.
 
-Fault injection for tests only (environment): AUTODOC_WORKER_CRASH_AT = before_call | after_call |
-after_writeback (SIGKILLs the process at that point; AUTODOC_WORKER_CRASH_KIND limits it to one
-outbox kind), AUTODOC_WORKER_FAULT_UNSTABLE_KEYS=1 (a fresh idempotency key per attempt: the
-negative control that shows why keys must be persisted).
+Crash tests run a subclass with fault injection (tests/py/faulty_worker.py); nothing here knows it.
 """
 
 from __future__ import annotations
@@ -63,10 +60,6 @@ from api.effects import Effect, EffectError, Job, PermanentError, default_effect
 log = logging.getLogger("autodoc.worker")
 
 CHANNEL = "autodoc_outbox_v1"
-CRASH_ENV = "AUTODOC_WORKER_CRASH_AT"
-CRASH_KIND_ENV = "AUTODOC_WORKER_CRASH_KIND"
-UNSTABLE_KEYS_ENV = "AUTODOC_WORKER_FAULT_UNSTABLE_KEYS"
-CRASH_POINTS = frozenset({"before_call", "after_call", "after_writeback"})
 LANE_PAUSE_FIRST, LANE_PAUSE_MAX = 0.25, 15.0  # a failing lane's claim pause: doubling between these
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
@@ -117,12 +110,6 @@ class Worker:
         self._conn: Conn | None = None
         self._completed = 0  # effects finished (any outcome): tells exit_when_idle that new rows may exist
         self._exit_when_idle = False
-        crash = {p.strip() for p in os.environ.get(CRASH_ENV, "").split(",") if p.strip()}
-        if crash - CRASH_POINTS:
-            raise ValueError(f"{CRASH_ENV} must be among {sorted(CRASH_POINTS)}")
-        self._crash_at = crash
-        self._crash_kind = os.environ.get(CRASH_KIND_ENV) or None
-        self._unstable_keys = os.environ.get(UNSTABLE_KEYS_ENV) == "1"
 
     # -- database ------------------------------------------------------------------------------
     async def _connect(self, name: str = "autodoc-worker") -> Conn:
@@ -233,11 +220,6 @@ class Worker:
                                 "worker another --worker-id, AUTODOC_WORKER_ID or AUTODOC_WORKER_SLOT")
 
     # -- one job -------------------------------------------------------------------------------
-    def _crash_if(self, point: str, job: Job) -> None:
-        if point in self._crash_at and (self._crash_kind is None or self._crash_kind == job.kind):
-            log.error("fault injection: SIGKILL at %s (outbox row %s)", point, job.id)
-            os.kill(os.getpid(), signal.SIGKILL)
-
     async def claim(self, limit: int | None = None, lanes: list[str] | None = None) -> list[Job]:
         rows = await self._call(
             "SELECT * FROM api.outbox_claim(%s, %s, %s, %s)",
@@ -259,9 +241,8 @@ class Worker:
             log.warning("effect for %r is not a registered outbox kind (no row can use it)", kind)
         return kinds
 
-    async def process(self, job: Job, stop: asyncio.Event | None = None,
-                      executor: ThreadPoolExecutor | None = None) -> str:
-        """Run one claimed job and write the outcome back. Returns done | pending | dead."""
+    async def process(self, job: Job, stop: asyncio.Event | None = None) -> str:
+        """Run one claimed job (on its lane's threads) and write the outcome back. Returns done | pending | dead."""
         if job.skip_reason is not None:
             # Decided in the database when the row was claimed; the kind's apply function records it.
             await self._call("SELECT api.outbox_complete(%s, %s, %s)",
@@ -270,24 +251,22 @@ class Worker:
             self.stats.done += 1
             log.info("outbox row %s (%s) skipped: %s", job.id, job.kind, job.skip_reason)
             return "done"
-        self._crash_if("before_call", job)
         effect = self.effects.get(job.kind)
-        call_job = job.with_key(f"{job.idempotency_key}:attempt-{job.attempts}") if self._unstable_keys else job
         try:
             if effect is None:
                 raise PermanentError(f"no effect registered for outbox kind {job.kind!r}")
-            result = await asyncio.get_running_loop().run_in_executor(executor, effect, self.settings, call_job)
+            lane = self.lanes.get(job.lane)
+            executor = lane.executor if lane is not None else None  # None: the loop's default threads
+            result = await asyncio.get_running_loop().run_in_executor(executor, effect, self.settings, job)
         except EffectError as e:
             return await self._fail(job, str(e), e.retryable, stop)
         except Exception as e:  # a bug or an unexpected library error: retry, then dead letter
             log.exception("outbox row %s (%s) raised", job.id, job.kind)
             return await self._fail(job, f"{type(e).__name__}: {e}", True, stop)
-        self._crash_if("after_call", job)
         await self._call("SELECT api.outbox_complete(%s, %s, %s)", [job.id, self.worker_id, Jsonb(result)],
                          stop=stop, persistent=True)
         self.stats.done += 1
         log.info("outbox row %s (%s) done", job.id, job.kind)
-        self._crash_if("after_writeback", job)
         return "done"
 
     async def _fail(self, job: Job, error: str, retryable: bool, stop: asyncio.Event | None) -> str:
@@ -308,7 +287,7 @@ class Worker:
     # -- the lanes -----------------------------------------------------------------------------
     async def _run_job(self, lane: Lane, job: Job, stop: asyncio.Event) -> str:
         try:
-            status = await self.process(job, stop, lane.executor)
+            status = await self.process(job, stop)
         except Exception:
             log.exception("outbox row %s (%s): write-back failed; the row is run again when reclaimed", job.id,
                           job.kind)
@@ -425,7 +404,7 @@ class Worker:
 
 async def run_worker(settings: Settings, *, worker_id: str | None = None, stop: asyncio.Event | None = None,
                      effects: Mapping[str, Effect] | None = None, exit_when_idle: bool = False,
-                     install_signal_handlers: bool = True) -> WorkerStats:
+                     install_signal_handlers: bool = True, worker_class: type[Worker] = Worker) -> WorkerStats:
     """Run one worker until SIGTERM/SIGINT (or `stop` is set). Several may run at once."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -436,13 +415,14 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, stop: 
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
     try:
-        return await Worker(settings, worker_id=worker_id, effects=effects).run(stop, exit_when_idle=exit_when_idle)
+        worker = worker_class(settings, worker_id=worker_id, effects=effects)
+        return await worker.run(stop, exit_when_idle=exit_when_idle)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
 
 
-def main(settings: Settings | None = None, argv: list[str] | None = None) -> int:
+def main(settings: Settings | None = None, argv: list[str] | None = None, worker_class: type[Worker] = Worker) -> int:
     """`autodoc worker` / `python -m api.worker [--worker-id ID] [--exit-when-idle]`."""
     parser = argparse.ArgumentParser(prog="autodoc worker", description="Run the outbox worker.")
     parser.add_argument("--worker-id", default=None,
@@ -454,7 +434,7 @@ def main(settings: Settings | None = None, argv: list[str] | None = None) -> int
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(run_worker(settings or Settings.from_env(), worker_id=args.worker_id,
-                               exit_when_idle=args.exit_when_idle))
+                               exit_when_idle=args.exit_when_idle, worker_class=worker_class))
     except WorkerIdInUse as e:
         log.error("%s", e)
         return 2
