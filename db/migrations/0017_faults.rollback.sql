@@ -20,7 +20,7 @@ END
 $$;
 DELETE FROM app.outbox WHERE kind = 'stripe.sync';
 DELETE FROM app.outbox_kinds WHERE kind = 'stripe.sync';
-DROP FUNCTION IF EXISTS api.stripe_sync_pending(interval);
+DROP FUNCTION IF EXISTS api.stripe_sync_pending(interval, interval);
 DROP FUNCTION IF EXISTS app_private.stripe_sync_context(jsonb);
 DROP FUNCTION IF EXISTS app_private.stripe_sync_apply(bigint, jsonb, jsonb);
 

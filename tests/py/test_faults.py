@@ -259,8 +259,9 @@ def test_database_restart_and_outage_answer_503_and_lose_nothing(own_cluster: tu
     definite = [o for o in unavailable if o.code == "database_unavailable"]
     assert not [o for o in definite if o.customer in present], "no booking exists that got a definite error"
     # No request that started once the database was back failed (stale pooled connections are replaced).
+    lost = "\n".join(line for line in out.decode(errors="replace").splitlines() if "unavailable" in line)
     assert not [o for o in unavailable if o.started > back_1 + 0.05 and o.ended < down_2], \
-        "a stale pooled connection failed a request after the restart"
+        f"a stale pooled connection failed a request after the restart:\n{lost}"
     assert not [o for o in unavailable if o.started > back_2 + 0.05], "a request failed after the outage"
     first_1 = min(o.ended for o in load.successes_after(back_1)) - back_1
     first_2 = min(o.ended for o in load.successes_after(back_2)) - back_2
