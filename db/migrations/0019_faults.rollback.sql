@@ -1,4 +1,4 @@
--- Reverts 0018_faults: no lanes table, no heartbeat time to live, no per-kind claim index, and none
+-- Reverts 0019_faults: no lanes table, no heartbeat time to live, no per-kind claim index, and none
 -- of the functions, policies and jobs the idempotent files of this version created on them (the
 -- previous version's files, applied again after the rollback, recreate the old signatures).
 SET lock_timeout = '5s';

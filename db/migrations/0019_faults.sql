@@ -1,4 +1,4 @@
--- depends: 0017_mechanic_time_and_clock
+-- depends: 0018_waivers
 -- Surviving faults (issue 15), the tables' side:
 -- * lanes: the outbox kinds' `lane` becomes a row with its own concurrency budget, so each lane
 --   (stripe, email, default) runs in its own loop of the worker and a stalled dependency holds only
