@@ -26,6 +26,7 @@ from api.errors import (
     json_error_bodies,
     too_deep_handler,
 )
+from api.events import EventHub
 from api.routes import ROUTE_HANDLERS
 
 log = logging.getLogger("autodoc.api")
@@ -58,10 +59,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         app.state.pool = pool
         app.state.settings = settings
+        # the process's one live-event relay (started by the first GET /api/events)
+        app.state.events = EventHub(settings.database_url, poll_seconds=settings.events_poll_seconds)
         await pool.open(wait=False)
         try:
             yield
         finally:
+            await app.state.events.stop()
             await pool.close()
 
     app = Litestar(

@@ -55,6 +55,7 @@ class Settings:
     worker_lease_seconds: int = 60  # a claimed row is reclaimable after this long without write-back
     worker_backoff_seconds: float = 5.0  # retry delay base: base * 2^(attempt-1), at most one hour
     worker_batch_size: int = 10
+    events_poll_seconds: float = 1.0  # the live-event relay reads even without NOTIFY this often
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,4 +78,5 @@ class Settings:
             worker_lease_seconds=int(env("AUTODOC_WORKER_LEASE_SECONDS", "60")),
             worker_backoff_seconds=float(env("AUTODOC_WORKER_BACKOFF_SECONDS", "5.0")),
             worker_batch_size=int(env("AUTODOC_WORKER_BATCH_SIZE", "10")),
+            events_poll_seconds=float(env("AUTODOC_EVENTS_POLL_SECONDS", "1.0")),
         )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.controllers import notifications
+from api.controllers import events, notifications
 from api.controllers.admin import AdminController
 from api.controllers.appointments import AppointmentsController, SessionsController, SlotHoldsController
 from api.controllers.customers import CustomerController
+from api.controllers.matching import MatchingAdminController, OffersController, RequestNowController
 from api.controllers.mechanic_self import MechanicSelfController
 from api.controllers.mechanics import MechanicsController
 from api.controllers.webhooks import StripeWebhookController
@@ -15,4 +16,5 @@ from api.controllers.webhooks import StripeWebhookController
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
     MechanicSelfController, AdminController, StripeWebhookController, *notifications.ROUTE_HANDLERS,
+    RequestNowController, OffersController, MatchingAdminController, *events.ROUTE_HANDLERS,
 ]

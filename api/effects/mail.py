@@ -44,8 +44,8 @@ SUBJECTS: dict[str, str] = {
     "reminder_1d": "Reminder: your AutoDoctor appointment is on {{ context.local_start }}",
     "reminder_1h": "Starting in 1 hour: your AutoDoctor appointment",
     "reminder_15m": "Starting in 15 minutes: sign your waiver and join",
-    "mechanic_offer": "New request{% if context.starts_at %} for {{ context.local_start }}{% else %}: a customer needs a "
-                      "mechanic now{% endif %} (answer by {{ context.offer.local_expires }})",
+    "mechanic_offer": "New request{% if context.starts_at %} for {{ context.local_start }}{% else %}: a customer "
+                      "needs a mechanic now{% endif %} (answer by {{ context.offer.local_expires }})",
     "mechanic_found": "{{ context.mechanic.name }} is ready for your AutoDoctor session",
     "no_mechanic_found": "No mechanic found{% if not context.is_immediate %} for your appointment on "
                          "{{ context.local_start }}{% endif %}: schedule or join the waitlist",
