@@ -3,7 +3,9 @@
 One run = one throwaway PostgreSQL cluster (api.devtools.cluster.test_cluster: fsync off, like the test cluster),
 bootstrapped and migrated from the repository, loaded with the bench data, measured, destroyed.
 Every measurement has its baseline in the same run. Figures go to bench/results.json (overwritten)
-and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox.
+and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox, matching
+(matching loads its own, larger data set into a second database). With --only, the other benches'
+figures already in results.json are kept (each bench's figures carry the run they came from).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bench.common import Ctx, Stopwatch
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DBNAME = "autodoc_bench"
-BENCHES = ("availability", "booking", "rest", "outbox")
+BENCHES = ("availability", "booking", "rest", "outbox", "matching")
 NEEDS_DATA = {"availability", "booking", "rest", "outbox"}  # outbox: emails about real sessions
 
 
@@ -43,6 +45,9 @@ def _bench(name: str) -> Callable[[Ctx], dict[str, Any]]:
     if name == "rest":
         from bench import rest
         return rest.run
+    if name == "matching":
+        from bench import matching
+        return matching.run
     from bench import outbox
     return outbox.run
 
@@ -124,6 +129,19 @@ def summary(results: dict[str, Any]) -> str:
                    f"{c['exactly_once']}, lost {c['lost']}, duplicates {c['duplicates']}, {c['seconds']} s")
     elif o and "skipped" in o:
         out.append(f"\noutbox: skipped — {o['skipped']}")
+    m = results.get("matching")
+    if m and "matching" in m:
+        d, x, e = m["data"], m["matching"], m["events"]
+        out.append(f"\nmatching ({d['mechanics']} mechanics, {d['on_shift']} on shift, {d['sessions']} sessions, "
+                   f"{x['requests']} requests; data in {d['generate_seconds']} s):")
+        out.append(f"  top 3, SQL client   {_fmt_dist(x['sql_client_ms'])}")
+        out.append(f"  top 3, SQL server   {_fmt_dist(x['sql_server_ms'])}")
+        out.append(f"  app-side baseline   {_fmt_dist(x['baseline_ms'])} (same top 3: {x['baseline_same_top3']})")
+        out.append(f"  speedup             {x['speedup_p50']}x at p50, {x['speedup_p95']}x at p95")
+        if "offer_1_client_ms" in e:
+            out.append(f"  offer commit -> SSE, 1 client      {_fmt_dist(e['offer_1_client_ms'])}")
+            out.append(f"  offer commit -> SSE, 200 clients   {_fmt_dist(e['offer_200_clients_ms'])}")
+            out.append(f"  one event to all 200 clients       {_fmt_dist(e['broadcast_200_clients_ms'])}")
     for name in BENCHES:
         if name in results and "error" in results[name]:
             out.append(f"\n{name}: ERROR {results[name]['error']}")
@@ -200,6 +218,18 @@ def main(argv: list[str] | None = None) -> int:
             cluster.destroy()
     results["meta"]["seconds"] = round(total.s(), 1)
     results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    for name in selected:
+        results[name]["measured_at"] = results["meta"]["started_at"]
+    if set(selected) != set(BENCHES) and RESULTS.exists():
+        # a partial run: keep the other benches' figures (and their data and run facts) from the file
+        previous = json.loads(RESULTS.read_text())
+        kept = {k: v for k, v in previous.items() if k not in selected and k != "meta"}
+        if "data" in kept and NEEDS_DATA & set(selected):
+            del kept["data"]
+        runs = previous.get("runs", {})
+        runs.update({n: results["meta"] for n in selected})
+        results = {"meta": results["meta"], **kept, **{n: results[n] for n in selected},
+                   **({"data": results["data"]} if "data" in results else {}), "runs": runs}
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(summary(results))

@@ -49,5 +49,7 @@ DROP INDEX app.session_assignments_session_status_idx;
 DROP INDEX app.session_assignments_open_expiry_idx;
 ALTER TABLE app.session_assignments DROP CONSTRAINT session_assignments_decline_reason_length;
 ALTER TABLE app.session_assignments DROP COLUMN decline_reason;
+ALTER TABLE app.mechanics DROP COLUMN brand_keys;
 ALTER TABLE app.mechanics DROP COLUMN search_document;
+DROP FUNCTION app_private.brand_keys(text[]);
 DROP FUNCTION app_private.mechanic_search_text(text[], text);

@@ -17,19 +17,34 @@ $$;
 GRANT EXECUTE ON FUNCTION app_private.mechanic_search_text(text[], text)
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
 
--- Specialties and bio, stemmed (English): what a customer's concern is matched against.
-ALTER TABLE app.mechanics
-  ADD COLUMN search_document tsvector GENERATED ALWAYS AS
-    (to_tsvector('english'::regconfig, app_private.mechanic_search_text(specialties, bio))) STORED;
+-- Specialties and bio, stemmed (English): what a customer's concern is matched against. The rewrite
+-- this needs is of the mechanics table (thousands of rows, not the sessions), once.
+-- squawk-ignore adding-field-with-default
+ALTER TABLE app.mechanics ADD COLUMN search_document tsvector GENERATED ALWAYS AS
+  (to_tsvector('english'::regconfig, app_private.mechanic_search_text(specialties, bio))) STORED;
+
+-- The brand-specialist brands as matching compares them (lower case, trimmed): one array test per
+-- mechanic instead of a subquery.
+CREATE FUNCTION app_private.brand_keys(p_brands text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+  SELECT coalesce(array_agg(lower(btrim(b))), '{}') FROM unnest(p_brands) b
+$$;
+GRANT EXECUTE ON FUNCTION app_private.brand_keys(text[])
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+-- squawk-ignore adding-field-with-default
+ALTER TABLE app.mechanics ADD COLUMN brand_keys text[] GENERATED ALWAYS AS
+  (app_private.brand_keys(brand_specialist_brands)) STORED;
 
 -- Why a mechanic declined an offer (optional, free text from the mechanic).
+-- The column is new (NULL everywhere), so validating its CHECK at once costs one quick scan.
 ALTER TABLE app.session_assignments ADD COLUMN decline_reason text;
-ALTER TABLE app.session_assignments
-  ADD CONSTRAINT session_assignments_decline_reason_length CHECK (char_length(decline_reason) <= 500);
+-- squawk-ignore constraint-missing-not-valid
+ALTER TABLE app.session_assignments ADD CONSTRAINT session_assignments_decline_reason_length
+  CHECK (char_length(decline_reason) <= 500);
 -- open offers by expiry (the expiry job) and a session's offers by status (first accept wins)
 CREATE INDEX session_assignments_open_expiry_idx ON app.session_assignments (expires_at) WHERE status = 'offered';
 CREATE INDEX session_assignments_session_status_idx ON app.session_assignments (session_id, status);
--- mechanics' sessions around one instant (the workload criterion reads one 2-day window for all)
+-- mechanics' sessions around one instant (the workload criterion reads one window for all candidates)
 CREATE INDEX sessions_booked_start_idx ON app.sessions ((lower(period))) INCLUDE (mechanic_id)
   WHERE mechanic_id IS NOT NULL AND status <> 'cancelled';
 
@@ -60,7 +75,7 @@ INSERT INTO app.matching_criteria (code, label, description, weight, sort_order)
   ('favorite', 'Favorite', 'One of the customer''s favorite mechanics', 10, 9),
   ('repeat_customer', 'Worked together before', 'Completed sessions with this customer; full points from repeat_full_sessions', 8, 10),
   ('experience', 'Experience', 'Years of experience; full points from experience_full_years', 6, 11),
-  ('workload', 'Light workload', 'Fewer sessions on the session''s local day (the mechanic''s zone); no points from workload_full_sessions', 6, 12),
+  ('workload', 'Light workload', 'Fewer of the mechanic''s sessions starting within 12 hours of this one; no points from workload_full_sessions', 6, 12),
   ('acceptance_rate', 'Accepts offers', 'Share of past offers accepted (smoothed toward 50% by acceptance_prior_offers imaginary offers)', 6, 13),
   ('service_mode', 'Service mode', 'Supports the session''s service mode (in person needs a workshop; required)', 4, 14);
 ALTER TABLE app.matching_criteria ENABLE ROW LEVEL SECURITY;

@@ -1,7 +1,10 @@
 -- Matching: grants and row-level security. Writes go through the SECURITY DEFINER api functions
 -- (offers, jobs) or, for the weights and settings, an admin's UPDATE.
-REVOKE ALL ON app.matching_criteria, app.matching_settings, app.session_matching, app.mechanic_offer_stats
+-- (revoked only from roles granted nothing below, so re-applying this file leaves the ACLs as they were)
+REVOKE ALL ON app.matching_criteria, app.matching_settings
   FROM autodoc_anon, autodoc_worker, autodoc_customer, autodoc_mechanic;
+REVOKE ALL ON app.session_matching FROM autodoc_anon, autodoc_worker, autodoc_mechanic;
+REVOKE ALL ON app.mechanic_offer_stats FROM autodoc_anon, autodoc_worker, autodoc_customer;
 
 -- The weights and settings: admins read and change them (directly, or through api.set_matching_criterion).
 GRANT SELECT, UPDATE ON app.matching_criteria, app.matching_settings TO autodoc_admin;

@@ -93,10 +93,10 @@ SELECT tests.m_only('workload');
 SELECT tests.m_booked(tests.create_customer(), :'x', '2031-01-07 17:00Z');   -- noon, 14:00, 16:00 in Toronto
 SELECT tests.m_booked(tests.create_customer(), :'x', '2031-01-07 19:00Z');
 SELECT tests.m_booked(tests.create_customer(), :'x', '2031-01-07 21:00Z');
-SELECT tests.m_booked(tests.create_customer(), :'x', '2031-01-08 15:00Z');   -- tomorrow: another day
-SELECT is(tests.m_reason(:'s', :'x', 'workload'), '{"points": 3.00, "reason": "3 other session(s) that day"}',
-  'workload: 3 sessions that local day of 6 halve the points');
-SELECT is(tests.m_score(:'s', :'base'), 6.00, 'workload: a free day gives the full weight');
+SELECT tests.m_booked(tests.create_customer(), :'x', '2031-01-08 15:00Z');   -- 24 hours later: outside
+SELECT is(tests.m_reason(:'s', :'x', 'workload'), '{"points": 3.00, "reason": "3 other session(s) within 12 hours"}',
+  'workload: 3 sessions within 12 hours of the start, of 6, halve the points');
+SELECT is(tests.m_score(:'s', :'base'), 6.00, 'workload: a free mechanic gets the full weight');
 
 SELECT tests.m_only('acceptance_rate');
 INSERT INTO app.mechanic_offer_stats (mechanic_id, accepted, declined, expired) VALUES (:'x', 8, 1, 1);
