@@ -1,5 +1,7 @@
 -- Roll back 0013_matching: drop the matching tables, columns and indexes, and what the band-60
--- idempotent files created on them (functions, triggers, policies, jobs).
+-- idempotent files (and api.live_events_head in 50_live_events.sql) created (functions, triggers,
+-- policies, jobs). The previous version's idempotent files, re-applied, restore api.create_session
+-- without its call into matching.
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
 
@@ -25,10 +27,10 @@ DROP FUNCTION IF EXISTS api.decline_offer(uuid, text);
 DROP FUNCTION IF EXISTS api.cancel_request(uuid);
 DROP FUNCTION IF EXISTS api.expire_offers();
 DROP FUNCTION IF EXISTS api.run_deferred_matching();
-DROP FUNCTION IF EXISTS app_private.match_ranked(uuid, boolean);
+DROP FUNCTION IF EXISTS api.live_events_head();
 DROP FUNCTION IF EXISTS app_private.match_candidates(uuid, integer, boolean);
-DROP FUNCTION IF EXISTS app_private.mechanic_is_free(uuid, app.sessions);
-DROP FUNCTION IF EXISTS app_private.match_reasons(jsonb);
+DROP FUNCTION IF EXISTS app_private.mechanic_unavailable_reasons(uuid, app.sessions);
+DROP FUNCTION IF EXISTS app_private.open_offers(app.sessions);
 DROP FUNCTION IF EXISTS app_private.matching_settings();
 DROP FUNCTION IF EXISTS app_private.start_matching(uuid);
 DROP FUNCTION IF EXISTS app_private.start_immediate_matching(uuid);

@@ -4,6 +4,12 @@
 CREATE SCHEMA api;
 CREATE SCHEMA app;
 CREATE SCHEMA app_private;
+CREATE FUNCTION app_private.brand_keys(p_brands text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT coalesce(array_agg(lower(btrim(b))), '{}') FROM unnest(p_brands) b
+$$;
 CREATE FUNCTION app_private.is_valid_timezone(p_zone text) RETURNS boolean
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
@@ -155,6 +161,7 @@ CREATE TABLE app.mechanics (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     search_document tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, app_private.mechanic_search_text(specialties, bio))) STORED,
+    brand_keys text[] GENERATED ALWAYS AS (app_private.brand_keys(brand_specialist_brands)) STORED,
     CONSTRAINT mechanics_display_name_present CHECK ((btrim(display_name) <> ''::text)),
     CONSTRAINT mechanics_experience_not_negative CHECK (((years_of_experience >= 0) AND (rating_count >= 0))),
     CONSTRAINT mechanics_rating_range CHECK (((rating >= (0)::numeric) AND (rating <= (5)::numeric))),
