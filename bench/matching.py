@@ -32,7 +32,6 @@ import secrets
 import subprocess
 import time
 import traceback
-import zoneinfo
 from typing import Any
 
 import psycopg
@@ -238,10 +237,13 @@ def baseline_match(conn: psycopg.Connection[dict[str, Any]], session_id: str, we
     history = {r["m"]: r["n"] for r in conn.execute(
         "SELECT mechanic_id::text AS m, count(*) AS n FROM app.sessions "
         "WHERE customer_id = %s AND status = 'completed' GROUP BY 1", [s["customer_id"]]).fetchall()}
-    day = conn.execute(
-        "SELECT mechanic_id::text AS m, lower(period) AS at FROM app.sessions WHERE mechanic_id IS NOT NULL "
-        "AND status <> 'cancelled' AND lower(period) >= %s::timestamptz - interval '1 day' "
-        "AND lower(period) < %s::timestamptz + interval '1 day'", [s["starts_at"], s["starts_at"]]).fetchall()
+    window = conn.execute(
+        "SELECT mechanic_id::text AS m FROM app.sessions WHERE mechanic_id IS NOT NULL "
+        "AND status <> 'cancelled' AND lower(period) >= %s::timestamptz - interval '12 hours' "
+        "AND lower(period) < %s::timestamptz + interval '12 hours'", [s["starts_at"], s["starts_at"]]).fetchall()
+    load_of: dict[str, int] = {}
+    for w in window:
+        load_of[w["m"]] = load_of.get(w["m"], 0) + 1
     stats = {r["m"]: r for r in conn.execute(
         "SELECT mechanic_id::text AS m, accepted, declined, expired FROM app.mechanic_offer_stats").fetchall()}
     immediate = s["scheduled_for"] is None
@@ -256,9 +258,7 @@ def baseline_match(conn: psycopg.Connection[dict[str, Any]], session_id: str, we
             continue
         if s["service_mode"] == "in_person" and m["workshop_id"] is None:
             continue
-        tz = zoneinfo.ZoneInfo(m["tz"])
-        local_day = s["starts_at"].astimezone(tz).date()
-        load = sum(1 for d in day if d["m"] == m["id"] and d["at"].astimezone(tz).date() == local_day)
+        load = load_of.get(m["id"], 0)
         in_person = s["service_mode"] == "in_person"
         loc = ((m["w_postal"], m["w_city"], m["w_province"], m["w_country"]) if in_person
                else (m["postal_code"], m["city"], m["state_province"], m["country"]))
