@@ -80,8 +80,13 @@ DECLARE
   v_mean float8;
   v_prefix text;
   v_make_key text[];   -- the make as app.mechanics.brand_keys spells brands (lower case, trimmed)
-  v_city text; v_province text; v_country text;   -- the customer's location, normalized once
+  v_keys text[];                                 -- the customer's location, normalized as the mechanics' is
+  v_city text; v_province text; v_country text;
   v_offered uuid[] := '{}';   -- mechanics who already had an offer for the session (re-matching)
+  -- scalars for the ranking query: a field of a row variable referenced in a query is fetched (the
+  -- whole row copied) per use, i.e. per candidate row; a scalar is a plain parameter
+  v_customer uuid; v_own_mechanic uuid; v_in_person boolean;
+  k_accept integer; k_exp integer; k_rating integer; k_repeat integer; k_spec integer; k_load integer;
   -- weights (0 when the criterion is disabled)
   w_avail float8; w_brand float8; w_spec float8; w_postal float8; w_city float8; w_prov float8;
   w_country float8; w_rating float8; w_fav float8; w_repeat float8; w_exp float8; w_load float8;
@@ -114,11 +119,21 @@ BEGIN
   IF cardinality(v_lexemes) > 0 THEN
     v_query := array_to_string(ARRAY(SELECT quote_literal(l) FROM unnest(v_lexemes) l), ' | ')::tsquery;
   END IF;
-  v_prefix := nullif(left(upper(replace(coalesce(v_cust.postal_code, ''), ' ', '')), v_set.postal_prefix_length), '');
+  v_keys := app_private.location_keys(v_cust.postal_code, v_cust.city, v_cust.state_province, v_cust.country);
+  v_prefix := nullif(left(v_keys[1], v_set.postal_prefix_length), '');
+  v_city := v_keys[2];
+  v_province := v_keys[3];
+  v_country := v_keys[4];
   v_make_key := CASE WHEN v_make IS NOT NULL THEN ARRAY[lower(btrim(v_make))] END;
-  v_city := lower(btrim(v_cust.city));
-  v_province := lower(btrim(v_cust.state_province));
-  v_country := lower(btrim(v_cust.country));
+  v_customer := v_s.customer_id;
+  v_own_mechanic := v_s.mechanic_id;
+  v_in_person := v_s.service_mode = 'in_person';
+  k_accept := v_set.acceptance_prior_offers;
+  k_exp := v_set.experience_full_years;
+  k_rating := v_set.rating_prior_reviews;
+  k_repeat := v_set.repeat_full_sessions;
+  k_spec := v_set.specialty_full_matches;
+  k_load := v_set.workload_full_sessions;
   IF p_exclude_offered THEN
     v_offered := ARRAY(SELECT a.mechanic_id FROM app.session_assignments a WHERE a.session_id = v_s.id);
   END IF;
@@ -159,30 +174,29 @@ BEGIN
              CASE WHEN m.search_document @@ v_query   -- (only then count the words: most rows do not match)
                   THEN w_spec * least(1.0, (SELECT count(*) FROM unnest(v_lexemes) lx
                                             WHERE lx = ANY (tsvector_to_array(m.search_document)))::float8
-                                           / v_set.specialty_full_matches)
+                                           / k_spec)
                   ELSE 0 END AS p_spec,
-             CASE WHEN v_prefix IS NOT NULL
-                       AND left(upper(replace(l.postal_code, ' ', '')), v_set.postal_prefix_length) = v_prefix
-                  THEN w_postal ELSE 0 END AS p_postal,
-             CASE WHEN lower(btrim(l.city)) = v_city THEN w_city ELSE 0 END AS p_city,
-             CASE WHEN lower(btrim(l.province)) = v_province THEN w_prov ELSE 0 END AS p_prov,
-             CASE WHEN lower(btrim(l.country)) = v_country THEN w_country ELSE 0 END AS p_country,
+             -- normalized keys stored with the row (app_private.location_keys): plain comparisons here
+             CASE WHEN starts_with(l.keys[1], v_prefix) THEN w_postal ELSE 0 END AS p_postal,
+             CASE WHEN l.keys[2] = v_city THEN w_city ELSE 0 END AS p_city,
+             CASE WHEN l.keys[3] = v_province THEN w_prov ELSE 0 END AS p_prov,
+             CASE WHEN l.keys[4] = v_country THEN w_country ELSE 0 END AS p_country,
              w_rating * coalesce(a.adjusted_rating, 0) / 5 AS p_rating,
              CASE WHEN f.mechanic_id IS NOT NULL THEN w_fav ELSE 0 END AS p_fav,
-             w_repeat * least(1.0, coalesce(h.n, 0)::float8 / v_set.repeat_full_sessions) AS p_repeat,
-             w_exp * least(1.0, m.years_of_experience::float8 / v_set.experience_full_years) AS p_exp,
-             w_accept * coalesce((coalesce(st.accepted, 0) + 0.5 * v_set.acceptance_prior_offers)::float8
+             w_repeat * least(1.0, coalesce(h.n, 0)::float8 / k_repeat) AS p_repeat,
+             w_exp * least(1.0, m.years_of_experience::float8 / k_exp) AS p_exp,
+             w_accept * coalesce((coalesce(st.accepted, 0) + 0.5 * k_accept)::float8
                                  / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
-                                          + v_set.acceptance_prior_offers, 0), 0.5) AS p_accept,
+                                          + k_accept, 0), 0.5) AS p_accept,
              w_mode AS p_mode,
-             w_load * greatest(0.0, 1 - coalesce(t.n, 0)::float8 / v_set.workload_full_sessions) AS p_load
+             w_load * greatest(0.0, 1 - coalesce(t.n, 0)::float8 / k_load) AS p_load
       FROM app.mechanics m
       LEFT JOIN app.workshops w ON w.id = m.workshop_id
-      LEFT JOIN app.favorites f ON f.customer_id = v_s.customer_id AND f.mechanic_id = m.user_id
+      LEFT JOIN app.favorites f ON f.customer_id = v_customer AND f.mechanic_id = m.user_id
       LEFT JOIN app.mechanic_offer_stats st ON st.mechanic_id = m.user_id
       LEFT JOIN (SELECT s.mechanic_id, count(*)::int AS n   -- completed sessions with this customer
                  FROM app.sessions s
-                 WHERE s.customer_id = v_s.customer_id AND s.status = 'completed' AND s.mechanic_id IS NOT NULL
+                 WHERE s.customer_id = v_customer AND s.status = 'completed' AND s.mechanic_id IS NOT NULL
                  GROUP BY s.mechanic_id) h ON h.mechanic_id = m.user_id
       LEFT JOIN (SELECT s.mechanic_id, count(*)::int AS n   -- the workload: sessions within 12 hours of the start
                  FROM app.sessions s
@@ -191,17 +205,17 @@ BEGIN
                  GROUP BY s.mechanic_id) t ON t.mechanic_id = m.user_id
       -- where the mechanic is: the workshop for in-person sessions, else their own location
       CROSS JOIN LATERAL (SELECT
-          CASE WHEN v_s.service_mode = 'in_person' THEN w.postal_code ELSE m.postal_code END AS postal_code,
-          CASE WHEN v_s.service_mode = 'in_person' THEN w.city ELSE m.city END AS city,
-          CASE WHEN v_s.service_mode = 'in_person' THEN w.state_province ELSE m.state_province END AS province,
-          CASE WHEN v_s.service_mode = 'in_person' THEN w.country ELSE m.country END AS country) l
-      CROSS JOIN LATERAL (SELECT (v_set.rating_prior_reviews * v_mean + m.rating::float8 * m.rating_count)
-                                 / nullif(v_set.rating_prior_reviews + m.rating_count, 0) AS adjusted_rating) a
+          CASE WHEN v_in_person THEN w.location_keys ELSE m.location_keys END AS keys,
+          CASE WHEN v_in_person THEN w.city ELSE m.city END AS city,
+          CASE WHEN v_in_person THEN w.state_province ELSE m.state_province END AS province,
+          CASE WHEN v_in_person THEN w.country ELSE m.country END AS country) l
+      CROSS JOIN LATERAL (SELECT (k_rating * v_mean + m.rating::float8 * m.rating_count)
+                                 / nullif(k_rating + m.rating_count, 0) AS adjusted_rating) a
       WHERE m.is_active
         AND (NOT v_immediate OR m.currently_on_shift)
-        AND (v_s.service_mode <> 'in_person' OR m.workshop_id IS NOT NULL)
+        AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
         AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
-        AND m.user_id IS DISTINCT FROM v_s.mechanic_id
+        AND m.user_id IS DISTINCT FROM v_own_mechanic
         AND m.user_id <> ALL (v_offered)
       OFFSET 0   -- a fence: each row's points are computed once, then summed and sorted
     ) x
@@ -228,6 +242,7 @@ BEGIN
       FROM (SELECT (e ->> 'score')::numeric AS score FROM jsonb_array_elements(v_found) e
             ORDER BY 1 DESC LIMIT p_limit) x;
     END LOOP;
+    RAISE DEBUG 'match_candidates(%): looked at %, % free', p_session_id, v_seen, jsonb_array_length(v_found);
     -- done, or every candidate was looked at; else look further down the same ranking
     EXIT WHEN v_done OR v_seen < v_window;
     v_found := '[]'::jsonb;

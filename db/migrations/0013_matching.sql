@@ -35,6 +35,24 @@ GRANT EXECUTE ON FUNCTION app_private.brand_keys(text[])
 ALTER TABLE app.mechanics ADD COLUMN brand_keys text[] GENERATED ALWAYS AS
   (app_private.brand_keys(brand_specialist_brands)) STORED;
 
+-- A location as matching compares it: {postal code upper-cased without spaces, city, province,
+-- country lower-cased and trimmed}, stored with each mechanic and workshop so that comparing
+-- 10,000 locations is plain equality, not 40,000 text conversions per request.
+CREATE FUNCTION app_private.location_keys(p_postal_code text, p_city text, p_state_province text, p_country text)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+  SELECT ARRAY[nullif(upper(replace(p_postal_code, ' ', '')), ''), lower(btrim(p_city)), lower(btrim(p_state_province)),
+               lower(btrim(p_country))]
+$$;
+GRANT EXECUTE ON FUNCTION app_private.location_keys(text, text, text, text)
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+-- squawk-ignore adding-field-with-default
+ALTER TABLE app.mechanics ADD COLUMN location_keys text[] GENERATED ALWAYS AS
+  (app_private.location_keys(postal_code, city, state_province, country)) STORED;
+-- squawk-ignore adding-field-with-default
+ALTER TABLE app.workshops ADD COLUMN location_keys text[] GENERATED ALWAYS AS
+  (app_private.location_keys(postal_code, city, state_province, country)) STORED;
+
 -- Why a mechanic declined an offer (optional, free text from the mechanic).
 -- The column is new (NULL everywhere), so validating its CHECK at once costs one quick scan.
 ALTER TABLE app.session_assignments ADD COLUMN decline_reason text;
