@@ -28,6 +28,7 @@ Int32 = Annotated[int, msgspec.Meta(ge=-2_147_483_648, le=2_147_483_647)]
 Name = Annotated[str, msgspec.Meta(max_length=200)]
 Text = Annotated[str, msgspec.Meta(max_length=10_000)]
 PlanCode = Annotated[str, msgspec.Meta(max_length=64)]
+Zone = Annotated[str, msgspec.Meta(max_length=64)]  # an IANA zone name; PostgreSQL checks it is one
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -236,10 +237,35 @@ class CustomerRequest(Input):
     postal_code: Name | UnsetType | None = UNSET
     phone: Name | UnsetType | None = UNSET
     user_id: uuid.UUID | UnsetType = UNSET
+    # The IANA zone the customer reads times in: what the browser says at sign-up
+    # (Intl.DateTimeFormat().resolvedOptions().timeZone). Left out: emails use the appointment's place.
+    timezone: Zone | UnsetType | None = UNSET
+
+
+class CustomerProfileUpdate(Input):
+    """PATCH /api/customer/profile: change the zone the customer reads times in."""
+    timezone: Zone
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins
 
 
 class Created(msgspec.Struct):
     id: uuid.UUID
+
+
+# ---------------------------------------------------------------------------- waitlist
+
+
+class WaitlistJoinRequest(Input):
+    concern: Text
+    vehicle_id: uuid.UUID | UnsetType | None = UNSET
+    plan: PlanCode | UnsetType = UNSET
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins put a customer on the waitlist
+
+
+class WaitlistSettingsRequest(Input):
+    customers_per_mechanic: Int32 | UnsetType = UNSET
+    turn_minutes: Int32 | UnsetType = UNSET
+    max_wait_minutes: Int32 | UnsetType = UNSET
 
 
 # ---------------------------------------------------------------------------- matching and offers

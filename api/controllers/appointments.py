@@ -4,7 +4,7 @@
     DELETE /api/slot-holds/{hold_id}              api.release_hold
     POST   /api/sessions/create                   api.create_session   (immediate or scheduled)
     POST   /api/scheduling/create-appointment     api.create_session   (the same factory)
-    GET    /api/appointments                      api.my_appointments  (upcoming and past)
+    GET    /api/appointments                      api.my_appointments  (upcoming and past) + api.my_waitlist
     GET    /api/appointments/{id}                 api.get_appointment
     POST   /api/appointments/{id}/reschedule      api.reschedule_session
 """
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import Parameter
 
 from api.controllers.common import parse_uuid, sql_args
+from api.controllers.waitlist import my_waitlist
 from api.db import Conn, call, call_rows
 from api.errors import api_error
 from api.schemas import CreateSessionRequest, HoldRequest, RescheduleRequest
@@ -65,11 +66,12 @@ class AppointmentsController(Controller):
     path = "/api/appointments"
     tags = ["booking"]
 
-    @get("/", summary="My appointments: upcoming (soonest first) and past (latest first)")
-    async def mine(self, db: Conn, limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> dict[str, Any]:
+    @get("/", summary="My appointments: upcoming (soonest first), past (latest first) and my waitlist status")
+    async def mine(self, db: Conn, request: Request[Any, Any, Any],
+                   limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> dict[str, Any]:
         upcoming = await call_rows(db, "my_appointments", {"p_scope": "upcoming", "p_limit": limit})
         past = await call_rows(db, "my_appointments", {"p_scope": "past", "p_limit": limit})
-        return {"upcoming": upcoming, "past": past}
+        return {"upcoming": upcoming, "past": past, "waitlist": await my_waitlist(db, request)}
 
     @get("/{appointment_id:str}", summary="One appointment (row-level security decides who may see it)")
     async def one(self, db: Conn, appointment_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@
     GET    /api/mechanic/time-off                 api.my_time_off
     POST   /api/mechanic/time-off                 api.add_time_off
     DELETE /api/mechanic/time-off/{time_off_id}   api.remove_time_off
-    GET    /api/mechanic/schedule                 api.my_appointments (booked with me)
+    GET    /api/mechanic/schedule                 api.mechanic_schedule (booked with me, with who is coming)
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ class MechanicSelfController(Controller):
         entry = parse_uuid(time_off_id, "time_off_id")
         return {"id": entry, "deleted": await call(db, "remove_time_off", {"p_time_off_id": entry})}
 
-    @get("/schedule", summary="Appointments booked with me: upcoming and past")
+    @get("/schedule", summary="Appointments booked with me, upcoming and past, with the customer's first name "
+                              "and vehicle")
     async def schedule(self, db: Conn, limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> dict[str, Any]:
-        upcoming = await call_rows(db, "my_appointments", {"p_scope": "upcoming", "p_limit": limit})
-        past = await call_rows(db, "my_appointments", {"p_scope": "past", "p_limit": limit})
+        upcoming = await call_rows(db, "mechanic_schedule", {"p_scope": "upcoming", "p_limit": limit})
+        past = await call_rows(db, "mechanic_schedule", {"p_scope": "past", "p_limit": limit})
         return {"upcoming": upcoming, "past": past}

@@ -84,7 +84,8 @@ BEGIN
   RETURN app_private.outbox_enqueue('email.send', format('email:%s:mechanic_offer:%s', v_a.session_id, v_a.mechanic_id),
     jsonb_build_object(
       'template', 'mechanic_offer', 'recipient_role', 'mechanic',
-      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name'),
+      -- the mechanic reads times in their (workshop's) zone: the worker formats local_start in it
+      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name', 'timezone', v_zone),
       -- the customer's identity is not the mechanic's business until they accept
       'context', (app_private.session_email_context(v_a.session_id) - 'customer' - 'mechanic')
                  || jsonb_build_object(
@@ -98,17 +99,16 @@ BEGIN
 END
 $$;
 
--- open_offers(session, candidates, ttl): turn ranked candidates into offers: priority by rank
--- (1 high, 2 medium, the rest low), expiry now + ttl (never after a scheduled start), the live event
--- and email to each mechanic. Returns how many. Owner only.
-CREATE OR REPLACE FUNCTION app_private.open_offers(p_session app.sessions) RETURNS integer
+-- open_offer(session, mechanic, priority, score, reasons): one offer, expiring now + the setting's
+-- time to answer (never after a scheduled start), with its live event and email. Returns its id.
+-- Owner only.
+CREATE OR REPLACE FUNCTION app_private.open_offer(p_session app.sessions, p_mechanic_id uuid, p_priority text,
+                                                  p_score numeric, p_reasons jsonb) RETURNS uuid
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_set app.matching_settings := app_private.matching_settings();
   v_now timestamptz := app_private.now();
   v_expires timestamptz;
-  v_count integer := 0;
-  c record;
   v_offer uuid;
 BEGIN
   v_expires := v_now + CASE WHEN p_session.scheduled_for IS NULL THEN v_set.offer_ttl_immediate
@@ -116,16 +116,43 @@ BEGIN
   IF p_session.scheduled_for IS NOT NULL THEN
     v_expires := least(v_expires, p_session.scheduled_for);
   END IF;
-  FOR c IN SELECT * FROM app_private.match_candidates(p_session.id, v_set.offers_per_round, true) LOOP
-    INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, match_score, match_reasons,
-                                         offered_at, expires_at)
-    VALUES (p_session.id, c.mechanic_id, 'offered',
-            CASE c.rank WHEN 1 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END,
-            c.match_score, c.match_reasons, v_now, v_expires)
-    RETURNING id INTO v_offer;
-    PERFORM app_private.emit_live_event('offer.created', ARRAY[c.mechanic_id], app_private.offer_json(v_offer),
-                                        p_session.id);
-    PERFORM app_private.enqueue_offer_email(v_offer);
+  INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, match_score, match_reasons,
+                                       offered_at, expires_at)
+  VALUES (p_session.id, p_mechanic_id, 'offered', p_priority, p_score, coalesce(p_reasons, '[]'::jsonb), v_now, v_expires)
+  RETURNING id INTO v_offer;
+  PERFORM app_private.emit_live_event('offer.created', ARRAY[p_mechanic_id], app_private.offer_json(v_offer),
+                                      p_session.id);
+  PERFORM app_private.enqueue_offer_email(v_offer);
+  RETURN v_offer;
+END
+$$;
+
+-- open_offers(session): the next round's offers: the best candidates not offered before, priority by
+-- rank (1 high, 2 medium, the rest low). The first round of an immediate request of a customer whose
+-- waitlist turn brought a mechanic on shift (app_private.waitlist_preferred_mechanic, band 70) offers
+-- that mechanic alone first, when free; declined or unanswered, the next round is ordinary matching.
+-- Returns how many offers. Owner only.
+CREATE OR REPLACE FUNCTION app_private.open_offers(p_session app.sessions, p_round integer) RETURNS integer
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+  v_count integer := 0;
+  v_turn uuid;
+  c record;
+BEGIN
+  IF p_round = 0 AND p_session.scheduled_for IS NULL THEN
+    v_turn := app_private.waitlist_preferred_mechanic(p_session.customer_id);
+    IF v_turn IS NOT NULL AND v_turn IS DISTINCT FROM p_session.mechanic_id
+       AND cardinality(app_private.mechanic_unavailable_reasons(v_turn, p_session)) = 0 THEN
+      PERFORM app_private.open_offer(p_session, v_turn, 'high', NULL,
+        jsonb_build_array(jsonb_build_object('criterion', 'waitlist_turn', 'points', 0,
+          'reason', 'Came on shift during the customer''s waitlist turn: offered first')));
+      RETURN 1;
+    END IF;
+  END IF;
+  FOR c IN SELECT * FROM app_private.match_candidates(p_session.id, (app_private.matching_settings()).offers_per_round,
+                                                      true) LOOP
+    PERFORM app_private.open_offer(p_session, c.mechanic_id, CASE c.rank WHEN 1 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END,
+                                   c.match_score, c.match_reasons);
     v_count := v_count + 1;
   END LOOP;
   RETURN v_count;
@@ -188,7 +215,7 @@ BEGIN
     PERFORM app_private.finish_unmatched(p_session_id);
     RETURN 0;
   END IF;
-  v_count := app_private.open_offers(v_s);
+  v_count := app_private.open_offers(v_s, v_m.round);
   IF v_count = 0 THEN
     PERFORM app_private.finish_unmatched(p_session_id);
     RETURN 0;

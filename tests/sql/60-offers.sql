@@ -4,7 +4,7 @@
 -- customer withdraws a request; a chosen mechanic gets one targeted offer; deferred matching
 -- once per session; row-level security and grants of the matching tables.
 BEGIN;
-SELECT plan(67);
+SELECT plan(69);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.create_admin() AS admin \gset
@@ -177,6 +177,24 @@ SELECT api.expire_offers();
 SELECT results_eq(format($$SELECT status, targeted, (SELECT count(*)::int FROM app.session_assignments WHERE session_id = %L)
                            FROM app.session_matching WHERE session_id = %L$$, :'s5', :'s5'),
   $$VALUES ('unmatched', true, 1)$$, 'no answer: unmatched without re-matching');
+
+------------------------------------------------------------------ a waitlist turn: that mechanic first
+SELECT tests.set_now(NULL);
+SELECT tests.create_customer() AS c9 \gset
+INSERT INTO app.waitlist_entries (customer_id, concern, plan_code, status, notified_at, notified_mechanic_id, turn_expires_at)
+VALUES (:'c9', 'Noise', 'standard', 'notified', now(), :'m4', now() + interval '10 minutes');
+SELECT tests.authenticate_as(:'c9', 'customer');
+SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'Noise',
+                          p_is_advice_only => true) ->> 'id' AS s9 \gset
+SELECT tests.clear_authentication();
+SELECT results_eq(format($$SELECT mechanic_id, priority, match_reasons -> 0 ->> 'criterion' FROM app.session_assignments
+                           WHERE session_id = %L$$, :'s9'),
+  format($$VALUES (%L::uuid, 'high', 'waitlist_turn')$$, :'m4'),
+  'the mechanic whose coming on shift gave the customer their turn is offered first, alone');
+SELECT tests.set_now(now() + interval '3 minutes');
+SELECT api.expire_offers();
+SELECT is((SELECT count(*)::int FROM app.session_assignments WHERE session_id = :'s9' AND status = 'offered'
+             AND mechanic_id <> :'m4'), 3, 'unanswered: round 2 is ordinary matching');
 
 ------------------------------------------------------------------ deferred matching
 SELECT tests.set_now('2031-01-07 15:00Z');   -- 10:00 in Toronto

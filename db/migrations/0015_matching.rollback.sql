@@ -1,4 +1,4 @@
--- Roll back 0013_matching: drop the matching tables, columns and indexes, and what the band-60
+-- Roll back 0015_matching: drop the matching tables, columns and indexes, and what the band-60
 -- idempotent files (and api.live_events_head in 50_live_events.sql) created (functions, triggers,
 -- policies, jobs). The previous version's idempotent files, re-applied, restore api.create_session
 -- without its call into matching.
@@ -30,7 +30,8 @@ DROP FUNCTION IF EXISTS api.run_deferred_matching();
 DROP FUNCTION IF EXISTS api.live_events_head();
 DROP FUNCTION IF EXISTS app_private.match_candidates(uuid, integer, boolean);
 DROP FUNCTION IF EXISTS app_private.mechanic_unavailable_reasons(uuid, app.sessions);
-DROP FUNCTION IF EXISTS app_private.open_offers(app.sessions);
+DROP FUNCTION IF EXISTS app_private.open_offers(app.sessions, integer);
+DROP FUNCTION IF EXISTS app_private.open_offer(app.sessions, uuid, text, numeric, jsonb);
 DROP FUNCTION IF EXISTS app_private.matching_settings();
 DROP FUNCTION IF EXISTS app_private.start_matching(uuid);
 DROP FUNCTION IF EXISTS app_private.start_immediate_matching(uuid);
