@@ -92,8 +92,7 @@ BEGIN
                       'offered_mechanic', v_to - 'email',
                       'offer', jsonb_build_object(
                         'id', v_a.id, 'priority', v_a.priority, 'expires_at', v_a.expires_at,
-                        'local_expires', to_char(v_a.expires_at AT TIME ZONE v_zone, 'FMHH12:MI AM'),
-                        'timezone', v_zone, 'match_score', v_a.match_score, 'match_reasons', v_a.match_reasons),
+                        'match_score', v_a.match_score, 'match_reasons', v_a.match_reasons),
                       'links', jsonb_build_object('offers', '/mechanic/offers'))),
     v_a.session_id);
 END
@@ -320,7 +319,7 @@ BEGIN
   END IF;
   v_reasons := app_private.mechanic_unavailable_reasons(v_uid, v_s);
   IF cardinality(v_reasons) > 0 THEN
-    PERFORM app_private.raise_error(409, 'slot_unavailable', 'You are not free for this session',
+    PERFORM app_private.raise_error(409, 'slot_unavailable', 'That time slot is not available',
       jsonb_build_object('offer_id', v_a.id, 'starts_at', lower(v_s.period), 'ends_at', v_s.ends_at,
                          'reasons', to_jsonb(v_reasons)));
   END IF;

@@ -220,7 +220,7 @@ SELECT id AS od1 FROM app.session_assignments WHERE session_id = :'d1' AND mecha
 SELECT id AS od2 FROM app.session_assignments WHERE session_id = :'d2' AND mechanic_id = :'m1' \gset
 SELECT tests.authenticate_as(:'m1', 'mechanic');
 SELECT is(api.accept_offer(:'od1') ->> 'status', 'accepted', 'M1 accepts the first scheduled offer');
-SELECT throws_ok(format($$SELECT api.accept_offer(%L)$$, :'od2'), 'AD409', 'You are not free for this session',
+SELECT throws_ok(format($$SELECT api.accept_offer(%L)$$, :'od2'), 'AD409', 'That time slot is not available',
   'accepting an overlapping offer is 409 slot_unavailable');
 SELECT tests.clear_authentication();
 SELECT results_eq(format($$SELECT mechanic_id, status FROM app.sessions WHERE id = %L$$, :'d1'),
