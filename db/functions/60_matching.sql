@@ -82,7 +82,7 @@ DECLARE
   v_make_key text[];   -- the make as app.mechanics.brand_keys spells brands (lower case, trimmed)
   v_keys text[];                                 -- the customer's location, normalized as the mechanics' is
   v_city text; v_province text; v_country text;
-  v_offered uuid[] := '{}';   -- mechanics who already had an offer for the session (re-matching)
+  v_offered uuid[] := '{}'::uuid[];   -- mechanics who already had an offer for the session (re-matching)
   -- scalars for the ranking query: a field of a row variable referenced in a query is fetched (the
   -- whole row copied) per use, i.e. per candidate row; a scalar is a plain parameter
   v_customer uuid; v_own_mechanic uuid; v_in_person boolean;
@@ -139,20 +139,20 @@ BEGIN
   END IF;
   SELECT coalesce(sum(m.rating::float8 * m.rating_count) / nullif(sum(m.rating_count), 0), 0) INTO v_mean
   FROM app.mechanics m WHERE m.is_active AND m.rating_count > 0;
-  SELECT coalesce(max(c.weight) FILTER (WHERE c.code = 'availability' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'brand_specialist' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'specialty_match' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'postal_prefix' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'same_city' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'same_province' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'same_country' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'rating' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'favorite' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'repeat_customer' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'experience' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'workload' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'acceptance_rate' AND c.enabled), 0),
-         coalesce(max(c.weight) FILTER (WHERE c.code = 'service_mode' AND c.enabled), 0)
+  SELECT coalesce(max(c.weight) FILTER (WHERE c.code = 'availability' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'brand_specialist' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'specialty_match' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'postal_prefix' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'same_city' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'same_province' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'same_country' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'rating' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'favorite' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'repeat_customer' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'experience' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'workload' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'acceptance_rate' AND c.enabled), 0)::float8,
+         coalesce(max(c.weight) FILTER (WHERE c.code = 'service_mode' AND c.enabled), 0)::float8
   INTO w_avail, w_brand, w_spec, w_postal, w_city, w_prov, w_country, w_rating, w_fav, w_repeat, w_exp, w_load,
        w_accept, w_mode
   FROM app.matching_criteria c;
