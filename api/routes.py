@@ -9,6 +9,7 @@ from api.controllers.admin import AdminController
 from api.controllers.appointments import AppointmentsController, SessionsController, SlotHoldsController
 from api.controllers.customers import CustomerController
 from api.controllers.matching import MatchingAdminController, OffersController, RequestNowController
+from api.controllers.me import MeController
 from api.controllers.mechanic_self import MechanicSelfController
 from api.controllers.mechanics import MechanicsController
 from api.controllers.waitlist import AdminWaitlistController, WaitlistController
@@ -16,7 +17,7 @@ from api.controllers.webhooks import StripeWebhookController
 
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
-    MechanicSelfController, AdminController, StripeWebhookController, WaitlistController, AdminWaitlistController,
-    *notifications.ROUTE_HANDLERS, RequestNowController, OffersController, MatchingAdminController,
-    *events.ROUTE_HANDLERS,
+    MechanicSelfController, MeController, AdminController, StripeWebhookController, WaitlistController,
+    AdminWaitlistController, *notifications.ROUTE_HANDLERS, RequestNowController, OffersController,
+    MatchingAdminController, *events.ROUTE_HANDLERS,
 ]

@@ -20,7 +20,7 @@ from litestar.params import Parameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from api.db import as_caller, call_rows
+from api.db import begin_request, call_rows
 from api.errors import api_error
 from api.events import EventHub, LiveEvent
 
@@ -60,7 +60,7 @@ async def _replay(request: Request[Any, Any, Any], claims: dict[str, Any], after
     pool = request.app.state.pool
     events: list[LiveEvent] = []
     async with pool.connection() as conn, conn.transaction():
-        await as_caller(conn, claims)
+        await begin_request(conn, claims)   # the caller, as the database decides it (RLS replays)
         head = (await call_rows(conn, "live_events_head"))[0]
         oldest, newest = head["oldest_id"], head["newest_id"]
         # Events between `after` and the oldest kept one were purged: whether any was for this caller

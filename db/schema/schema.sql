@@ -132,6 +132,37 @@ CREATE TABLE app.matching_settings (
     CONSTRAINT matching_settings_sensible CHECK ((((offers_per_round >= 1) AND (offers_per_round <= 20)) AND ((max_rounds >= 1) AND (max_rounds <= 20)) AND ((offer_ttl_immediate >= '00:00:10'::interval) AND (offer_ttl_immediate <= '01:00:00'::interval)) AND ((offer_ttl_scheduled >= '00:00:10'::interval) AND (offer_ttl_scheduled <= '1 day'::interval)) AND (rating_prior_reviews >= 0) AND ((postal_prefix_length >= 1) AND (postal_prefix_length <= 10)) AND (specialty_full_matches >= 1) AND (repeat_full_sessions >= 1) AND (experience_full_years >= 1) AND (workload_full_sessions >= 1) AND (acceptance_prior_offers >= 0))),
     CONSTRAINT matching_settings_single_row CHECK (id)
 );
+CREATE TABLE app.mechanic_applications (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    email text NOT NULL,
+    full_name text NOT NULL,
+    phone text,
+    bio text,
+    specialties text[] DEFAULT '{}'::text[] NOT NULL,
+    brand_specialist_brands text[] DEFAULT '{}'::text[] NOT NULL,
+    years_of_experience integer DEFAULT 0 NOT NULL,
+    certifications text[] DEFAULT '{}'::text[] NOT NULL,
+    country text,
+    state_province text,
+    city text,
+    postal_code text,
+    timezone text,
+    workshop_id uuid,
+    status text DEFAULT 'pending'::text NOT NULL,
+    decided_by uuid,
+    decided_at timestamp with time zone,
+    decision_reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mechanic_applications_decided CHECK (((status = 'pending'::text) = (decided_at IS NULL))),
+    CONSTRAINT mechanic_applications_email_looks_valid CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
+    CONSTRAINT mechanic_applications_experience_sensible CHECK (((years_of_experience >= 0) AND (years_of_experience <= 80))),
+    CONSTRAINT mechanic_applications_name_present CHECK ((btrim(full_name) <> ''::text)),
+    CONSTRAINT mechanic_applications_status_valid CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text]))),
+    CONSTRAINT mechanic_applications_timezone_valid CHECK (((timezone IS NULL) OR app_private.is_valid_timezone(timezone))),
+    CONSTRAINT mechanic_applications_zone_or_workshop CHECK (((workshop_id IS NOT NULL) OR (timezone IS NOT NULL)))
+);
 CREATE TABLE app.mechanic_availability_blocks (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     mechanic_id uuid NOT NULL,
@@ -415,6 +446,7 @@ CREATE TABLE app.users (
     full_name text NOT NULL,
     role text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
     CONSTRAINT users_email_looks_valid CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT users_role_is_known CHECK ((role = ANY (ARRAY['customer'::text, 'mechanic'::text, 'admin'::text])))
 );
@@ -515,6 +547,8 @@ ALTER TABLE ONLY app.matching_criteria
     ADD CONSTRAINT matching_criteria_pkey PRIMARY KEY (code);
 ALTER TABLE ONLY app.matching_settings
     ADD CONSTRAINT matching_settings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.mechanic_applications
+    ADD CONSTRAINT mechanic_applications_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
@@ -584,6 +618,11 @@ ALTER TABLE ONLY app.workshops
 CREATE INDEX favorites_mechanic_id_idx ON app.favorites USING btree (mechanic_id);
 CREATE INDEX live_events_audience_idx ON app.live_events USING gin (audience);
 CREATE INDEX live_events_created_at_idx ON app.live_events USING btree (created_at);
+CREATE INDEX mechanic_applications_decided_by_idx ON app.mechanic_applications USING btree (decided_by);
+CREATE UNIQUE INDEX mechanic_applications_one_pending ON app.mechanic_applications USING btree (user_id) WHERE (status = 'pending'::text);
+CREATE INDEX mechanic_applications_status_idx ON app.mechanic_applications USING btree (status, created_at);
+CREATE INDEX mechanic_applications_user_id_idx ON app.mechanic_applications USING btree (user_id, created_at);
+CREATE INDEX mechanic_applications_workshop_id_idx ON app.mechanic_applications USING btree (workshop_id);
 CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
 CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_shift) WHERE currently_on_shift;
@@ -628,6 +667,10 @@ ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanic_applications
+    ADD CONSTRAINT mechanic_applications_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES app.users(id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.mechanic_applications
+    ADD CONSTRAINT mechanic_applications_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanic_offer_stats
@@ -691,6 +734,7 @@ ALTER TABLE app.favorites ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.live_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.matching_criteria ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.matching_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanic_applications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_offer_stats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
