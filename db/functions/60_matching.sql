@@ -35,17 +35,15 @@ $$;
 CREATE OR REPLACE FUNCTION app_private.mechanic_unavailable_reasons(p_mechanic_id uuid, p_session app.sessions)
 RETURNS text[]
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
-DECLARE
-  v_now timestamptz := app_private.now();
 BEGIN
   IF p_session.scheduled_for IS NULL THEN
     RETURN array_remove(ARRAY[
       CASE WHEN NOT isempty(app_private.mechanic_time_off_in(p_mechanic_id, p_session.period)) THEN 'time_off' END,
-      CASE WHEN NOT isempty(app_private.mechanic_busy(p_mechanic_id, p_session.period, v_now, p_session.id))
+      CASE WHEN NOT isempty(app_private.mechanic_busy(p_mechanic_id, p_session.period, p_session.id))
            THEN 'overlapping_booking' END], NULL);
   END IF;
   RETURN array_remove(array_remove(array_remove(
-           app_private.slot_reasons(p_mechanic_id, p_session.period, v_now, p_session.id),
+           app_private.slot_reasons(p_mechanic_id, p_session.period, p_session.id),
            'in_the_past'), 'too_short_notice'), 'beyond_horizon');
 END
 $$;
