@@ -8,6 +8,7 @@ from api.controllers import events, notifications
 from api.controllers.admin import AdminController
 from api.controllers.appointments import AppointmentsController, SessionsController, SlotHoldsController
 from api.controllers.customers import CustomerController
+from api.controllers.live_session import LiveSessionController
 from api.controllers.matching import MatchingAdminController, OffersController, RequestNowController
 from api.controllers.me import MeController
 from api.controllers.mechanic_self import MechanicSelfController
@@ -18,6 +19,6 @@ from api.controllers.webhooks import StripeWebhookController
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
     MechanicSelfController, MeController, AdminController, StripeWebhookController, WaitlistController,
-    AdminWaitlistController, *notifications.ROUTE_HANDLERS, RequestNowController, OffersController,
-    MatchingAdminController, *events.ROUTE_HANDLERS,
+    AdminWaitlistController, LiveSessionController, *notifications.ROUTE_HANDLERS, RequestNowController,
+    OffersController, MatchingAdminController, *events.ROUTE_HANDLERS,
 ]
