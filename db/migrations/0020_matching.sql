@@ -1,4 +1,4 @@
--- depends: 0018_waivers
+-- depends: 0019_faults
 -- Matching and offers: the criteria and their weights (data an admin edits), the matching settings,
 -- one matching record per session that went through matching (round, outcome), each mechanic's
 -- offer history in numbers (for the acceptance-rate criterion), a stored full-text document per

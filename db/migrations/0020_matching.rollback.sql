@@ -1,4 +1,4 @@
--- Roll back 0019_matching: drop the matching tables, columns and indexes, and what the band-60
+-- Roll back 0020_matching: drop the matching tables, columns and indexes, and what the band-60
 -- idempotent files (and api.live_events_head in 50_live_events.sql) created (functions, triggers,
 -- policies, jobs). The previous version's idempotent files, re-applied, restore api.create_session
 -- without its call into matching.
