@@ -16,9 +16,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
 
-from api.auth import make_jwt_auth
+from api.auth import TokenVerifier, identity_config, make_auth_middleware
 from api.config import Settings
-from api.db import Conn, as_caller, call, make_pool, provide_db
+from api.db import as_caller, call, make_pool, provide_db
 from api.errors import (
     database_error_handler,
     document_errors,
@@ -44,12 +44,6 @@ async def health(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response({"status": "ok", **status}, status_code=200)
 
 
-@get("/api/me", tags=["identity"], summary="Who the database thinks you are")
-async def me(db: Conn) -> dict[str, Any]:
-    result: dict[str, Any] = await call(db, "whoami")
-    return result
-
-
 def cors_config(settings: Settings) -> CORSConfig:
     """Browsers on these origins may call the API (AUTODOC_CORS_ORIGINS). Identity is the bearer
     token in the Authorization header, never a cookie, so no credentials mode is offered
@@ -67,13 +61,14 @@ def cors_config(settings: Settings) -> CORSConfig:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    jwt_auth = make_jwt_auth(settings.jwt_secret)
+    verifier = TokenVerifier(identity_config(settings))
     pool = make_pool(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         app.state.pool = pool
         app.state.settings = settings
+        app.state.verifier = verifier
         await pool.open(wait=False)
         try:
             yield
@@ -81,13 +76,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[health, me, *ROUTE_HANDLERS],
+        route_handlers=[health, *ROUTE_HANDLERS],
         dependencies={"db": Provide(provide_db)},
         exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler,
                             RecursionError: too_deep_handler, Exception: internal_error_handler},
         after_request=json_error_bodies,
         lifespan=[lifespan],
-        on_app_init=[jwt_auth.on_app_init],
+        middleware=[make_auth_middleware(verifier)],
         cors_config=cors_config(settings) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(
             title="AutoDoctor booking API", version="0.1.0", path="/schema",

@@ -12,6 +12,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import jwt
 import psycopg
 from litestar import Request, Response
 from litestar.enums import MediaType
@@ -92,6 +93,11 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[An
         return Response(error_body(exc.extra["code"], exc.detail, exc.extra.get("detail")),
                         status_code=exc.status_code)
     if isinstance(exc, NotAuthorizedException):
+        # api/auth.py chains the token's fault: expired (refresh and retry) or invalid (sign in again)
+        if isinstance(exc.__cause__, jwt.ExpiredSignatureError):
+            return Response(error_body("token_expired", "The token has expired; get a new one."), status_code=401)
+        if isinstance(exc.__cause__, jwt.InvalidTokenError):
+            return Response(error_body("invalid_token", "The token is not valid."), status_code=401)
         code = "unauthorized"
     elif isinstance(exc, ValidationException) or exc.status_code == 400:
         # Litestar's own 400s (malformed JSON, a body that is not an object) are shape errors too.
