@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.controllers import notifications
+from api.controllers import events, notifications
 from api.controllers.admin import AdminController
 from api.controllers.appointments import AppointmentsController, SessionsController, SlotHoldsController
 from api.controllers.customers import CustomerController
 from api.controllers.live_session import LiveSessionController
+from api.controllers.matching import MatchingAdminController, OffersController, RequestNowController
 from api.controllers.me import MeController
 from api.controllers.mechanic_self import MechanicSelfController
 from api.controllers.mechanics import MechanicsController
@@ -19,5 +20,6 @@ from api.controllers.webhooks import StripeWebhookController
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
     MechanicSelfController, MeController, AdminController, StripeWebhookController, WaitlistController,
-    AdminWaitlistController, LiveSessionController, MoneyController, *notifications.ROUTE_HANDLERS,
+    AdminWaitlistController, LiveSessionController, *notifications.ROUTE_HANDLERS, RequestNowController,
+    OffersController, MatchingAdminController, MoneyController, *events.ROUTE_HANDLERS,
 ]

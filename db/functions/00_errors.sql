@@ -40,6 +40,9 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('no_invite', 'This appointment has no calendar invite'),
     ('not_on_waitlist', 'You are not on the waitlist'),
     ('not_rateable', 'Only a completed session can be rated'),
+    ('offer_closed', 'This offer is no longer open'),
+    ('offer_expired', 'This offer has expired'),
+    ('offer_not_found', 'Offer not found'),
     ('outbox_not_dead', 'Only dead letters can be retried'),
     ('outside_session_time', 'The session cannot be joined at this time'),
     ('outside_signing_window', 'The waiver cannot be signed now'),
@@ -70,10 +73,11 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     -- the caller's message names the field, value or rule
     ('append_only', NULL), ('no_money_policy', NULL),
     ('account_role_conflict', NULL), ('application_decided', NULL),
-    ('beyond_horizon', NULL), ('conflict', NULL), ('forbidden', NULL), ('illegal_transition', NULL),
-    ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_signature', NULL), ('invalid_timezone', NULL),
-    ('invalid_value', NULL), ('missing_field', NULL), ('not_cancellable', NULL), ('not_completable', NULL),
-    ('not_joinable', NULL), ('not_reschedulable', NULL), ('too_short_notice', NULL), ('unknown_plan', NULL),
+    ('beyond_horizon', NULL), ('conflict', NULL), ('criterion_not_found', NULL), ('forbidden', NULL),
+    ('illegal_transition', NULL), ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_signature', NULL),
+    ('invalid_timezone', NULL), ('invalid_value', NULL), ('missing_field', NULL), ('not_cancellable', NULL),
+    ('not_completable', NULL), ('not_joinable', NULL), ('not_reschedulable', NULL), ('too_short_notice', NULL),
+    ('unknown_plan', NULL),
     ('validation_error', NULL)
 $$;
 

@@ -4,6 +4,12 @@
 CREATE SCHEMA api;
 CREATE SCHEMA app;
 CREATE SCHEMA app_private;
+CREATE FUNCTION app_private.brand_keys(p_brands text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT coalesce(array_agg(lower(btrim(b))), '{}') FROM unnest(p_brands) b
+$$;
 CREATE FUNCTION app_private.is_valid_timezone(p_zone text) RETURNS boolean
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
@@ -18,6 +24,13 @@ EXCEPTION WHEN invalid_parameter_value THEN
   RETURN false;
 END
 $_$;
+CREATE FUNCTION app_private.location_keys(p_postal_code text, p_city text, p_state_province text, p_country text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT ARRAY[nullif(upper(replace(p_postal_code, ' ', '')), ''), lower(btrim(p_city)), lower(btrim(p_state_province)),
+               lower(btrim(p_country))]
+$$;
 CREATE FUNCTION app_private.mechanic_search_document(p_name text, p_bio text, p_specialties text[], p_brands text[]) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO ''
@@ -26,6 +39,12 @@ CREATE FUNCTION app_private.mechanic_search_document(p_name text, p_bio text, p_
       || setweight(pg_catalog.to_tsvector('english'::regconfig,
                      pg_catalog.array_to_string(coalesce(p_brands, '{}') || coalesce(p_specialties, '{}'), ' ')), 'B')
       || setweight(pg_catalog.to_tsvector('english'::regconfig, coalesce(p_bio, '')), 'C')
+$$;
+CREATE FUNCTION app_private.mechanic_search_text(p_specialties text[], p_bio text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT coalesce(pg_catalog.array_to_string(p_specialties, ' '), '') || ' ' || coalesce(p_bio, '')
 $$;
 CREATE TABLE app.booking_settings (
     id boolean DEFAULT true NOT NULL,
@@ -167,6 +186,34 @@ CREATE SEQUENCE app.live_events_id_seq
     NO MAXVALUE
     CACHE 1;
 ALTER SEQUENCE app.live_events_id_seq OWNED BY app.live_events.id;
+CREATE TABLE app.matching_criteria (
+    code text NOT NULL,
+    label text NOT NULL,
+    description text NOT NULL,
+    weight numeric(6,2) NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    sort_order integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT matching_criteria_code_format CHECK ((code ~ '^[a-z][a-z_]*$'::text)),
+    CONSTRAINT matching_criteria_weight_range CHECK (((weight >= (0)::numeric) AND (weight <= (1000)::numeric)))
+);
+CREATE TABLE app.matching_settings (
+    id boolean DEFAULT true NOT NULL,
+    offers_per_round integer DEFAULT 3 NOT NULL,
+    max_rounds integer DEFAULT 3 NOT NULL,
+    offer_ttl_immediate interval DEFAULT '00:02:00'::interval NOT NULL,
+    offer_ttl_scheduled interval DEFAULT '00:10:00'::interval NOT NULL,
+    rating_prior_reviews integer DEFAULT 20 NOT NULL,
+    postal_prefix_length integer DEFAULT 3 NOT NULL,
+    specialty_full_matches integer DEFAULT 2 NOT NULL,
+    repeat_full_sessions integer DEFAULT 3 NOT NULL,
+    experience_full_years integer DEFAULT 15 NOT NULL,
+    workload_full_sessions integer DEFAULT 6 NOT NULL,
+    acceptance_prior_offers integer DEFAULT 4 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT matching_settings_sensible CHECK ((((offers_per_round >= 1) AND (offers_per_round <= 20)) AND ((max_rounds >= 1) AND (max_rounds <= 20)) AND ((offer_ttl_immediate >= '00:00:10'::interval) AND (offer_ttl_immediate <= '01:00:00'::interval)) AND ((offer_ttl_scheduled >= '00:00:10'::interval) AND (offer_ttl_scheduled <= '1 day'::interval)) AND (rating_prior_reviews >= 0) AND ((postal_prefix_length >= 1) AND (postal_prefix_length <= 10)) AND (specialty_full_matches >= 1) AND (repeat_full_sessions >= 1) AND (experience_full_years >= 1) AND (workload_full_sessions >= 1) AND (acceptance_prior_offers >= 0))),
+    CONSTRAINT matching_settings_single_row CHECK (id)
+);
 CREATE TABLE app.mechanic_applications (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -207,6 +254,14 @@ CREATE TABLE app.mechanic_availability_blocks (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT mechanic_availability_blocks_day_valid CHECK (((day_of_week >= 0) AND (day_of_week <= 6)))
 );
+CREATE TABLE app.mechanic_offer_stats (
+    mechanic_id uuid NOT NULL,
+    accepted integer DEFAULT 0 NOT NULL,
+    declined integer DEFAULT 0 NOT NULL,
+    expired integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mechanic_offer_stats_not_negative CHECK (((accepted >= 0) AND (declined >= 0) AND (expired >= 0)))
+);
 CREATE TABLE app.mechanic_time_off (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     mechanic_id uuid NOT NULL,
@@ -239,6 +294,9 @@ CREATE TABLE app.mechanics (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     rating_sum numeric(14,2) DEFAULT 0 NOT NULL,
+    search_document tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, app_private.mechanic_search_text(specialties, bio))) STORED,
+    brand_keys text[] GENERATED ALWAYS AS (app_private.brand_keys(brand_specialist_brands)) STORED,
+    location_keys text[] GENERATED ALWAYS AS (app_private.location_keys(postal_code, city, state_province, country)) STORED,
     CONSTRAINT mechanics_display_name_present CHECK ((btrim(display_name) <> ''::text)),
     CONSTRAINT mechanics_experience_not_negative CHECK (((years_of_experience >= 0) AND (rating_count >= 0))),
     CONSTRAINT mechanics_rating_range CHECK (((rating >= (0)::numeric) AND (rating <= (5)::numeric))),
@@ -373,6 +431,8 @@ CREATE TABLE app.session_assignments (
     responded_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    decline_reason text,
+    CONSTRAINT session_assignments_decline_reason_length CHECK ((char_length(decline_reason) <= 500)),
     CONSTRAINT session_assignments_priority_valid CHECK ((priority = ANY (ARRAY['high'::text, 'medium'::text, 'low'::text]))),
     CONSTRAINT session_assignments_status_valid CHECK ((status = ANY (ARRAY['scheduled'::text, 'offered'::text, 'accepted'::text, 'declined'::text, 'expired'::text, 'withdrawn'::text])))
 );
@@ -425,6 +485,21 @@ CREATE TABLE app.session_invites (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT session_invites_method_is_known CHECK ((method = ANY (ARRAY['REQUEST'::text, 'CANCEL'::text]))),
     CONSTRAINT session_invites_sequence_non_negative CHECK ((sequence >= 0))
+);
+CREATE TABLE app.session_matching (
+    session_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    status text DEFAULT 'offering'::text NOT NULL,
+    targeted boolean DEFAULT false NOT NULL,
+    round integer DEFAULT 0 NOT NULL,
+    round_started_at timestamp with time zone,
+    accepted_mechanic_id uuid,
+    closed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_matching_closed_shape CHECK (((status = 'offering'::text) = (closed_at IS NULL))),
+    CONSTRAINT session_matching_round_not_negative CHECK ((round >= 0)),
+    CONSTRAINT session_matching_status_valid CHECK ((status = ANY (ARRAY['offering'::text, 'assigned'::text, 'unmatched'::text, 'cancelled'::text])))
 );
 CREATE TABLE app.session_ratings (
     session_id uuid NOT NULL,
@@ -630,6 +705,7 @@ CREATE TABLE app.workshops (
     timezone text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    location_keys text[] GENERATED ALWAYS AS (app_private.location_keys(postal_code, city, state_province, country)) STORED,
     CONSTRAINT workshops_name_present CHECK ((btrim(name) <> ''::text)),
     CONSTRAINT workshops_timezone_valid CHECK (app_private.is_valid_timezone(timezone))
 );
@@ -657,12 +733,18 @@ ALTER TABLE ONLY app.ledger_transactions
     ADD CONSTRAINT ledger_transactions_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.live_events
     ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.matching_criteria
+    ADD CONSTRAINT matching_criteria_pkey PRIMARY KEY (code);
+ALTER TABLE ONLY app.matching_settings
+    ADD CONSTRAINT matching_settings_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_unique UNIQUE (mechanic_id, day_of_week, start_time);
+ALTER TABLE ONLY app.mechanic_offer_stats
+    ADD CONSTRAINT mechanic_offer_stats_pkey PRIMARY KEY (mechanic_id);
 ALTER TABLE ONLY app.mechanic_time_off
     ADD CONSTRAINT mechanic_time_off_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanics
@@ -705,6 +787,8 @@ ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_uid_unique UNIQUE (uid);
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_ratings
     ADD CONSTRAINT session_ratings_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_reminders
@@ -770,10 +854,14 @@ CREATE INDEX scheduled_payments_customer ON app.scheduled_payments USING btree (
 CREATE INDEX scheduled_payments_session ON app.scheduled_payments USING btree (session_id);
 CREATE INDEX scheduled_payments_status ON app.scheduled_payments USING btree (status);
 CREATE INDEX session_assignments_mechanic_id_idx ON app.session_assignments USING btree (mechanic_id, status);
+CREATE INDEX session_assignments_open_expiry_idx ON app.session_assignments USING btree (expires_at) WHERE (status = 'offered'::text);
+CREATE INDEX session_assignments_session_status_idx ON app.session_assignments USING btree (session_id, status);
 CREATE INDEX session_events_session_id_idx ON app.session_events USING btree (session_id, id);
+CREATE INDEX session_matching_customer_id_idx ON app.session_matching USING btree (customer_id);
 CREATE INDEX session_ratings_customer_id_idx ON app.session_ratings USING btree (customer_id);
 CREATE INDEX session_ratings_mechanic_id_idx ON app.session_ratings USING btree (mechanic_id);
 CREATE INDEX session_reminders_due ON app.session_reminders USING btree (due_at) WHERE ((sent_at IS NULL) AND (skipped_at IS NULL));
+CREATE INDEX sessions_booked_start_idx ON app.sessions USING btree (lower(period)) INCLUDE (mechanic_id) WHERE ((mechanic_id IS NOT NULL) AND (status <> 'cancelled'::text));
 CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, scheduled_for);
 CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
 CREATE INDEX sessions_matching_due_idx ON app.sessions USING btree (matching_will_run_at) WHERE ((matching_will_run_at IS NOT NULL) AND (mechanic_id IS NULL));
@@ -809,6 +897,8 @@ ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanic_offer_stats
+    ADD CONSTRAINT mechanic_offer_stats_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanic_time_off
     ADD CONSTRAINT mechanic_time_off_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanics
@@ -837,6 +927,12 @@ ALTER TABLE ONLY app.session_events
     ADD CONSTRAINT session_events_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_accepted_mechanic_id_fkey FOREIGN KEY (accepted_mechanic_id) REFERENCES app.mechanics(user_id);
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.session_ratings
     ADD CONSTRAINT session_ratings_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
 ALTER TABLE ONLY app.session_ratings
@@ -888,8 +984,11 @@ ALTER TABLE app.ledger_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.ledger_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.ledger_transactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.live_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.matching_criteria ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.matching_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_applications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanic_offer_stats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.money_policy_versions ENABLE ROW LEVEL SECURITY;
@@ -903,6 +1002,7 @@ ALTER TABLE app.session_assignments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_cancellations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_invites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_matching ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_ratings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_reminders ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_rules ENABLE ROW LEVEL SECURITY;

@@ -101,10 +101,11 @@ def test_immediate_flow_request_accept_sign_charged_join_complete_rate(
         window = error(api.post(f"/api/sessions/{sid}/waiver", headers=c, json={"signature": PNG, "agreed": True}),
                        409, "outside_signing_window")["detail"]["window"]
         assert window["opens_when"] == "mechanic_accepted"
-        # the offer is accepted (band 60's accept: the session gets the mechanic and becomes waiting)
-        su.execute("INSERT INTO app.session_assignments (session_id, mechanic_id, status, responded_at) "
-                   "VALUES (%s, %s, 'accepted', now())", [sid, mechanic])
-        su.execute("UPDATE app.sessions SET mechanic_id = %s, status = 'waiting' WHERE id = %s", [mechanic, sid])
+        # matching offered it to the one mechanic on shift, who accepts (band 60): the session is
+        # theirs and waiting
+        [offer] = ok(api.get("/api/mechanic/offers", headers=m))["offers"]
+        assert offer["session_id"] == sid
+        assert ok(api.post(f"/api/mechanic/offers/{offer['offer_id']}/accept", headers=m))["status"] == "accepted"
         error(api.post(f"/api/sessions/{sid}/join", headers=c), 409, "waiver_required")
 
         signed = ok(api.post(f"/api/sessions/{sid}/waiver", headers={**c, **UA},

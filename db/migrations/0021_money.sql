@@ -1,4 +1,4 @@
--- depends: 0019_faults
+-- depends: 0020_matching
 -- Money that is always accounted for (SPEC section 7): the money rules as versioned data
 -- (deposit, platform commission, cancellation tiers), the policy version each session was booked
 -- under, cancellations with their breakdown, and a double-entry ledger (accounts, transactions,

@@ -1,6 +1,6 @@
--- Reverts 0020_money: the ledger, cancellations, the policy tables and the sessions' policy column,
+-- Reverts 0021_money: the ledger, cancellations, the policy tables and the sessions' policy column,
 -- with every function, trigger and job the band-40 money files created. The previous version's
--- idempotent files (re-applied after a rollback, docs/migrations.md) bring back what 0020 replaced
+-- idempotent files (re-applied after a rollback, docs/migrations.md) bring back what 0021 replaced
 -- (the $15 app_private.payment_deposit_cents(), the charge functions without credit).
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
