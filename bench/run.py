@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             del kept["data"]
         runs = previous.get("runs", {})
         runs.update({n: results["meta"] for n in selected})
-        results = {"meta": results["meta"], **kept, **{n: results[n] for n in selected},
+        # `meta` stays the last full run's; a partial run's facts are under runs.<bench>
+        results = {"meta": previous.get("meta", results["meta"]), **kept, **{n: results[n] for n in selected},
                    **({"data": results["data"]} if "data" in results else {}), "runs": runs}
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
