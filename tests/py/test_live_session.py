@@ -84,6 +84,15 @@ def people(su: psycopg.Connection[Any], *, workshop: bool = False) -> tuple[str,
     return customer, mechanic
 
 
+def split(su: psycopg.Connection[Any], session_id: str) -> dict[str, int]:
+    """What the ledger's completion postings of a session moved, by account kind (band 40)."""
+    found = rows(su, "SELECT a.kind, sum(e.amount_cents)::int AS cents FROM app.ledger_transactions t "
+                     "JOIN app.ledger_entries e ON e.transaction_id = t.id "
+                     "JOIN app.ledger_accounts a ON a.id = e.account_id "
+                     "WHERE t.session_id = %s AND t.kind = 'completion' GROUP BY a.kind", [session_id])
+    return {r["kind"]: r["cents"] for r in found}
+
+
 # ---------------------------------------------------------------------------- the immediate flow
 
 
@@ -134,6 +143,7 @@ def test_immediate_flow_request_accept_sign_charged_join_complete_rate(
         assert rating["rating"] == 5
         error(api.post(f"/api/sessions/{sid}/rating", headers=c, json={"rating": 1}), 409, "already_rated")
         error(api.post(f"/api/sessions/{sid}/rating", headers=c, json={"rating": 9}), 409, "already_rated")
+    assert split(su, sid) == {"session": -4900, "mechanic_payable": 3920, "platform_revenue": 980}
     mech = rows(su, "SELECT rating, rating_count FROM app.mechanics WHERE user_id = %s", [mechanic])[0]
     assert (float(mech["rating"]), mech["rating_count"]) == (4.5, 2)
     statuses = [r["to_status"] for r in rows(su, "SELECT to_status FROM app.session_events WHERE session_id = %s "
@@ -207,6 +217,8 @@ def test_in_person_flow_deposit_reminder_link_sign_on_arrival_complete_balance(
                         "ORDER BY created_at, payment_type", [sid])
     assert payments == [{"payment_type": "deposit", "amount_cents": 1500, "status": "succeeded"},
                         {"payment_type": "balance", "amount_cents": 3400, "status": "succeeded"}]
+    # the split (band 40, policy version 1: 20% commission) of everything paid: $49 = $39.20 + $9.80
+    assert split(su, sid) == {"session": -4900, "mechanic_payable": 3920, "platform_revenue": 980}
 
 
 # ---------------------------------------------------------------------------- bad signatures
