@@ -411,7 +411,7 @@ def run(ctx: Ctx) -> dict[str, Any]:
     rng = random.Random(3)
     rng.shuffle(cands)
     n_prof = PROFILE_N
-    hot, prof, rest = cands[:50], cands[50:50 + 3 * n_prof], cands[50 + 3 * n_prof:]
+    hot, prof, rest = cands[:100], cands[100:100 + 3 * n_prof], cands[100 + 3 * n_prof:]  # 50 hot slots per mode
     # the floor books each of its slots once (without replacement): it gets 40% of the free slots
     n_floor = len(rest) * 2 // 5
     floor_slots, cands = rest[:n_floor], rest[n_floor:]
@@ -421,14 +421,14 @@ def run(ctx: Ctx) -> dict[str, Any]:
     init_pgbench(ctx)
     prepare_floor(ctx, floor_slots)
     res: dict[str, Any] = {"clients": CLIENTS, "seconds": seconds, "candidate_slots": len(cands),
-                           "candidate_query_seconds": round(cand_s, 1), "hot_slots": len(hot),
+                           "candidate_query_seconds": round(cand_s, 1), "hot_slots": len(hot) // 2,
                            "floor_slots": len(floor_slots), "customers_available": len(customers)}
     try:
         res["durable"] = {"settings": durability(ctx, True)}
-        res["durable"] |= _mode(ctx, seconds, cands_durable, hot, customers[:half], FLOOR_KIND)
+        res["durable"] |= _mode(ctx, seconds, cands_durable, hot[:50], customers[:half], FLOOR_KIND)
     finally:
         settings = durability(ctx, False)
-    res["cpu_only"] = {"settings": settings} | _mode(ctx, seconds, cands_cpu, hot, customers[half:],
+    res["cpu_only"] = {"settings": settings} | _mode(ctx, seconds, cands_cpu, hot[50:], customers[half:],
                                                          FLOOR_KIND)
     res["overlaps"] = _overlaps(ctx)
     res["cpu_per_booking"] = cpu_per_booking(ctx, prof[:n_prof], prof_customers[:n_prof])

@@ -214,7 +214,8 @@ END
 $$;
 
 -- on_session_booked(): a scheduled appointment is confirmed — confirmation with invite to the
--- customer, notice with invite to the mechanic, reminders planned. Called by the sessions trigger.
+-- customer, notice with invite to the mechanic, reminders planned. Called by the fan-out of the
+-- booking's session.booked event (50_booking_fan_out.sql), after the booking committed.
 CREATE OR REPLACE FUNCTION app_private.on_session_booked(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$

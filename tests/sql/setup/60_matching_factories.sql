@@ -40,6 +40,7 @@ BEGIN
   VALUES (p_customer, p_mechanic, 'standard', 'video', 'online', true, 'Earlier visit', 'diagnostic', p_starts_at,
           p_starts_at + interval '30 minutes', 'scheduled', p_starts_at - interval '3 days')
   RETURNING id INTO v_id;
+  PERFORM tests.fan_out(v_id);  -- the booking's charge and emails, as the worker would
   FOREACH v_step IN ARRAY ARRAY['pending', 'active', 'completed'] LOOP
     EXIT WHEN p_status = 'scheduled';
     UPDATE app.sessions SET status = v_step WHERE id = v_id;
