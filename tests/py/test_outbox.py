@@ -44,7 +44,8 @@ def _notifications(conn: psycopg.Connection[Any], timeout: float) -> list[dict[s
 def test_outbox_row_and_notify_appear_only_on_commit(database: Database) -> None:
     listener = _listener(database)
     with psycopg.connect(database.superuser_dsn) as writer:
-        session_id = one(writer, "SELECT tests.se_booking()")  # charge + confirmation + mechanic notice
+        # the booking's event, fanned out by the factory as the worker would: charge + confirmation + mechanic notice
+        session_id = one(writer, "SELECT tests.se_booking()")
         with psycopg.connect(database.superuser_dsn) as other:
             assert one(other, "SELECT count(*) FROM app.outbox") == 0, "uncommitted rows are invisible"
         assert _notifications(listener, 0.3) == [], "no wake-up before the commit"
@@ -52,7 +53,7 @@ def test_outbox_row_and_notify_appear_only_on_commit(database: Database) -> None
     got = _notifications(listener, 5)
     assert got and got[0]["op"] == "insert" and got[0]["count"] >= 1
     with psycopg.connect(database.superuser_dsn) as check:
-        assert one(check, "SELECT count(*) FROM app.outbox WHERE session_id = %s", [session_id]) == 3
+        assert one(check, "SELECT count(*) FROM app.outbox WHERE session_id = %s", [session_id]) == 4
     listener.close()
 
 
