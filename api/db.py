@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from api.errors import api_error
 from api.outage import OutcomeUnknown, is_connection_loss, tune_pool_reconnect
+from api.wake import WAKE_SQL
 
 log = logging.getLogger("autodoc.api")
 
@@ -37,6 +38,17 @@ Conn = AsyncConnection[dict[str, Any]]
 
 DEFAULT_POOL_TIMEOUT = 5.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+async def wake_after_commit(conn: Conn) -> None:
+    """Wake the worker and the relays (best effort: the polls cover a lost wake-up)."""
+    try:
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute(WAKE_SQL)
+        finally:
+            await conn.set_autocommit(False)
+    except psycopg.Error as e:
+        log.info("wake-up after commit not sent (%s); the worker's and relays' polls will find the rows", e)
 
 
 def make_pool(url: str, *, min_size: int = 2, max_size: int = 16,
@@ -63,10 +75,21 @@ def _check_pool_soon(pool: AsyncConnectionPool[Conn]) -> None:
     task.add_done_callback(_stale_check.discard)
 
 
+def _after_commit(conn: Conn, hook: Callable[[Conn], Awaitable[None]]) -> Callable[..., Awaitable[bool]]:
+    async def exit_(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is None:  # the transaction committed (its context left without an error)
+            await hook(conn)
+        return False
+    return exit_
+
+
 @contextlib.asynccontextmanager
 async def caller_transaction(pool: AsyncConnectionPool[Conn], become: Callable[[Conn], Awaitable[None]],
-                             wait: float | None = None) -> AsyncGenerator[Conn, None]:
-    """A connection inside a transaction, after `become(conn)` made it the caller's.
+                             wait: float | None = None,
+                             after_commit: Callable[[Conn], Awaitable[None]] | None = None,
+                             ) -> AsyncGenerator[Conn, None]:
+    """A connection inside a transaction, after `become(conn)` made it the caller's; `after_commit`
+    runs on the same connection once the transaction committed (before it goes back to the pool).
 
     A pooled connection can be stale (the server restarted since it was last used). Its first
     statements (BEGIN, becoming the caller) then fail with a connection-loss error before anything was
@@ -77,6 +100,8 @@ async def caller_transaction(pool: AsyncConnectionPool[Conn], become: Callable[[
         stack = contextlib.AsyncExitStack()
         try:
             conn = await stack.enter_async_context(pool.connection(timeout=max(deadline - time.monotonic(), 0.001)))
+            if after_commit is not None:
+                stack.push_async_exit(_after_commit(conn, after_commit))
             await stack.enter_async_context(conn.transaction())
             await become(conn)
         except psycopg.OperationalError as e:
@@ -131,8 +156,11 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, No
         if isinstance(identity, dict):
             identity["role"] = role  # what error messages say the caller was (api/errors.py)
 
+    # A writing request wakes the worker and the relays once it committed. POST routes that only
+    # read (availability lookups) say so with opt={"reads_only": True}.
+    writes = request.method not in SAFE_METHODS and not request.route_handler.opt.get("reads_only")
     try:
-        async with caller_transaction(pool, become) as conn:
+        async with caller_transaction(pool, become, after_commit=wake_after_commit if writes else None) as conn:
             yield conn
             committing = True  # the handler returned: leaving the block sends COMMIT
     except psycopg.OperationalError as e:

@@ -81,7 +81,7 @@ class MechanicsController(Controller):
             limit=limit))
         return {"mechanics": rows}
 
-    @post("/availability/slots", status_code=200,
+    @post("/availability/slots", status_code=200, opt={"reads_only": True},
           summary="The slots of one local day: {mechanicId, date, plan?} -> {slots: [{startTime, endTime, available}]}")
     async def slots(self, db: Conn, data: SlotsRequest) -> SlotsResponse:
         day = parse_day(data.date)
@@ -90,7 +90,7 @@ class MechanicsController(Controller):
             Slot(start_time=r["starts_at"], end_time=r["ends_at"], available=r["available"],
                  local_start=r["local_start"], reasons=r["reasons"]) for r in rows])
 
-    @post("/availability/check", status_code=200,
+    @post("/availability/check", status_code=200, opt={"reads_only": True},
           summary="Is the mechanic available for [startTime, endTime)? With the reasons when not")
     async def check(self, db: Conn, data: CheckRequest) -> CheckResponse:
         rows = await call_rows(db, "check_availability", sql_args(data, rename={

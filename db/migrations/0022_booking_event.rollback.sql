@@ -15,3 +15,7 @@ DELETE FROM app.outbox_kinds WHERE kind = 'session.booked';
 
 DROP FUNCTION IF EXISTS app_private.session_booked_apply(bigint, jsonb, jsonb);
 DROP FUNCTION IF EXISTS app_private.session_booked_fan_out(uuid);
+
+-- The previous version's files bring back the outbox NOTIFY triggers (and their functions) and
+-- api.outbox_kinds() without `applies`; its row type changes, so it goes first.
+DROP FUNCTION IF EXISTS api.outbox_kinds();
