@@ -64,6 +64,12 @@ def _json_or_none(text: str | None) -> Any:
         return text
 
 
+def _in_sessions_exclusion_check(context: str | None) -> bool:
+    """The error happened while waiting on app.sessions' exclusion constraints (PostgreSQL's error
+    context: 'while checking exclusion constraint on tuple (...) in relation "sessions"')."""
+    return bool(context) and "exclusion constraint" in str(context) and 'relation "sessions"' in str(context)
+
+
 def translate(exc: psycopg.Error) -> tuple[int, dict[str, Any]]:
     diag = exc.diag
     state = diag.sqlstate or ""
@@ -73,6 +79,12 @@ def translate(exc: psycopg.Error) -> tuple[int, dict[str, Any]]:
     if diag.constraint_name and diag.constraint_name in CONSTRAINT_CODES:
         status, code, message = CONSTRAINT_CODES[diag.constraint_name]
         return status, error_body(code, message, {"constraint": diag.constraint_name})
+    if state == "40P01" and _in_sessions_exclusion_check(diag.context):
+        # Two bookings (holds, reschedules) racing for overlapping time deadlocked inside the exclusion
+        # constraints; PostgreSQL aborted this one: for this caller the slot went to the other booking.
+        # (The booking functions have no EXCEPTION block to say so themselves: it would open a
+        # subtransaction on every booking.)
+        return 409, error_body("slot_unavailable", "Slot not available", {"reasons": ["concurrent_booking"]})
     if state in SQLSTATE_CODES:
         status, code, message = SQLSTATE_CODES[state]
         detail = {"constraint": diag.constraint_name} if diag.constraint_name else None

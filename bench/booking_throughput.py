@@ -256,6 +256,44 @@ def _book_many(ctx: Ctx, slots: list[tuple[str, Any]], customers: list[tuple[str
     return ms, failures
 
 
+# The parts of a booking transaction beyond the floor's bare writes, by the functions that do them.
+PARTS = {
+    "availability rules (trigger: opening hours, time off)": ("sessions_occupy_mechanic_time", "mechanic_open_during",
+                                                               "mechanic_windows", "mechanic_zone", "availability"),
+    "lifecycle + audit triggers": ("sessions_enforce_lifecycle", "sessions_audit", "session_transition_allowed",
+                                   "final_statuses"),
+    "the one outbox event + other session triggers": ("sessions_notification_effects", "sessions_money",
+                                                      "sessions_close_matching", "money_policy"),
+}
+
+
+def _part_of(function: str) -> str:
+    name = function.split(".")[-1]
+    for part, prefixes in PARTS.items():
+        if any(name.startswith(p) for p in prefixes):
+            return part
+    return "checks: caller, plan, vehicle, mechanic, notice, duplicate rule, lapsed holds, busy, customer overlap"
+
+
+def cost_table(floor_ms: float, booking_ms: float, fan_out_ms: float,
+               self_ms: dict[str, float]) -> list[dict[str, Any]]:
+    """One booking's PostgreSQL CPU by part: the floor's bare writes (pgbench, measured), the rest of
+    the booking transaction apportioned by the PL/pgSQL self time of the functions that do each part
+    (track_functions), and the worker's fan-out (measured)."""
+    rest = max(booking_ms - floor_ms, 0.0)
+    total_self = sum(self_ms.values()) or 1.0
+    rows: list[dict[str, Any]] = [{"part": "floor: customer lock, session (2 exclusion constraints, FKs), assignment, "
+                                           "audit row, one outbox row, commit", "rows": 4, "ms": floor_ms}]
+    rows += [{"part": k, "rows": 0, "ms": rest * v / total_self} for k, v in self_ms.items()]
+    rows.append({"part": "fan-out in the worker: charge (payment row + stripe.charge), 2 invite emails, claims "
+                         "and completions", "rows": None, "ms": fan_out_ms})
+    total = sum(r["ms"] for r in rows) or 1.0
+    for r in rows:
+        r["ms"] = round(r["ms"], 3)
+        r["share"] = round(r["ms"] / total, 3)
+    return rows
+
+
 def profile_factory(ctx: Ctx, free: list[tuple[str, Any]], customers: list[tuple[str, str]]) -> dict[str, Any]:
     """Where a booking's time goes, one client: per-function self time (track_functions), and the same
     bookings each in its own transaction vs all in one (the gap is per-transaction work, e.g. LANGUAGE
@@ -267,15 +305,20 @@ def profile_factory(ctx: Ctx, free: list[tuple[str, Any]], customers: list[tuple
     time.sleep(1.0)  # the backend's function statistics are flushed when it exits
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
         rows = conn.execute("""SELECT schemaname || '.' || funcname, calls, self_time, total_time
-                               FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 12""").fetchall()
+                               FROM pg_stat_user_functions ORDER BY self_time DESC""").fetchall()
     top = [(f, calls, round(self_ms / n, 3), round(total_ms / n, 3)) for f, calls, self_ms, total_ms in rows]
+    groups: Counter[str] = Counter()
+    for f, _, self_ms, _ in rows:
+        groups[_part_of(f)] += self_ms / n
     one_tx, fail_one = _book_many(ctx, free[n:2 * n], customers[n:2 * n], one_tx=True)
     return {
         "bookings": n, "failures": fail_own + fail_one, "ms_per_booking_own_transactions": round(own_tx, 3),
         "ms_per_booking_one_transaction": round(one_tx, 3),
         "per_transaction_overhead_ms": round(own_tx - one_tx, 3),
+        "self_ms_per_booking_by_part": {k: round(v, 3) for k, v in groups.most_common()},
         "top_functions_self_ms_per_booking": [
-            {"function": f, "calls_per_booking": round(c / n, 1), "self_ms": s, "total_ms": t} for f, c, s, t in top],
+            {"function": f, "calls_per_booking": round(c / n, 1), "self_ms": s, "total_ms": t}
+            for f, c, s, t in top[:12]],
     }
 
 
@@ -433,6 +476,9 @@ def run(ctx: Ctx) -> dict[str, Any]:
     res["overlaps"] = _overlaps(ctx)
     res["cpu_per_booking"] = cpu_per_booking(ctx, prof[:n_prof], prof_customers[:n_prof])
     res["profile_single_client"] = profile_factory(ctx, prof[n_prof:], prof_customers[n_prof:])
+    cpu0 = res["cpu_per_booking"]
+    res["cost_table"] = cost_table(res["cpu_only"]["floor"]["postgres_cpu_ms_per_tx"], cpu0["booking_tx_ms"],
+                                   cpu0["fan_out_ms"], res["profile_single_client"]["self_ms_per_booking_by_part"])
     with psycopg.connect(ctx.cluster.superuser_dsn(), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier("bench_pgbench")))
     d, c = res["durable"], res["cpu_only"]

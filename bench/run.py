@@ -109,6 +109,10 @@ def summary(results: dict[str, Any]) -> str:
                    f"transaction {c['booking_tx_ms']} ms"
                    f" + fan-out {c['fan_out_ms']} ms = {c['total_ms']} ms; outbox rows per booking "
                    f"{c['outbox_rows_per_booking']}")
+        if "cost_table" in b:
+            out.append("  one booking's PostgreSQL CPU by part (ms, share):")
+            for row in b["cost_table"]:
+                out.append(f"    {row['ms']:7.3f} {100 * row['share']:5.1f}%  {row['part']}")
         pr = b["profile_single_client"]
         out.append(f"  one client, {pr['bookings']} bookings: {pr['ms_per_booking_own_transactions']} ms each in its "
                    f"own transaction, {pr['ms_per_booking_one_transaction']} ms all in one transaction")
@@ -136,8 +140,8 @@ def summary(results: dict[str, Any]) -> str:
     if o and "latency" in o:
         lat = o["latency"]
         out.append("\noutbox:")
-        out.append(f"  commit→pickup with NOTIFY   {_fmt_dist(lat['notify_ms'])}")
-        out.append(f"  commit→pickup polling only  {_fmt_dist(lat['poll_ms'])} (poll interval "
+        out.append(f"  commit→pickup, API write (wake-up after commit)  {_fmt_dist(lat['notify_ms'])}")
+        out.append(f"  commit→pickup, SQL writer (polling only)         {_fmt_dist(lat['poll_ms'])} (poll interval "
                    f"{lat['poll_interval_s']} s)")
         for k, v in o["smtp"].items():
             out.append(f"  SMTP effects/s, {k:10} {v['effects_per_s']:.0f} ({v['emails']} emails in {v['seconds']} s)")

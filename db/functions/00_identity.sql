@@ -38,7 +38,7 @@ $$;
 -- hold `role` (naming anyone else raises 403 forbidden), or the user an admin names (422
 -- missing_field when none). Any other caller: 403 forbidden. Used by definer functions that bypass RLS.
 CREATE OR REPLACE FUNCTION app_private.acting_as(p_role text, p_user_id uuid) RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_role text := app_private.current_app_role();
   v_uid uuid := app_private.current_user_id();

@@ -21,7 +21,7 @@
 
 -- booking_settings(): the settings row. Owner only.
 CREATE OR REPLACE FUNCTION app_private.booking_settings() RETURNS app.booking_settings
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v app.booking_settings;
 BEGIN
@@ -32,7 +32,7 @@ $$;
 
 -- mechanic_zone(mechanic): the zone opening hours are interpreted in; NULL for an unknown mechanic.
 CREATE OR REPLACE FUNCTION app_private.mechanic_zone(p_mechanic_id uuid) RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   -- a scalar subquery, not a join: with few workshops the planner would hash the whole table
   RETURN (SELECT coalesce((SELECT w.timezone FROM app.workshops w WHERE w.id = m.workshop_id), m.timezone)
@@ -80,7 +80,7 @@ $$;
 CREATE OR REPLACE FUNCTION app_private.mechanic_busy(p_mechanic_id uuid, p_range tstzrange,
                                                      p_except_session uuid DEFAULT NULL)
 RETURNS tstzmultirange
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_now timestamptz := app_private.now();
 BEGIN
@@ -212,7 +212,7 @@ $$;
 
 -- plan_duration(code): the plan's duration; raises 422 unknown_plan for an unknown/inactive plan.
 CREATE OR REPLACE FUNCTION app_private.plan_duration(p_plan_code text) RETURNS interval
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_minutes int;
 BEGIN
@@ -227,7 +227,7 @@ $$;
 
 -- require_mechanic(id): the mechanic's zone; raises 404 mechanic_not_found (also when inactive).
 CREATE OR REPLACE FUNCTION app_private.require_mechanic(p_mechanic_id uuid) RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_zone text;
 BEGIN

@@ -16,7 +16,7 @@
 -- with a fresh snapshot per statement; SERIALIZABLE detects the conflict itself (40001, retry).
 -- Owner only (SECURITY DEFINER callers and triggers). Raises 500 isolation_not_supported.
 CREATE OR REPLACE FUNCTION app_private.lock_mechanic_time(p_mechanic_id uuid) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
   IF p_mechanic_id IS NULL THEN
     RETURN;

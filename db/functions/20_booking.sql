@@ -14,7 +14,7 @@
 
 -- session_json(session): the public shape of a session / hold. Owner only.
 CREATE OR REPLACE FUNCTION app_private.session_json(p_session app.sessions) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   RETURN (to_jsonb(p_session) - 'period')
          || jsonb_build_object('starts_at', lower(p_session.period), 'is_immediate', p_session.scheduled_for IS NULL);
@@ -25,7 +25,7 @@ $$;
 -- themselves (passing another id raises 403 forbidden); admins must name the customer; other roles
 -- raise 403 forbidden. Raises 404 customer_not_found when there is no customer profile.
 CREATE OR REPLACE FUNCTION app_private.caller_customer(p_customer_id uuid) RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_customer uuid := app_private.acting_as('customer', p_customer_id);
 BEGIN
@@ -40,7 +40,7 @@ $$;
 -- require_schedule_time(at): raises 422 past_time ("Cannot schedule in the past"),
 -- 422 too_short_notice or 422 beyond_horizon (as of now).
 CREATE OR REPLACE FUNCTION app_private.require_schedule_time(p_at timestamptz) RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_settings app.booking_settings := app_private.booking_settings();
   v_now constant timestamptz := app_private.now();
@@ -66,7 +66,7 @@ $$;
 CREATE OR REPLACE FUNCTION app_private.release_expired_holds_in_way(p_mechanic_id uuid, p_customer_id uuid,
                                                                     p_range tstzrange)
 RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
   WHERE s.status = 'held' AND s.hold_expires_at <= app_private.now() AND s.period && p_range
@@ -78,7 +78,7 @@ $$;
 -- over) other than `except`, as JSON; NULL when none. Owner only.
 CREATE OR REPLACE FUNCTION app_private.upcoming_appointment(p_customer_id uuid, p_except uuid)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v app.sessions;
 BEGIN
@@ -106,7 +106,7 @@ $$;
 CREATE OR REPLACE FUNCTION app_private.require_slot(p_mechanic_id uuid, p_customer_id uuid, p_range tstzrange,
                                                     p_except uuid)
 RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   v_other uuid;
 BEGIN
@@ -130,7 +130,7 @@ $$;
 
 -- require_text_choice(value, field, allowed): 422 missing_field / invalid_value.
 CREATE OR REPLACE FUNCTION app_private.require_choice(p_value text, p_field text, p_allowed text[]) RETURNS void
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
   IF p_value IS NULL OR btrim(p_value) = '' THEN
     PERFORM app_private.raise_error(422, 'missing_field', format('%s is required', p_field),
@@ -154,7 +154,8 @@ $$;
 -- 422 missing_field, invalid_value, unknown_plan, vehicle_not_yours, past_time ("Cannot schedule in
 -- the past"), too_short_notice, beyond_horizon, in_person_unavailable, hold_mismatch;
 -- 409 duplicate_booking (detail: the existing appointment), slot_unavailable, customer_overlap,
--- hold_expired, mechanic_offline; constraint sessions_no_mechanic_overlap / sessions_no_customer_overlap (23P01).
+-- hold_expired, mechanic_offline; constraint sessions_no_mechanic_overlap / sessions_no_customer_overlap (23P01);
+-- 40P01 when two racing bookings deadlock inside those constraints (the API: 409 slot_unavailable).
 CREATE OR REPLACE FUNCTION api.create_session(
   p_type text DEFAULT NULL,
   p_plan_code text DEFAULT NULL,
@@ -339,17 +340,16 @@ BEGIN
     INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, offered_at, responded_at)
     VALUES (v_session.id, v_mechanic, 'scheduled', 'high', v_now, v_now);
   END IF;
+  -- No EXCEPTION block: it would open a subtransaction on every booking. Two bookings racing for
+  -- overlapping time can deadlock inside the exclusion constraints (each has inserted its row and
+  -- waits to see whether the other commits); PostgreSQL aborts one with 40P01, and the API answers
+  -- that caller 409 slot_unavailable (reasons ['concurrent_booking']: api/errors.py), since for
+  -- them the slot went to the other booking.
   RETURN app_private.session_json(v_session);
-EXCEPTION WHEN deadlock_detected THEN
-  -- Two bookings racing for overlapping time can deadlock inside the exclusion constraints (each has
-  -- inserted its row and waits to see whether the other commits). PostgreSQL aborts one of them:
-  -- for that caller the slot went to the other booking, which is what this says.
-  PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
-                                  jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
 END
 $$;
 COMMENT ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid) IS
-'The session factory (immediate when p_scheduled_for is NULL, else scheduled; p_mechanic_id or p_hold_id for a chosen mechanic, else deferred matching). Customers book for themselves, admins pass p_customer_id. Returns the session as JSON. Raises 403 forbidden; 404 customer_not_found/mechanic_not_found/hold_not_found; 422 missing_field/invalid_value/unknown_plan/vehicle_not_yours/past_time/too_short_notice/beyond_horizon/in_person_unavailable/hold_mismatch; 409 duplicate_booking (detail = existing appointment)/slot_unavailable/customer_overlap/hold_expired/mechanic_offline; 23P01 sessions_no_mechanic_overlap/sessions_no_customer_overlap.';
+'The session factory (immediate when p_scheduled_for is NULL, else scheduled; p_mechanic_id or p_hold_id for a chosen mechanic, else deferred matching). Customers book for themselves, admins pass p_customer_id. Returns the session as JSON. Raises 403 forbidden; 404 customer_not_found/mechanic_not_found/hold_not_found; 422 missing_field/invalid_value/unknown_plan/vehicle_not_yours/past_time/too_short_notice/beyond_horizon/in_person_unavailable/hold_mismatch; 409 duplicate_booking (detail = existing appointment)/slot_unavailable/customer_overlap/hold_expired/mechanic_offline; 23P01 sessions_no_mechanic_overlap/sessions_no_customer_overlap; 40P01 when two racing bookings deadlock inside those constraints (the API answers 409 slot_unavailable).';
 GRANT EXECUTE ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid)
   TO autodoc_customer, autodoc_admin;
 
@@ -414,13 +414,10 @@ BEGIN
                             'mechanic_id', v_hold.mechanic_id, 'starts_at', v_hold.scheduled_for,
                             'ends_at', v_hold.ends_at, 'plan_code', v_hold.plan_code,
                             'service_mode', v_hold.service_mode);
-EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion constraints: see api.create_session
-  PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
-                                  jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
-END
+END  -- a deadlock lost inside the exclusion constraints is 40P01 (no EXCEPTION block: see api.create_session)
 $$;
 COMMENT ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval) IS
-'Hold a slot for the calling customer (admins: p_customer_id) for 10 minutes by default; blocks other bookings via sessions_no_mechanic_overlap. One hold per customer (a new hold releases the previous). Returns {hold_id, expires_at, mechanic_id, starts_at, ends_at, plan_code, service_mode}. Raises 403 forbidden, 404 customer_not_found/mechanic_not_found, 422 missing_field/unknown_plan/past_time/too_short_notice/beyond_horizon/in_person_unavailable/invalid_value, 409 duplicate_booking/slot_unavailable/customer_overlap, 23P01 on a lost race.';
+'Hold a slot for the calling customer (admins: p_customer_id) for 10 minutes by default; blocks other bookings via sessions_no_mechanic_overlap. One hold per customer (a new hold releases the previous). Returns {hold_id, expires_at, mechanic_id, starts_at, ends_at, plan_code, service_mode}. Raises 403 forbidden, 404 customer_not_found/mechanic_not_found, 422 missing_field/unknown_plan/past_time/too_short_notice/beyond_horizon/in_person_unavailable/invalid_value, 409 duplicate_booking/slot_unavailable/customer_overlap, 23P01 on a lost race (40P01 when it deadlocks; the API answers 409 slot_unavailable).';
 GRANT EXECUTE ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval)
   TO autodoc_customer, autodoc_admin;
 
@@ -556,13 +553,10 @@ BEGIN
     ON CONFLICT (session_id, mechanic_id) DO UPDATE SET status = 'scheduled', responded_at = excluded.responded_at;
   END IF;
   RETURN app_private.session_json(v_s);
-EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion constraints: see api.create_session
-  PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
-                                  jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
-END
+END  -- a deadlock lost inside the exclusion constraints is 40P01 (no EXCEPTION block: see api.create_session)
 $$;
 COMMENT ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid) IS
-'Move a scheduled appointment to p_scheduled_for (optionally to p_mechanic_id) atomically: one UPDATE claims the new slot and frees the old; on any error nothing changes. The booking''s customer or an admin. Returns the session JSON. Raises 404 session_not_found, 409 not_reschedulable/slot_unavailable/customer_overlap, 422 missing_field/past_time/too_short_notice/beyond_horizon/in_person_unavailable, 23P01 on a lost race.';
+'Move a scheduled appointment to p_scheduled_for (optionally to p_mechanic_id) atomically: one UPDATE claims the new slot and frees the old; on any error nothing changes. The booking''s customer or an admin. Returns the session JSON. Raises 404 session_not_found, 409 not_reschedulable/slot_unavailable/customer_overlap, 422 missing_field/past_time/too_short_notice/beyond_horizon/in_person_unavailable, 23P01 on a lost race (40P01 when it deadlocks; the API answers 409 slot_unavailable).';
 GRANT EXECUTE ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid) TO autodoc_customer, autodoc_admin;
 
 -- transition_session(session, to, cancel_reason?, event metadata?): THE way functions change a

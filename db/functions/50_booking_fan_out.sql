@@ -10,13 +10,13 @@
 -- and the two confirmation emails with calendar invites (keys
 -- `email:<session>:<template>:<recipient>:<seq>`) — the same rows with the same deterministic keys
 -- the booking transaction used to write itself, so a replayed or doubly completed event changes
--- nothing; and the session's three reminder rows (app_private.plan_reminders, idempotent):
--- app_private.on_session_booked, which the trigger used to call in the booking transaction.
+-- nothing (app_private.on_session_booked, which the trigger used to call in the booking
+-- transaction). Reminders are not rows of a booking: the reminder job reads the sessions.
 --
 -- A session that changed before its event ran (the worker picks it up within milliseconds):
 -- cancelled -> nothing is charged or sent (the cancellation sent its CANCEL invite); rescheduled or
--- given its mechanic -> that change's emails created the calendar invite, so the event charges and
--- plans the reminders but sends no confirmation (the first email the customer gets is the update).
+-- given its mechanic -> that change's emails created the calendar invite, so the event charges but
+-- sends no confirmation (the first email the customer gets is the update).
 
 -- session_booked_fan_out(session): the effects of a booking, once. Locks the customer row, then the
 -- session row (the lock order of every booking function), so it serialises with cancellations,
@@ -28,22 +28,20 @@ CREATE OR REPLACE FUNCTION app_private.session_booked_fan_out(p_session_id uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_status text;
-  v_start timestamptz;
 BEGIN
   PERFORM 1 FROM app.customers c
    WHERE c.user_id = (SELECT s.customer_id FROM app.sessions s WHERE s.id = p_session_id)
      FOR NO KEY UPDATE;
-  SELECT s.status, s.scheduled_for INTO v_status, v_start FROM app.sessions s
+  SELECT s.status INTO v_status FROM app.sessions s
    WHERE s.id = p_session_id AND s.scheduled_for IS NOT NULL FOR NO KEY UPDATE;
   IF v_status IS NULL OR v_status NOT IN ('scheduled', 'pending') THEN
     RETURN false;
   END IF;
   PERFORM app_private.session_booking_charge(p_session_id);
   IF EXISTS (SELECT FROM app.session_invites i WHERE i.session_id = p_session_id) THEN
-    PERFORM app_private.plan_reminders(p_session_id, v_start);
     RETURN false;
   END IF;
-  PERFORM app_private.on_session_booked(p_session_id);  -- invite (SEQUENCE 0), both emails, reminders
+  PERFORM app_private.on_session_booked(p_session_id);  -- invite (SEQUENCE 0) and both emails
   RETURN true;
 END
 $$;

@@ -1,7 +1,9 @@
 -- Notifications: booking / reschedule / cancellation emails with calendar invites, and reminders
 -- 1 day, 1 hour and 15 minutes before a scheduled start. Every email is an outbox row enqueued in
 -- the same transaction as the state change (db/triggers/50_notifications.sql calls the
--- on_session_* functions below). Every function reads the trusted clock, app_private.now(). The
+-- on_session_* functions below; a booking's own emails come from the fan-out of its session.booked
+-- event, db/functions/50_booking_fan_out.sql). Reminders are produced set-based by the job from the
+-- sessions due in its window (api.send_due_reminders): a booking writes no reminder rows. Every function reads the trusted clock, app_private.now(). The
 -- payload is a snapshot of what we tell the recipient at that
 -- moment; the worker renders it (api/effects/mail.py) and builds the .ics (api/calendar_invite.py).
 
@@ -170,36 +172,6 @@ BEGIN
 END
 $$;
 
--- plan_reminders(): (re)plan the three reminders for a start time. Re-planning for the same start
--- changes nothing (a sent reminder stays sent); a new start clears sent/skipped. Reminders whose due
--- time had already passed when the appointment was booked are skipped ('booked_late').
--- PL/pgSQL for its cached plan (see session_email_context).
-CREATE OR REPLACE FUNCTION app_private.plan_reminders(p_session_id uuid, p_scheduled_for timestamptz)
-RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-BEGIN
-  INSERT INTO app.session_reminders AS r (session_id, kind, scheduled_for, due_at, skipped_at, skip_reason)
-  SELECT p_session_id, o.kind, p_scheduled_for, p_scheduled_for - o.due_before,
-         CASE WHEN p_scheduled_for - o.due_before < app_private.now() THEN app_private.now() END,
-         CASE WHEN p_scheduled_for - o.due_before < app_private.now() THEN 'booked_late' END
-    FROM app_private.reminder_offsets() o
-  ON CONFLICT (session_id, kind) DO UPDATE
-    SET scheduled_for = excluded.scheduled_for, due_at = excluded.due_at, sent_at = NULL, outbox_id = NULL,
-        skipped_at = excluded.skipped_at, skip_reason = excluded.skip_reason
-    WHERE r.scheduled_for IS DISTINCT FROM excluded.scheduled_for;
-END
-$$;
-
--- stop_reminders(): a cancelled session gets no more reminders.
-CREATE OR REPLACE FUNCTION app_private.stop_reminders(p_session_id uuid, p_reason text)
-RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-BEGIN
-  UPDATE app.session_reminders SET skipped_at = app_private.now(), skip_reason = p_reason
-   WHERE session_id = p_session_id AND sent_at IS NULL AND skipped_at IS NULL;
-END
-$$;
-
 -- enqueue_invite_email(): an email carrying the session's calendar invite at SEQUENCE p_seq, keyed
 -- `email:<session>:<template>:<recipient>:<seq>` — one email per purpose and invite version, however
 -- often the change that caused it is replayed. The one place that key is spelled.
@@ -214,24 +186,22 @@ END
 $$;
 
 -- on_session_booked(): a scheduled appointment is confirmed — confirmation with invite to the
--- customer, notice with invite to the mechanic, reminders planned. Called by the fan-out of the
+-- customer, notice with invite to the mechanic. Called by the fan-out of the
 -- booking's session.booked event (50_booking_fan_out.sql), after the booking committed.
 CREATE OR REPLACE FUNCTION app_private.on_session_booked(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST');
-  v_start timestamptz;
 BEGIN
-  SELECT scheduled_for INTO v_start FROM app.sessions WHERE id = p_session_id;
   PERFORM app_private.enqueue_invite_email(p_session_id, 'confirmation', 'customer', v_seq, '{}'::jsonb);
   PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, '{}'::jsonb);
-  PERFORM app_private.plan_reminders(p_session_id, v_start);
 END
 $$;
 
 -- on_session_rescheduled(): the start moved (and maybe the mechanic changed) — updated invite
--- (same UID, next SEQUENCE) to both sides, reminders re-planned. A mechanic who lost the session
+-- (same UID, next SEQUENCE) to both sides (the reminders follow the new start by themselves: the
+-- job reads the sessions, and a reminder's key carries its start). A mechanic who lost the session
 -- gets a cancellation of their copy.
 CREATE OR REPLACE FUNCTION app_private.on_session_rescheduled(
   p_session_id uuid, p_old_start timestamptz, p_old_mechanic uuid
@@ -266,7 +236,6 @@ BEGIN
   ELSE
     PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_reschedule', 'mechanic', v_seq, v_extra);
   END IF;
-  PERFORM app_private.plan_reminders(p_session_id, v_session.scheduled_for);
 END
 $$;
 
@@ -284,7 +253,7 @@ END
 $$;
 
 -- on_session_cancelled(): a booked appointment was cancelled — METHOD:CANCEL invite (next SEQUENCE)
--- to both sides, reminders stopped. A no-show tells the customer so (the no_show email, SPEC
+-- to both sides (no reminder is sent for a session no longer upcoming: the job reads the sessions). A no-show tells the customer so (the no_show email, SPEC
 -- section 8's no-show notice) instead of the plain cancellation. A cancellation under the money
 -- policy carries its receipt (refund, credit, the mechanic's share: app_private.cancellation_receipt).
 CREATE OR REPLACE FUNCTION app_private.on_session_cancelled(p_session_id uuid)
@@ -301,58 +270,66 @@ BEGIN
     PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, v_receipt);
   END IF;
   PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, v_receipt);
-  PERFORM app_private.stop_reminders(p_session_id, 'cancelled');
 END
 $$;
 
--- api.send_due_reminders(): the pg_cron job (every minute). Every reminder due as of now (the trusted clock) is
--- either sent (an email outbox row) or, when it is no longer meaningful — the session is not
--- upcoming any more, or the next reminder's time has come — skipped. Exactly once per session, kind
--- and start time: rows are locked (SKIP LOCKED, so two runs at once share the work) and marked,
--- and the outbox key `email:<session>:reminder_<kind>:<start epoch>` is unique as well.
--- Returns {"sent": n, "skipped": m}. Owner (pg_cron) and admins.
+-- api.send_due_reminders(): the pg_cron job (every minute), set-based. A reminder of kind k (1d, 1h,
+-- 15m) is due at start - k.due_before; it is sent by the run whose window holds that instant, where
+-- a run's window is (the previous run's "now" (the watermark app.reminder_watermark), this run's
+-- "now"] (the trusted clock; at most 24 hours back, the longest a reminder stays meaningful; the
+-- whole 24 hours when the clock is behind the mark, as only a test clock can be). It is sent when the
+-- session is still upcoming (scheduled/pending) with that start, the reminder still meaningful
+-- (before the next kind's due time; the 15-minute one until the start) and it was not due before the
+-- booking was made (created_at); otherwise it is counted as skipped and never sent. Nothing is
+-- written per booking: the job reads the sessions (index sessions_status_scheduled_for_idx), so a
+-- reschedule moves the reminders (a new start is a new key) and a cancellation stops them.
+-- Exactly once per session, kind and start: the outbox key `email:<session>:reminder_<kind>:<start
+-- epoch>` is unique, and runs take the watermark row FOR UPDATE, so two runs at once follow each
+-- other (the second's window starts at the first's "now") and a run twice, late or concurrent sends
+-- nothing twice. Returns {"sent": n, "skipped": m}. Owner (pg_cron) and admins.
 CREATE OR REPLACE FUNCTION api.send_due_reminders()
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
+  v_mark timestamptz;
+  v_from timestamptz;
   r record;
   v_sent integer := 0;
   v_skipped integer := 0;
-  v_outbox bigint;
 BEGIN
+  SELECT w.watermark INTO v_mark FROM app.reminder_watermark w WHERE w.id FOR UPDATE;
+  v_from := CASE WHEN v_mark IS NULL OR v_mark > v_now THEN v_now - interval '24 hours'
+                 ELSE greatest(v_mark, v_now - interval '24 hours') END;
   FOR r IN
-    SELECT rem.session_id, rem.kind, rem.scheduled_for, s.status, s.scheduled_for AS current_start,
-           o.stale_before
-      FROM app.session_reminders rem
-      JOIN app.sessions s ON s.id = rem.session_id
-      JOIN app_private.reminder_offsets() o ON o.kind = rem.kind
-     WHERE rem.sent_at IS NULL AND rem.skipped_at IS NULL AND rem.due_at <= v_now
-     ORDER BY rem.due_at
-       FOR UPDATE OF rem SKIP LOCKED
+    SELECT s.id, o.kind, s.scheduled_for,
+           v_now < s.scheduled_for - o.stale_before AND s.scheduled_for - o.due_before >= s.created_at AS meaningful,
+           EXISTS (SELECT FROM app.outbox x  -- sent by an earlier run (only a clock moved back re-reads a window)
+                    WHERE x.idempotency_key = format('email:%s:reminder_%s:%s', s.id, o.kind,
+                                                     extract(epoch FROM s.scheduled_for)::bigint)) AS sent_before
+      FROM app_private.reminder_offsets() o
+      JOIN app.sessions s
+        ON s.status IN ('scheduled', 'pending')
+       AND s.scheduled_for > v_from + o.due_before AND s.scheduled_for <= v_now + o.due_before
+     ORDER BY s.scheduled_for - o.due_before, s.id
   LOOP
-    IF r.status NOT IN ('scheduled', 'pending') OR r.current_start IS DISTINCT FROM r.scheduled_for THEN
-      UPDATE app.session_reminders SET skipped_at = v_now, skip_reason = 'not_upcoming'
-       WHERE session_id = r.session_id AND kind = r.kind;
+    IF r.sent_before THEN
+      CONTINUE;
+    ELSIF NOT r.meaningful THEN
       v_skipped := v_skipped + 1;
-    ELSIF v_now >= r.scheduled_for - r.stale_before THEN
-      UPDATE app.session_reminders SET skipped_at = v_now, skip_reason = 'late'
-       WHERE session_id = r.session_id AND kind = r.kind;
-      v_skipped := v_skipped + 1;
-    ELSE
-      v_outbox := app_private.enqueue_session_email(r.session_id, 'reminder_' || r.kind, 'customer',
-                    format('email:%s:reminder_%s:%s', r.session_id, r.kind, extract(epoch FROM r.scheduled_for)::bigint),
-                    false, jsonb_build_object('reminder', r.kind));
-      UPDATE app.session_reminders SET sent_at = v_now, outbox_id = v_outbox
-       WHERE session_id = r.session_id AND kind = r.kind;
+    ELSIF app_private.enqueue_session_email(r.id, 'reminder_' || r.kind, 'customer',
+            format('email:%s:reminder_%s:%s', r.id, r.kind, extract(epoch FROM r.scheduled_for)::bigint),
+            false, jsonb_build_object('reminder', r.kind)) IS NOT NULL THEN
       v_sent := v_sent + 1;
     END IF;
   END LOOP;
+  INSERT INTO app.reminder_watermark AS w (id, watermark) VALUES (true, v_now)
+  ON CONFLICT (id) DO UPDATE SET watermark = excluded.watermark;
   RETURN jsonb_build_object('sent', v_sent, 'skipped', v_skipped);
 END
 $$;
 COMMENT ON FUNCTION api.send_due_reminders() IS
-  'pg_cron job: send every reminder (1d, 1h, 15m) due as of now (trusted clock) exactly once; skip those no longer meaningful. Owner, admin.';
+  'pg_cron job: send every reminder (1d, 1h, 15m) due in this run''s window (since the previous run, trusted clock) exactly once, set-based from the upcoming sessions; skip those no longer meaningful or due before the booking. Returns {sent, skipped}. Owner, admin.';
 GRANT EXECUTE ON FUNCTION api.send_due_reminders() TO autodoc_admin;
 
 -- api.appointment_invite(): the calendar invite of an appointment for the caller (customer: their

@@ -42,7 +42,7 @@ CREATE TRIGGER booking_settings_touch_updated_at BEFORE UPDATE ON app.booking_se
 -- with a SET clause is not inlined and would be planned again in every transaction.
 CREATE OR REPLACE FUNCTION app_private.session_transition_allowed(p_from text, p_to text, p_is_scheduled boolean)
 RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
   RETURN CASE p_from
     WHEN 'held'      THEN p_to IN ('scheduled', 'cancelled')
@@ -59,12 +59,22 @@ $$;
 -- sessions_enforce_lifecycle(): BEFORE INSERT OR UPDATE on app.sessions. New sessions start as
 -- held, pending or scheduled; a status change must be allowed by session_transition_allowed();
 -- waiting/active need a mechanic; final sessions cannot be moved. Stamps started/completed/
--- cancelled_at and updated_at (the trusted clock). Raises 409 illegal_transition.
+-- cancelled_at and updated_at (the trusted clock). Raises 409 illegal_transition; 23503 for a plan
+-- that does not exist.
 CREATE OR REPLACE FUNCTION app_private.sessions_enforce_lifecycle() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
 BEGIN
+  -- The session's plan must exist. Not a foreign key (migration 0023): the FK check took FOR KEY
+  -- SHARE on the plan's one row, so under load every booking created a MultiXact and wrote WAL on
+  -- that same page. Plans are never deleted or renamed (plans_are_permanent below), so a plain
+  -- lookup is the same guarantee without the lock. Raises 23503 like the foreign key did.
+  IF (TG_OP = 'INSERT' OR NEW.plan_code IS DISTINCT FROM OLD.plan_code)
+     AND NOT EXISTS (SELECT FROM app.plans p WHERE p.code = NEW.plan_code) THEN
+    RAISE EXCEPTION 'plan % does not exist', NEW.plan_code
+      USING ERRCODE = 'foreign_key_violation', TABLE = 'sessions', CONSTRAINT = 'sessions_plan_code_exists';
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW.status NOT IN ('held', 'pending', 'scheduled') THEN
       PERFORM app_private.raise_error(409, 'illegal_transition',
@@ -144,6 +154,22 @@ $$;
 DROP TRIGGER IF EXISTS sessions_audit ON app.sessions;
 CREATE TRIGGER sessions_audit AFTER INSERT OR UPDATE ON app.sessions
   FOR EACH ROW EXECUTE FUNCTION app_private.sessions_audit();
+
+-- plans_are_permanent(): BEFORE DELETE OR UPDATE OF code on app.plans. Sessions (and waitlist
+-- entries) refer to a plan by its code, and the sessions' check of it takes no lock (see
+-- sessions_enforce_lifecycle), so a plan is never deleted or renamed: retire it with
+-- is_active = false. Raises 23503 (as the foreign key did for a plan in use).
+CREATE OR REPLACE FUNCTION app_private.plans_are_permanent() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+  RAISE EXCEPTION 'plan % cannot be deleted or renamed; retire it with is_active = false', OLD.code
+    USING ERRCODE = 'foreign_key_violation', TABLE = 'plans';
+END
+$$;
+
+DROP TRIGGER IF EXISTS plans_are_permanent ON app.plans;
+CREATE TRIGGER plans_are_permanent BEFORE DELETE OR UPDATE OF code ON app.plans
+  FOR EACH ROW EXECUTE FUNCTION app_private.plans_are_permanent();
 
 -- session_events_append_only(): the audit log is never rewritten. Raises 409 append_only.
 CREATE OR REPLACE FUNCTION app_private.session_events_append_only() RETURNS trigger

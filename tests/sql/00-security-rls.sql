@@ -2,7 +2,7 @@
 -- to them; the worker reads no personal rows directly; cross-customer and cross-mechanic reads and
 -- writes of sessions, vehicles, payments, refunds, outbox, Stripe events, invites and reminders fail.
 BEGIN;
-SELECT plan(45);
+SELECT plan(43);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.create_workshop_mechanic() AS m1 \gset
@@ -32,7 +32,6 @@ SELECT is_empty(format('SELECT 1 FROM app.sessions WHERE id = %L', :'sa'), 'a me
 SELECT is_empty(format('SELECT 1 FROM app.vehicles WHERE id = %L', :'va'), '... nor its vehicle');
 SELECT is_empty(format('SELECT 1 FROM app.session_events WHERE session_id = %L', :'sa'), '... nor its audit events');
 SELECT is_empty(format('SELECT 1 FROM app.session_invites WHERE session_id = %L', :'sa'), '... nor its invite');
-SELECT is_empty(format('SELECT 1 FROM app.session_reminders WHERE session_id = %L', :'sa'), '... nor its reminders');
 SELECT is_empty($$SELECT 1 FROM api.my_appointments('all')$$, '... nor in their appointments');
 SELECT throws_ok(format('SELECT * FROM api.get_appointment(%L)', :'sa'), 'AD404', NULL, '... nor by id');
 SELECT tests.clear_authentication();
@@ -76,7 +75,6 @@ SELECT is_empty(format('SELECT 1 FROM app.vehicles WHERE id = %L', :'vb'), 'cust
 SELECT is_empty(format('SELECT 1 FROM app.scheduled_payments WHERE session_id = %L', :'sb'), 'customer: another customer''s payments are invisible');
 SELECT is_empty('SELECT 1 FROM app.payment_refunds', 'customer: another customer''s refunds are invisible');
 SELECT is_empty(format('SELECT 1 FROM app.session_invites WHERE session_id = %L', :'sb'), 'customer: another customer''s invites are invisible');
-SELECT is_empty(format('SELECT 1 FROM app.session_reminders WHERE session_id = %L', :'sb'), 'customer: another customer''s reminders are invisible');
 SELECT is_empty(format('SELECT 1 FROM app.session_events WHERE session_id = %L', :'sb'), 'customer: another customer''s events are invisible');
 SELECT results_eq('SELECT id FROM app.users', format('VALUES (%L::uuid)', :'ca'), 'customer: sees no other user''s name or email');
 SELECT throws_ok(format('UPDATE app.vehicles SET customer_id = %L WHERE id = %L', :'cb', :'va'), '42501', NULL,

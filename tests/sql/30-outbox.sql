@@ -14,7 +14,7 @@ SELECT is_empty($$SELECT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_na
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = 'app' AND c.relname IN ('outbox', 'worker_heartbeats', 'scheduled_payments', 'payment_refunds',
-                                              'stripe_events', 'session_invites', 'session_reminders')
+                                              'stripe_events', 'session_invites', 'reminder_watermark')
      AND NOT c.relrowsecurity$$, 'every side-effect table has row-level security');
 
 -- Enqueue: the idempotency key makes a second enqueue of the same purpose a no-op.

@@ -1,6 +1,6 @@
 -- Row-level security and grants on the side-effect tables, for every role, allowed and denied.
 BEGIN;
-SELECT plan(26);
+SELECT plan(25);
 
 SELECT tests.se_customer() AS c1 \gset
 SELECT tests.se_customer() AS c2 \gset
@@ -13,18 +13,17 @@ SELECT app_private.payment_request_refund((SELECT id FROM app.scheduled_payments
 SELECT api.stripe_apply_event(tests.se_event('evt_rls', 'customer.created', '{"id": "cus_1"}'));
 SELECT api.worker_heartbeat('w-rls');
 
--- Customer: own payments, refunds, invites and reminders; nothing of the queue.
+-- Customer: own payments, refunds and invites; nothing of the queue.
 SELECT tests.authenticate_as(:'c1', 'customer');
 SELECT results_eq('SELECT session_id FROM app.scheduled_payments', format('VALUES (%L::uuid)', :'s1'), 'a customer sees only their own payments');
 SELECT is((SELECT count(*)::int FROM app.payment_refunds), 1, 'and the refunds of their own payments');
 SELECT results_eq('SELECT session_id FROM app.session_invites', format('VALUES (%L::uuid)', :'s1'), 'and the invites of their own sessions');
-SELECT is((SELECT count(DISTINCT session_id)::int FROM app.session_reminders), 1, 'and the reminders of their own sessions');
 SELECT throws_ok('SELECT * FROM app.outbox', '42501', NULL, 'a customer cannot read the outbox');
 SELECT throws_ok('SELECT * FROM app.stripe_events', '42501', NULL, 'nor Stripe events');
 SELECT throws_ok('SELECT * FROM app.worker_heartbeats', '42501', NULL, 'nor worker heartbeats');
 SELECT throws_ok($$INSERT INTO app.payment_refunds (payment_id, amount_cents, reason, idempotency_key)
                    SELECT id, 100, 'x', 'sneaky' FROM app.scheduled_payments$$, '42501', NULL, 'a customer cannot write refunds');
-SELECT throws_ok($$UPDATE app.session_reminders SET sent_at = now()$$, '42501', NULL, 'nor reminders');
+SELECT throws_ok($$SELECT * FROM app.reminder_watermark$$, '42501', NULL, 'nor the reminder job''s watermark');
 SELECT throws_ok($$SELECT * FROM api.outbox_claim('me')$$, '42501', NULL, 'nor claim outbox rows');
 SELECT tests.clear_authentication();
 

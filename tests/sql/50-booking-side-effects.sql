@@ -33,8 +33,8 @@ SELECT is((SELECT count(*)::int FROM app.scheduled_payments WHERE session_id = :
 SELECT results_eq(format('SELECT template, method, seq FROM tests.se_emails(%L)', :'s'),
   $$VALUES ('confirmation'::text, 'REQUEST'::text, 0), ('mechanic_booking', 'REQUEST', 0)$$,
   'booking sends the confirmation and the mechanic notice');
-SELECT is((SELECT count(*)::int FROM app.session_reminders WHERE session_id = :'s' AND skipped_at IS NULL), 3,
-  'and plans three reminders');
+SELECT is_empty(format($$SELECT 1 FROM app.outbox WHERE session_id = %L AND payload ->> 'template' LIKE 'reminder_%%'$$, :'s'),
+  'and no reminder row: the reminder job produces them from the sessions');
 
 -- Reschedule through the booking function.
 SELECT tests.with_claims(:'c', 'customer') AS old \gset
@@ -44,8 +44,9 @@ SELECT tests.restore_claims(:'old');
 SELECT results_eq(format($$SELECT template, method, seq FROM tests.se_emails(%L) OFFSET 2$$, :'s'),
   $$VALUES ('reschedule'::text, 'REQUEST'::text, 1), ('mechanic_reschedule', 'REQUEST', 1)$$,
   'api.reschedule_session sends the updates');
-SELECT is((SELECT min(scheduled_for) FROM app.session_reminders WHERE session_id = :'s'), '2030-03-06 16:00:00+00'::timestamptz,
-  'and re-plans the reminders');
+SELECT is((SELECT api.send_due_reminders() ->> 'sent' FROM (SELECT tests.set_now('2030-03-05 16:00:00+00')) x), '1',
+  'the 1-day reminder follows the new start (due 2030-03-05 16:00)');
+SELECT tests.set_now((SELECT now_ FROM t));
 
 -- Cancellation through the lifecycle function.
 SELECT tests.with_claims(:'adm', 'admin') AS old \gset
@@ -54,8 +55,8 @@ SELECT tests.restore_claims(:'old');
 SELECT results_eq(format($$SELECT template, method, seq FROM tests.se_emails(%L) OFFSET 4$$, :'s'),
   $$VALUES ('cancellation'::text, 'CANCEL'::text, 2), ('mechanic_cancellation', 'CANCEL', 2)$$,
   'a cancellation sends the CANCEL invites');
-SELECT is((SELECT count(*)::int FROM app.session_reminders WHERE session_id = :'s' AND skip_reason = 'cancelled'), 3,
-  'and stops the reminders');
+SELECT is((SELECT api.send_due_reminders() ->> 'sent' FROM (SELECT tests.set_now('2030-03-06 15:00:00+00')) x), '0',
+  'and no reminder follows a cancellation');
 
 SELECT * FROM finish();
 ROLLBACK;
