@@ -7,6 +7,7 @@
 --   bookings under new time off               -> mechanic_time_off_keeps_bookings
 --   bookings under new hours                  -> *_keep_bookings_inside_hours (deferred)
 --   bookings against bookings                 -> the exclusion constraints (no lock needed)
+--   immediate sessions when going off shift   -> mechanics_leave_shift_keeps_sessions
 -- SECURITY DEFINER: mechanics and admins may write these tables directly (RLS decides which rows),
 -- and the checks must see every session and take the owner-only lock.
 
@@ -96,6 +97,36 @@ $$;
 DROP TRIGGER IF EXISTS mechanic_time_off_keeps_bookings ON app.mechanic_time_off;
 CREATE TRIGGER mechanic_time_off_keeps_bookings BEFORE INSERT OR UPDATE ON app.mechanic_time_off
   FOR EACH ROW EXECUTE FUNCTION app_private.mechanic_time_off_keeps_bookings();
+
+-- mechanics_leave_shift_keeps_sessions(): BEFORE UPDATE OF currently_on_shift on app.mechanics, when
+-- the flag goes from true to false. Going off shift takes away the mechanic's time for immediate
+-- sessions, so it locks that time and refuses (409 sessions_in_progress, detail.sessions) while an
+-- immediate session of theirs is pending, waiting or active. api.set_shift and a DBA's direct UPDATE
+-- both pass here; accepting an offer takes the same lock, so the two are decided one after the other
+-- (sessions_occupy_mechanic_time refuses the other order: an immediate session for an off-shift mechanic).
+CREATE OR REPLACE FUNCTION app_private.mechanics_leave_shift_keeps_sessions() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_open jsonb;
+BEGIN
+  PERFORM app_private.lock_mechanic_time(NEW.user_id);
+  SELECT jsonb_agg(jsonb_build_object('session_id', s.id, 'status', s.status, 'starts_at', lower(s.period),
+                                      'ends_at', s.ends_at) ORDER BY lower(s.period))
+    INTO v_open
+    FROM app.sessions s
+   WHERE s.mechanic_id = NEW.user_id AND s.scheduled_for IS NULL AND s.status = ANY (app_private.active_statuses());
+  IF v_open IS NOT NULL THEN
+    PERFORM app_private.raise_error(409, 'sessions_in_progress',
+      'Finish or cancel your immediate sessions before going off shift', jsonb_build_object('sessions', v_open));
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS mechanics_leave_shift_keeps_sessions ON app.mechanics;
+CREATE TRIGGER mechanics_leave_shift_keeps_sessions BEFORE UPDATE OF currently_on_shift ON app.mechanics
+  FOR EACH ROW WHEN (OLD.currently_on_shift AND NOT NEW.currently_on_shift)
+  EXECUTE FUNCTION app_private.mechanics_leave_shift_keeps_sessions();
 
 -- Hours. A mechanic's hours are a SET of rows (weekly blocks, a workshop's days) that writers replace
 -- wholesale (delete all, insert the new ones), and "no rows" means the default window: a row-by-row

@@ -3,7 +3,7 @@
 -- bookings outside — for the api functions and for a DBA's direct INSERT/UPDATE alike.
 -- (The races themselves are proven with parallel connections in tests/py/test_mechanic_time_races.py.)
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2026-06-10 12:00Z');   -- Wednesday 08:00 in Toronto
 
@@ -184,6 +184,11 @@ SELECT is((tests.error_of('SELECT api.set_shift(false)') ->> 'detail')::jsonb #>
   'going off shift with an accepted immediate session: 409 sessions_in_progress');
 SELECT is((SELECT currently_on_shift FROM app.mechanics WHERE user_id = :'on_m'), true, 'and the mechanic stays on shift');
 SELECT tests.clear_authentication();
+-- a DBA's direct UPDATE passes the same check (the trigger, not set_shift, holds the rule)
+SELECT is(tests.error_of(format('UPDATE app.mechanics SET currently_on_shift = false WHERE user_id = %L', :'on_m')) ->> 'hint',
+  'sessions_in_progress', 'a direct UPDATE going off shift with the session in progress: 409 sessions_in_progress');
+SELECT lives_ok(format('UPDATE app.mechanics SET shift_changed_at = shift_changed_at WHERE user_id = %L', :'on_m'),
+  'other changes of the row (staying on shift) are not checked');
 SELECT (app_private.transition_session(:'imm', 'cancelled', 'mechanic')).status;
 SELECT tests.authenticate_as(:'on_m', 'mechanic');
 SELECT is(api.set_shift(false) ->> 'currently_on_shift', 'false', 'with nothing in progress the mechanic goes off shift');
