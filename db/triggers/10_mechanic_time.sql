@@ -5,7 +5,8 @@
 --                                                 in 20_booking.sql relies on it and checks only
 --                                                 notice, horizon and other bookings)
 --   bookings under new time off               -> mechanic_time_off_keeps_bookings
---   bookings under new hours                  -> *_keep_bookings_inside_hours (deferred)
+--   bookings under new hours                  -> *_keep_bookings_inside_hours (deferred), and
+--                                                 booking_settings_keep_bookings_inside (the default window)
 --   bookings against bookings                 -> the exclusion constraints (no lock needed)
 --   immediate sessions when going off shift   -> mechanics_leave_shift_keeps_sessions
 -- SECURITY DEFINER: mechanics and admins may write these tables directly (RLS decides which rows),
@@ -214,3 +215,28 @@ CREATE CONSTRAINT TRIGGER workshop_zone_keeps_bookings_inside
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
   WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
   EXECUTE FUNCTION app_private.workshop_zone_keeps_bookings_inside();
+
+-- booking_settings_keep_bookings_inside(): AFTER UPDATE OF default_open_time, default_close_time on
+-- app.booking_settings. The default window is the hours of every mechanic who has none defined, so
+-- changing it is an hours change for all of them: the mechanics with a scheduled booking or live hold
+-- not over yet are locked (in the one global order) and checked. Mechanics with hours of their own
+-- pass unchanged. Settings are changed by a DBA (no api function), so this is the check that stands
+-- between a new default window and bookings left outside it.
+CREATE OR REPLACE FUNCTION app_private.booking_settings_keep_bookings_inside() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  PERFORM app_private.require_hours_cover_bookings(ARRAY(
+    SELECT DISTINCT s.mechanic_id FROM app.sessions s
+     WHERE s.mechanic_id IS NOT NULL AND s.scheduled_for IS NOT NULL
+       AND s.status = ANY (app_private.blocking_statuses()) AND s.ends_at > app_private.now()));
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS booking_settings_keep_bookings_inside ON app.booking_settings;
+CREATE CONSTRAINT TRIGGER booking_settings_keep_bookings_inside
+  AFTER UPDATE OF default_open_time, default_close_time ON app.booking_settings
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (OLD.default_open_time IS DISTINCT FROM NEW.default_open_time
+        OR OLD.default_close_time IS DISTINCT FROM NEW.default_close_time)
+  EXECUTE FUNCTION app_private.booking_settings_keep_bookings_inside();
