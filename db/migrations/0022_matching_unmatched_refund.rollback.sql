@@ -8,7 +8,7 @@ SET statement_timeout = '60s';
 DROP TRIGGER IF EXISTS sessions_50_status_event ON app.sessions;
 DROP FUNCTION IF EXISTS app_private.sessions_status_event();
 DROP FUNCTION IF EXISTS app_private.refund_unmatched(uuid);
-DROP FUNCTION IF EXISTS api.refund_unmatched_bookings();
+DROP FUNCTION IF EXISTS app_private.unmatched_choices();
 
 ALTER TABLE app.session_cancellations DROP CONSTRAINT session_cancellations_reason_valid;
 -- squawk-ignore constraint-missing-not-valid
