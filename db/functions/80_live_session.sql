@@ -25,7 +25,6 @@ DECLARE
   v_s app.sessions := app_private.lock_session(p_session_id);
   v_window jsonb;
   v_now timestamptz := app_private.now();
-  v_from text;
 BEGIN
   IF v_s.id IS NULL
      OR NOT ((v_role = 'customer' AND v_s.customer_id = v_uid) OR (v_role = 'mechanic' AND v_s.mechanic_id = v_uid)) THEN
@@ -63,7 +62,6 @@ BEGIN
   END IF;
 
   -- the lifecycle: scheduled -> pending when the customer is ready; -> active when both are in
-  v_from := v_s.status;
   IF v_s.status = 'scheduled' AND v_s.customer_joined_at IS NOT NULL THEN
     v_s := app_private.transition_session(v_s.id, 'pending', NULL, jsonb_build_object('via', 'join_session'));
   END IF;
