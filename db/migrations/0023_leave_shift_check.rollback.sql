@@ -1,4 +1,4 @@
--- Reverts 0022_leave_shift_check: drops the two triggers and their functions; version 0021's files bring
+-- Reverts 0023_leave_shift_check: drops the two triggers and their functions; version 0022's files bring
 -- back api.set_shift with the check inside it.
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';

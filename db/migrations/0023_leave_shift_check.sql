@@ -1,4 +1,4 @@
--- depends: 0021_money
+-- depends: 0022_matching_unmatched_refund
 -- Going off shift with an immediate session in progress is refused for every writer, not only
 -- api.set_shift: the check moves into a trigger on app.mechanics (mechanics_leave_shift_keeps_sessions,
 -- db/triggers/10_mechanic_time.sql), so a DBA's direct UPDATE passes it too. And changing the default
