@@ -8,7 +8,7 @@
 --   under load every booking created a MultiXact and wrote WAL on the same page. Plans are never
 --   deleted or renamed (trigger plans_are_permanent) and the sessions' lifecycle trigger checks that
 --   the plan exists (db/triggers/20_sessions.sql): the same guarantee without a lock.
--- squawk-ignore-file ban-drop-table, require-concurrent-index-deletion, ban-drop-constraint
+-- squawk-ignore-file ban-drop-table, require-concurrent-index-deletion, ban-drop-constraint, ban-drop-function
 -- (app.session_reminders: the rollback recreates it and re-plans the rows of upcoming sessions; yoyo
 -- runs a migration in one transaction, where DROP INDEX CONCURRENTLY cannot run, and each drop holds
 -- its table's lock only for the catalog change; the two constraints' guarantees stay, see below)
