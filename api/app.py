@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
 
 from api.auth import make_jwt_auth
+from api.body import strict_body
 from api.config import Settings
 from api.db import Conn, as_caller, call, make_pool, provide_db
 from api.errors import (
@@ -29,6 +30,10 @@ from api.errors import (
 from api.routes import ROUTE_HANDLERS
 
 log = logging.getLogger("autodoc.api")
+
+# No request body the API takes comes near this (the largest, a session with 20 file references and
+# its metadata, is a few KiB); larger bodies are refused with 413 body_too_large before parsing.
+MAX_BODY_BYTES = 256 * 1024
 
 
 @get("/health", tags=["operations"], summary="Database, migrations, pg_cron, outbox and worker status")
@@ -69,7 +74,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"db": Provide(provide_db)},
         exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler,
                             RecursionError: too_deep_handler, Exception: internal_error_handler},
+        before_request=strict_body,
         after_request=json_error_bodies,
+        request_max_body_size=MAX_BODY_BYTES,
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         openapi_config=OpenAPIConfig(

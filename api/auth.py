@@ -1,15 +1,18 @@
 """Bearer JWT authentication (HS256, Litestar's JWT support).
 
-A token carries `sub` (the user's uuid) and `role`. Expired, malformed, wrongly signed tokens and
-tokens with an unknown role are rejected with 401 before any handler runs. The claims become
+A token carries `sub` (the user's uuid) and `role`. Malformed, wrongly signed tokens and tokens with
+an unknown role are rejected with 401 invalid_token, expired ones with 401 token_expired (so a
+client knows to refresh), a missing one with 401 unauthorized, before any handler runs. The claims become
 `request.user` and, per transaction, `request.jwt.claims` in PostgreSQL (see api/db.py).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import jwt
 
 from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth, Token
@@ -45,8 +48,13 @@ def make_jwt_auth(secret: str) -> JWTAuth[dict[str, Any], Token]:
 
 
 def mint_token(secret: str, user_id: str, role: str, *, ttl: timedelta = timedelta(hours=12)) -> str:
-    """A signed token for local use (`autodoc token`) and tests."""
+    """A signed token for local use (`autodoc token`) and tests. A negative `ttl` makes a token that
+    has already expired (to try a client's refresh path: the API answers 401 token_expired).
+    Same claims as Litestar's own tokens: `sub`, `exp`, `iat` and `extras.role`."""
     if role not in TOKEN_ROLES:
         raise ValueError(f"role must be one of {sorted(TOKEN_ROLES)}")
     uuid.UUID(user_id)
-    return make_jwt_auth(secret).create_token(identifier=user_id, token_expiration=ttl, token_extras={"role": role})
+    now = datetime.now(UTC)
+    payload = {"sub": user_id, "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()),
+               "extras": {"role": role}}
+    return jwt.encode(payload, secret, algorithm="HS256")

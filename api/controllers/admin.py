@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar import Controller, post, put
 
-from api.controllers.common import parse_uuid, sql_args
+from api.controllers.common import parse_uuid, sql_args, time_off_args
 from api.db import Conn, call
 from api.schemas import (
     AvailabilityBlocksRequest,
@@ -60,4 +60,4 @@ class AdminController(Controller):
     @post("/mechanics/{mechanic_id:str}/time-off", summary="Add time off for a mechanic")
     async def time_off(self, db: Conn, mechanic_id: str, data: TimeOffRequest) -> dict[str, Any]:
         mechanic = parse_uuid(mechanic_id, "mechanic_id")
-        return {"id": await call(db, "add_time_off", sql_args(data, p_mechanic_id=mechanic))}
+        return {"id": await call(db, "add_time_off", await time_off_args(db, data, mechanic))}

@@ -38,7 +38,7 @@ class SlotHoldsController(Controller):
     @post("/", summary="Hold a slot for 10 minutes while paying: {mechanicId, startTime, plan?, serviceMode?}")
     async def hold(self, db: Conn, data: HoldRequest) -> dict[str, Any]:
         hold: dict[str, Any] = await call(db, "hold_slot", sql_args(data, rename={
-            "start_time": "p_starts_at", "plan": "p_plan_code"}))
+            "start_time": "p_starts_at", "plan": "p_plan_code"}, aliases={"scheduled_for": "start_time"}))
         return hold
 
     @delete("/{hold_id:str}", status_code=200, summary="Give a slot hold back")
@@ -76,7 +76,7 @@ class AppointmentsController(Controller):
         session = parse_uuid(appointment_id, "appointment_id")
         rows = await call_rows(db, "get_appointment", {"p_session_id": session})
         if not rows:  # the function raises 404 itself; this only guards the shape
-            raise api_error(404, "appointment_not_found", "Appointment not found", {"session_id": str(session)})
+            raise api_error(404, "session_not_found", "Appointment not found", {"session_id": str(session)})
         return rows[0]
 
     @post("/{appointment_id:str}/reschedule", status_code=200,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from litestar import Controller, delete, get, post, put
 from litestar.params import Parameter
 
-from api.controllers.common import parse_uuid, sql_args
+from api.controllers.common import parse_uuid, sql_args, time_off_args
 from api.db import Conn, call, call_rows
 from api.schemas import AvailabilityBlocksRequest, ShiftRequest, TimeOffRequest
 
@@ -41,7 +41,7 @@ class MechanicSelfController(Controller):
 
     @post("/time-off", summary="Add time off: {start_date, end_date, reason?}")
     async def add_time_off(self, db: Conn, data: TimeOffRequest) -> dict[str, Any]:
-        return {"id": await call(db, "add_time_off", sql_args(data))}
+        return {"id": await call(db, "add_time_off", await time_off_args(db, data, None))}
 
     @delete("/time-off/{time_off_id:str}", status_code=200, summary="Remove one of my time-off entries")
     async def remove_time_off(self, db: Conn, time_off_id: str) -> dict[str, Any]:

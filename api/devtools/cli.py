@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     tok = sub.add_parser("token", help="mint a JWT for local use")
     tok.add_argument("user_id")
     tok.add_argument("role", choices=["customer", "mechanic", "admin"])
-    tok.add_argument("--hours", type=float, default=12)
+    tok.add_argument("--hours", type=float, default=12,
+                     help="lifetime in hours (default 12); negative: an already expired token, for testing")
     tok.set_defaults(fn=cmd_token)
 
     sub.add_parser("dev", help="run everything locally (make run)").set_defaults(fn=cmd_dev)
