@@ -5,28 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from litestar import Litestar, Request, get
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.response import Response
 
 from api.auth import make_jwt_auth
 from api.body import strict_body
 from api.config import Settings
 from api.db import Conn, as_caller, call, make_pool, provide_db
+from api.docs_ui import assets_router, swagger_plugin
 from api.errors import (
     database_error_handler,
-    document_errors,
     http_error_handler,
     internal_error_handler,
     json_error_bodies,
     too_deep_handler,
 )
+from api.openapi_contract import document_contract
+from api.responses import Health, Me, Unavailable, shape
 from api.routes import ROUTE_HANDLERS
 
 log = logging.getLogger("autodoc.api")
@@ -36,22 +37,22 @@ log = logging.getLogger("autodoc.api")
 MAX_BODY_BYTES = 256 * 1024
 
 
-@get("/health", tags=["operations"], summary="Database, migrations, pg_cron, outbox and worker status")
-async def health(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@get("/health", tags=["operations"], summary="Database, migrations, pg_cron, outbox and worker status",
+     responses={503: ResponseSpec(data_container=Unavailable, description="The database cannot be reached")})
+async def health(request: Request[Any, Any, Any]) -> Response[Health]:
     try:
         async with request.app.state.pool.connection(timeout=3) as conn, conn.transaction():
             await as_caller(conn, {"role": "anon"})
             status: dict[str, Any] = await call(conn, "health")
     except (psycopg.Error, TimeoutError) as e:
         log.warning("health: database unreachable: %s", e)
-        return Response({"status": "unavailable", "database": False}, status_code=503)
-    return Response({"status": "ok", **status}, status_code=200)
+        return cast("Response[Health]", Response(Unavailable(status="unavailable", database=False), status_code=503))
+    return Response(shape(Health, {"status": "ok", **status}), status_code=200)
 
 
 @get("/api/me", tags=["identity"], summary="Who the database thinks you are")
-async def me(db: Conn) -> dict[str, Any]:
-    result: dict[str, Any] = await call(db, "whoami")
-    return result
+async def me(db: Conn) -> Me:
+    return shape(Me, await call(db, "whoami"))
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[health, me, *ROUTE_HANDLERS],
+        route_handlers=[health, me, *ROUTE_HANDLERS, assets_router()],
         dependencies={"db": Provide(provide_db)},
         exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler,
                             RecursionError: too_deep_handler, Exception: internal_error_handler},
@@ -81,9 +82,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         openapi_config=OpenAPIConfig(
             title="AutoDoctor booking API", version="0.1.0", path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger_plugin()],
         ),
         debug=False,
     )
-    document_errors(app.openapi_schema)
+    document_contract(app.openapi_schema)
     return app

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-
 from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth, Token
 
@@ -21,7 +20,7 @@ from litestar.security.jwt import JWTAuth, Token
 TOKEN_ROLES = frozenset({"customer", "mechanic", "admin"})
 
 # Paths anyone may call without a token (anything else needs one).
-PUBLIC_PATHS = ["/health", "/schema", "/api/webhooks/stripe"]
+PUBLIC_PATHS = ["/health", "/schema", "/docs-assets", "/api/webhooks/stripe"]
 
 
 async def claims_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any] | None:

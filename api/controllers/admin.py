@@ -11,12 +11,11 @@ Only admins get through: each function checks the caller's role (403 forbidden o
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, post, put
 
 from api.controllers.common import parse_uuid, sql_args, time_off_args
 from api.db import Conn, call
+from api.responses import CreatedId, MechanicBlockCount, WorkshopHours
 from api.schemas import (
     AvailabilityBlocksRequest,
     CustomerRequest,
@@ -32,32 +31,33 @@ class AdminController(Controller):
     tags = ["admin"]
 
     @post("/workshops", summary="Create a workshop with weekly opening hours")
-    async def create_workshop(self, db: Conn, data: WorkshopRequest) -> dict[str, Any]:
-        return {"id": await call(db, "create_workshop", sql_args(data, jsonb=("hours",)))}
+    async def create_workshop(self, db: Conn, data: WorkshopRequest) -> CreatedId:
+        return CreatedId(id=await call(db, "create_workshop", sql_args(data, jsonb=("hours",))))
 
     @put("/workshops/{workshop_id:str}/hours", summary="Replace a workshop's weekly opening hours")
-    async def workshop_hours(self, db: Conn, workshop_id: str, data: WorkshopHoursRequest) -> dict[str, Any]:
+    async def workshop_hours(self, db: Conn, workshop_id: str, data: WorkshopHoursRequest) -> WorkshopHours:
         workshop = parse_uuid(workshop_id, "workshop_id")
         days = await call(db, "set_workshop_hours", sql_args(data, jsonb=("hours",), p_workshop_id=workshop))
-        return {"id": workshop, "days": days}
+        return WorkshopHours(id=workshop, days=days)
 
     @post("/mechanics", summary="Create a mechanic (workshop or independent)")
-    async def create_mechanic(self, db: Conn, data: MechanicRequest) -> dict[str, Any]:
-        return {"id": await call(db, "create_mechanic", sql_args(data))}
+    async def create_mechanic(self, db: Conn, data: MechanicRequest) -> CreatedId:
+        return CreatedId(id=await call(db, "create_mechanic", sql_args(data)))
 
     @post("/customers", summary="Create a customer")
-    async def create_customer(self, db: Conn, data: CustomerRequest) -> dict[str, Any]:
-        return {"id": await call(db, "create_customer", sql_args(data))}
+    async def create_customer(self, db: Conn, data: CustomerRequest) -> CreatedId:
+        return CreatedId(id=await call(db, "create_customer", sql_args(data)))
 
     @post("/mechanics/{mechanic_id:str}/availability-blocks",
           summary="Replace an independent mechanic's weekly availability blocks")
-    async def availability_blocks(self, db: Conn, mechanic_id: str, data: AvailabilityBlocksRequest) -> dict[str, Any]:
+    async def availability_blocks(self, db: Conn, mechanic_id: str,
+                                  data: AvailabilityBlocksRequest) -> MechanicBlockCount:
         mechanic = parse_uuid(mechanic_id, "mechanic_id")
         count = await call(db, "set_availability_blocks",
                                  sql_args(data, jsonb=("blocks",), p_mechanic_id=mechanic))
-        return {"mechanic_id": mechanic, "blocks": count}
+        return MechanicBlockCount(mechanic_id=mechanic, blocks=count)
 
     @post("/mechanics/{mechanic_id:str}/time-off", summary="Add time off for a mechanic")
-    async def time_off(self, db: Conn, mechanic_id: str, data: TimeOffRequest) -> dict[str, Any]:
+    async def time_off(self, db: Conn, mechanic_id: str, data: TimeOffRequest) -> CreatedId:
         mechanic = parse_uuid(mechanic_id, "mechanic_id")
-        return {"id": await call(db, "add_time_off", await time_off_args(db, data, mechanic))}
+        return CreatedId(id=await call(db, "add_time_off", await time_off_args(db, data, mechanic)))

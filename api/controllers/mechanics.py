@@ -17,6 +17,7 @@ from litestar.params import Parameter
 
 from api.controllers.common import parse_day, parse_uuid, sql_args
 from api.db import Conn, call_rows
+from api.responses import MechanicList, shape
 from api.schemas import (
     CalendarDay,
     CalendarResponse,
@@ -53,11 +54,11 @@ class MechanicsController(Controller):
         search: Filter = None,
         limit: Limit = 50,
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
-    ) -> dict[str, Any]:
+    ) -> MechanicList:
         rows = await call_rows(db, "list_mechanics", _given(
             tab=tab, online=online, make=make, country=country, state_province=state_province, city=city,
             postal_code=postal_code, search=search, limit=limit, offset=offset))
-        return {"mechanics": rows}
+        return shape(MechanicList, {"mechanics": rows})
 
     @get("/available", summary="Mechanics on shift now (currently_on_shift), favorites first")
     async def list_available(
@@ -68,11 +69,11 @@ class MechanicsController(Controller):
         city: Filter = None,
         postal_code: Filter = None,
         limit: Limit = 50,
-    ) -> dict[str, Any]:
+    ) -> MechanicList:
         rows = await call_rows(db, "list_available_mechanics", _given(
             make=make, country=country, state_province=state_province, city=city, postal_code=postal_code,
             limit=limit))
-        return {"mechanics": rows}
+        return shape(MechanicList, {"mechanics": rows})
 
     @post("/availability/slots", status_code=200,
           summary="The slots of one local day: {mechanicId, date, plan?} -> {slots: [{startTime, endTime, available}]}")

@@ -1,0 +1,336 @@
+"""Response bodies of the API (msgspec Structs): the typed contract a generated client builds on.
+
+Every operation returns one of these; each gets a named schema in /schema/openapi.json, and
+tests/py/test_openapi_contract.py fails if any operation answers an untyped object. Handlers pass
+what the SQL function returned through `shape(Type, value)`, which checks it against the Struct:
+a column the database adds or drops is a failing test here, not a silent change for clients
+(`forbid_unknown_fields`). Field names are the database's (snake_case), except the calendar
+step's camelCase bodies in api/schemas.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class Output(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of every response body: all fields always present (nullable ones as null)."""
+
+
+def shape(kind: type[T], value: Any) -> T:
+    """`value` (a row, a list of rows or a jsonb result) as the response type `kind`."""
+    return msgspec.convert(value, kind)
+
+
+# ---------------------------------------------------------------------------- operations
+
+
+class CronJob(Output):
+    name: str
+    schedule: str
+    active: bool
+
+
+class PgCron(Output):
+    installed: bool
+    jobs: list[CronJob]
+
+
+class LiveWorker(Output):
+    worker_id: str
+    heartbeat_at: dt.datetime
+    started_at: dt.datetime
+
+
+class OutboxHealth(Output):
+    pending: int
+    due: int
+    running: int
+    dead: int
+    oldest_pending_age_seconds: float | None
+    last_heartbeat_at: dt.datetime | None
+    heartbeat_age_seconds: float | None
+    workers_alive: int
+    workers: list[LiveWorker]
+
+
+class Health(Output):
+    status: Literal["ok"]
+    database: bool
+    migration: str | None
+    pg_cron: PgCron
+    outbox: OutboxHealth | msgspec.UnsetType = msgspec.UNSET
+
+
+class Unavailable(Output):
+    status: Literal["unavailable"]
+    database: bool
+
+
+class Me(Output):
+    user_id: uuid.UUID | None
+    role: str
+    db_role: str
+
+
+# ---------------------------------------------------------------------------- mechanics
+
+
+class Mechanic(Output):
+    mechanic_id: uuid.UUID
+    display_name: str
+    currently_on_shift: bool
+    is_favorite: bool
+    is_brand_specialist: bool
+    rating: float | None
+    rating_count: int | None
+    specialties: list[str] | None
+    brand_specialist_brands: list[str] | None
+    years_of_experience: int | None
+    certifications: list[str] | None
+    bio: str | None
+    workshop_id: uuid.UUID | None
+    workshop_name: str | None
+    supports_in_person: bool
+    timezone: str | None
+    country: str | None
+    state_province: str | None
+    city: str | None
+    postal_code: str | None
+
+
+class MechanicList(Output):
+    mechanics: list[Mechanic]
+
+
+class Shift(Output):
+    mechanic_id: uuid.UUID
+    currently_on_shift: bool
+    shift_changed_at: dt.datetime | None
+    changed: bool
+
+
+class TimeOff(Output):
+    id: uuid.UUID
+    mechanic_id: uuid.UUID
+    start_date: dt.datetime
+    end_date: dt.datetime
+    reason: str | None
+
+
+class TimeOffList(Output):
+    time_off: list[TimeOff]
+
+
+class BlockCount(Output):
+    blocks: int
+
+
+class MechanicBlockCount(Output):
+    mechanic_id: uuid.UUID
+    blocks: int
+
+
+# ---------------------------------------------------------------------------- booking
+
+
+class Hold(Output):
+    hold_id: uuid.UUID
+    expires_at: dt.datetime
+    mechanic_id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    plan_code: str
+    service_mode: str
+
+
+class HoldReleased(Output):
+    hold_id: uuid.UUID
+    released: bool
+
+
+class Session(Output):
+    """A session as the session factory and reschedule return it (the app.sessions row)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    mechanic_id: uuid.UUID | None
+    plan_code: str
+    type: str | None
+    service_mode: str
+    vehicle_id: uuid.UUID | None
+    is_advice_only: bool
+    concern: str | None
+    concern_category: str | None
+    is_urgent: bool
+    preparation_notes: str | None
+    special_requests: str | None
+    file_refs: list[Any]
+    scheduled_for: dt.datetime | None
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    is_immediate: bool
+    status: str
+    cancel_reason: str | None
+    hold_expires_at: dt.datetime | None
+    metadata: dict[str, Any]
+    matching_will_run_at: dt.datetime | None
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class VehicleSummary(Output):
+    id: uuid.UUID
+    year: int | None
+    make: str
+    model: str
+    license_plate: str | None
+
+
+class Appointment(Output):
+    """An appointment as the customer's, mechanic's and admin's lists show it."""
+
+    id: uuid.UUID
+    status: str
+    type: str
+    service_mode: str
+    plan_code: str
+    plan_name: str
+    price_cents: int
+    starts_at: dt.datetime
+    scheduled_for: dt.datetime | None
+    ends_at: dt.datetime
+    is_immediate: bool
+    customer_id: uuid.UUID
+    mechanic_id: uuid.UUID | None
+    mechanic_name: str | None
+    workshop_id: uuid.UUID | None
+    workshop_name: str | None
+    workshop_address: str | None
+    timezone: str | None
+    vehicle_id: uuid.UUID | None
+    vehicle: VehicleSummary | None
+    is_advice_only: bool
+    concern: str
+    concern_category: str
+    is_urgent: bool
+    preparation_notes: str | None
+    special_requests: str | None
+    file_refs: list[Any]
+    cancel_reason: str | None
+    metadata: dict[str, Any]
+    created_at: dt.datetime
+
+
+class Appointments(Output):
+    upcoming: list[Appointment]
+    past: list[Appointment]
+
+
+# ---------------------------------------------------------------------------- customers
+
+
+class Vehicle(Output):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    year: int | None
+    make: str
+    model: str
+    vin: str | None
+    odometer: int | None
+    license_plate: str | None
+    created_at: dt.datetime
+
+
+class VehicleRow(Vehicle):
+    """A vehicle as `PATCH` returns it: the whole row."""
+
+    updated_at: dt.datetime
+
+
+class VehicleList(Output):
+    vehicles: list[Vehicle]
+
+
+class Deleted(Output):
+    id: uuid.UUID
+    deleted: bool
+
+
+class FavoriteAdded(Output):
+    mechanic_id: uuid.UUID
+    added: bool
+
+
+class FavoriteRemoved(Output):
+    mechanic_id: uuid.UUID
+    removed: bool
+
+
+class CreatedId(Output):
+    id: uuid.UUID
+
+
+class WorkshopHours(Output):
+    id: uuid.UUID
+    days: int
+
+
+# ---------------------------------------------------------------------------- notifications, money, outbox
+
+
+class ResendQueued(Output):
+    outbox_id: int
+    queued: bool
+
+
+class Payment(Output):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    payment_type: str
+    amount_cents: int
+    currency: str
+    status: str
+    payment_intent_id: str | None
+    client_secret: str | None
+    refund_amount_cents: int | None
+    refunded_at: dt.datetime | None
+    charged_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class DeadLetter(Output):
+    id: int
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    session_id: uuid.UUID | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OutboxRetried(Output):
+    id: int
+    kind: str
+    status: str
+    attempts: int
+    run_after: dt.datetime
+
+
+class WebhookReceived(Output):
+    received: bool
+    event_id: str
+    duplicate: bool
+    outcome: str | None
