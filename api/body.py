@@ -26,19 +26,15 @@ from litestar.handlers import HTTPRouteHandler
 from api.errors import api_error, field_error
 
 _NO_BODY = object()
-_body_types: dict[int, Any] = {}
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required|unknown) field `(?P<name>[^`]+)`")
 
 
 def body_type(handler: HTTPRouteHandler) -> Any:
-    """The Struct a handler takes as `data`, or _NO_BODY (cached per handler)."""
-    key = id(handler)
-    if key not in _body_types:
-        param = handler.parsed_fn_signature.parameters.get("data")
-        _body_types[key] = param.annotation if param is not None else _NO_BODY
-    return _body_types[key]
+    """The Struct a handler takes as `data`, or _NO_BODY."""
+    param = handler.parsed_fn_signature.parameters.get("data")
+    return param.annotation if param is not None else _NO_BODY
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -72,7 +68,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
         msgspec.json.decode(body, type=target, strict=True)
     except msgspec.ValidationError as e:
         field, reason = field_of(e)
-        raise field_error(field, "body", reason, f"{field or 'body'}: {reason}") from None
+        raise field_error(field or None, "body", reason, f"{field or 'body'}: {reason}") from None
     except msgspec.DecodeError as e:
         message = "A JSON body is required." if not body.strip() else "The request body is not valid JSON."
         raise api_error(400, "malformed_json", message, {"reason": str(e)}) from None

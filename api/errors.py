@@ -140,26 +140,36 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return Response(body, status_code=status, headers=headers or None)
 
 
-def field_error(field: str, source: str, reason: str, message: str | None = None,
+def field_error(field: str | None, source: str, reason: str, message: str | None = None,
                 errors: list[dict[str, str]] | None = None) -> HTTPException:
-    """422 validation_error for one field, named as the client sent it (`detail.field`)."""
+    """422 validation_error for one field, named as the client sent it (`detail.field`; null when
+    the body as a whole is wrong, e.g. an array where an object is meant)."""
     detail: dict[str, Any] = {"field": field, "source": source, "reason": reason}
     if errors and len(errors) > 1:
         detail["errors"] = errors
     return api_error(422, "validation_error", message or f"{field}: {reason}", detail)
 
 
-def _litestar_validation(exc: ValidationException) -> Response[Any]:
-    """Litestar's parameter errors (query, path, header): `extra` is a list of {key, source, message}."""
-    errors = [{"field": str(e.get("key", "")), "source": str(e.get("source", "")), "reason": str(e.get("message", ""))}
-              for e in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(e, dict)]
+def _litestar_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's parameter errors (query, path, header): `extra` is a list of {key, source, message},
+    `key` the handler's argument; the client knows the parameter by its alias (`from`, not `from_date`)."""
+    params = request.route_handler.parsed_fn_signature.parameters
+    errors: list[dict[str, str]] = []
+    for e in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(e, dict):
+            continue
+        key, source = str(e.get("key", "")), e.get("source", "")
+        kwarg = getattr(params.get(key), "kwarg_definition", None)
+        alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None)
+        errors.append({"field": alias or key, "source": str(getattr(source, "value", source)),
+                       "reason": str(e.get("message", ""))})
     first = errors[0] if errors else {"field": "", "source": "", "reason": str(exc.detail)}
     err = field_error(first["field"], first["source"], first["reason"], errors=errors)
     assert isinstance(err.extra, dict)
     return Response(error_body("validation_error", err.detail, err.extra["detail"]), status_code=422)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, HTTPException)
     if isinstance(exc.extra, dict) and "code" in exc.extra:  # raised by our own handlers
         return Response(error_body(exc.extra["code"], exc.detail, exc.extra.get("detail")),
@@ -171,7 +181,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[An
             return Response(error_body("unauthorized", "This request needs a bearer token."), status_code=401)
         return Response(error_body("invalid_token", "The token is not valid."), status_code=401)
     if isinstance(exc, ValidationException):
-        return _litestar_validation(exc)
+        return _litestar_validation(request, exc)
     code = HTTP_STATUS_CODES.get(exc.status_code, "http_error")
     return Response(error_body(code, exc.detail, exc.extra or None), status_code=exc.status_code)
 
