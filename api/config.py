@@ -53,7 +53,6 @@ class Settings:
     mail_dir: str = str(DATA_DIR / "mail")  # where the local SMTP server saves .eml files
     worker_poll_seconds: float = 1.0  # poll even without NOTIFY (NOTIFY is lost when nobody listens)
     worker_lease_seconds: int = 60  # a claimed row is reclaimable after this long without write-back
-    worker_backoff_seconds: float = 5.0  # retry delay base: base * 2^(attempt-1), at most one hour
     worker_batch_size: int = 10
 
     @classmethod
@@ -75,6 +74,5 @@ class Settings:
             mail_dir=env("AUTODOC_MAIL_DIR", str(DATA_DIR / "mail")),
             worker_poll_seconds=float(env("AUTODOC_WORKER_POLL_SECONDS", "1.0")),
             worker_lease_seconds=int(env("AUTODOC_WORKER_LEASE_SECONDS", "60")),
-            worker_backoff_seconds=float(env("AUTODOC_WORKER_BACKOFF_SECONDS", "5.0")),
             worker_batch_size=int(env("AUTODOC_WORKER_BATCH_SIZE", "10")),
         )

@@ -5,8 +5,10 @@ only), and the worker also polls every `worker_poll_seconds`, because a NOTIFY s
 listened is gone. Each round it claims up to `worker_batch_size` due rows through
 `api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any number of workers share the queue and never get
 the same row), runs each effect with the row's persisted idempotency key, and writes the outcome
-back through `api.outbox_complete` / `api.outbox_fail` (exponential backoff, dead letter after
-max_attempts).
+back through `api.outbox_complete` / `api.outbox_fail`. What a kind means is the database's: its
+retry policy (max_attempts, exponential backoff) and lane are rows of the registry
+`app.outbox_kinds`, and when the claim says a row must not run (`skip_reason`, e.g. a refund of a
+payment that failed) the worker completes it as skipped without calling anything.
 
 Crash safety: a claim is a lease. A worker that dies mid-effect leaves its row `running`; the row
 is claimed again when the lease expires (or at once when a worker restarts under the same
@@ -164,10 +166,30 @@ class Worker:
         self.stats.claimed += len(rows)
         return [Job(id=r["id"], kind=r["kind"], idempotency_key=r["idempotency_key"], payload=r["payload"],
                     attempts=r["attempts"], max_attempts=r["max_attempts"],
-                    session_id=str(r["session_id"]) if r["session_id"] else None) for r in rows]
+                    session_id=str(r["session_id"]) if r["session_id"] else None,
+                    lane=r["lane"] or "default", skip_reason=r["skip_reason"]) for r in rows]
+
+    async def check_registry(self) -> list[dict[str, Any]]:
+        """Read the kind registry (retry policy, lanes) and warn about kinds this worker cannot run
+        (their rows would dead-letter) or effects no kind uses."""
+        kinds = await self._call("SELECT * FROM api.outbox_kinds()", [])
+        registered = {k["kind"] for k in kinds}
+        for kind in sorted(registered - set(self.effects)):
+            log.warning("outbox kind %r is registered but this worker has no effect for it", kind)
+        for kind in sorted(set(self.effects) - registered):
+            log.warning("effect for %r is not a registered outbox kind (no row can use it)", kind)
+        return kinds
 
     async def process(self, job: Job, stop: asyncio.Event | None = None) -> str:
         """Run one claimed job and write the outcome back. Returns done | pending | dead."""
+        if job.skip_reason is not None:
+            # Decided in the database when the row was claimed; the kind's apply function records it.
+            await self._call("SELECT api.outbox_complete(%s, %s, %s)",
+                             [job.id, self.worker_id, Jsonb({"status": "skipped", "reason": job.skip_reason})],
+                             stop=stop, persistent=True)
+            self.stats.done += 1
+            log.info("outbox row %s (%s) skipped: %s", job.id, job.kind, job.skip_reason)
+            return "done"
         self._crash_if("before_call", job)
         effect = self.effects.get(job.kind)
         call_job = job.with_key(f"{job.idempotency_key}:attempt-{job.attempts}") if self._unstable_keys else job
@@ -190,8 +212,8 @@ class Worker:
 
     async def _fail(self, job: Job, error: str, retryable: bool, stop: asyncio.Event | None) -> str:
         rows = await self._call(
-            "SELECT api.outbox_fail(%s, %s, %s, %s, %s) AS status",
-            [job.id, self.worker_id, error, retryable, self.settings.worker_backoff_seconds],
+            "SELECT api.outbox_fail(%s, %s, %s, %s) AS status",  # backoff: the kind's registry policy
+            [job.id, self.worker_id, error, retryable],
             stop=stop, persistent=True)
         status = rows[0]["status"] if rows else None
         if status == "dead":
@@ -222,6 +244,7 @@ class Worker:
             [self.worker_id, socket.gethostname(), os.getpid(), Jsonb({"version": 1})]))[0]["n"]
         if taken_back:
             log.warning("took back %s row(s) a previous process of %s left running", taken_back, self.worker_id)
+        await self.check_registry()
         log.info("worker %s started (poll %.2fs, batch %s, lease %ss)", self.worker_id,
                  self.settings.worker_poll_seconds, self.settings.worker_batch_size, self.settings.worker_lease_seconds)
         listener = asyncio.create_task(self._listen())

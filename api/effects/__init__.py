@@ -40,6 +40,8 @@ class Job:
     attempts: int = 1
     max_attempts: int = 8
     session_id: str | None = None
+    lane: str = "default"
+    skip_reason: str | None = None  # the database decided at claim time that the effect must not run
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def with_key(self, key: str) -> Job:
@@ -55,7 +57,8 @@ def noop(settings: Settings, job: Job) -> dict[str, Any]:
 
 
 def default_effects(settings: Settings) -> dict[str, Effect]:
-    """The effect for each outbox kind (the `outbox_kind_is_known` constraint lists the same kinds)."""
+    """The effect for each outbox kind. The kinds themselves are rows of the database's registry
+    (app.outbox_kinds); the worker warns at start about a registered kind it has no effect for."""
     from api.effects.mail import send_email
     from api.effects.stripe_effects import StripeEffects
 

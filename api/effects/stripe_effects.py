@@ -73,7 +73,8 @@ class StripeEffects:
 
     def refund(self, settings: Settings, job: Job) -> dict[str, Any]:
         """Refund part of a charge. The amount was checked (and reserved) by the database, which
-        never lets refunds exceed the charge; the worker only needs the charge to exist."""
+        never lets refunds exceed the charge, and a refund of a failed payment never reaches this
+        (the claim skips it); the worker only needs the charge to exist."""
         p = job.payload
         try:
             amount = int(p["amount_cents"])
@@ -82,8 +83,6 @@ class StripeEffects:
         except (KeyError, TypeError, ValueError) as e:
             raise PermanentError(f"malformed refund payload: {e!r}") from e
         status, intent = p.get("payment_status"), p.get("payment_intent_id")
-        if status == "failed":
-            return {"status": "failed", "reason": "payment_failed"}  # nothing was charged: nothing to refund
         if status not in ("succeeded", "refunded") or not intent:
             raise RetryableError(f"charge not settled yet (payment status {status!r})")
         try:
@@ -100,13 +99,12 @@ class StripeEffects:
         customer can no longer confirm it. The intent id is read when the row is claimed; none yet
         means the charge row has not written back, so try again later. Stripe refuses to cancel an
         intent that already succeeded: that is reported as `succeeded`, a late success the database
-        refunds in full. Payments already settled in the database are left alone (`skipped`)."""
+        refunds in full. Payments already settled in the database never reach this (the claim
+        skips them)."""
         p = job.payload
         if "payment_id" not in p:
             raise PermanentError("malformed cancel payload: no payment_id")
         status, intent_id = p.get("payment_status"), p.get("payment_intent_id")
-        if status in ("succeeded", "refunded"):
-            return {"status": "skipped", "payment_status": status}
         if not intent_id:
             raise RetryableError(f"no PaymentIntent yet (payment status {status!r}): the charge has not run")
         try:

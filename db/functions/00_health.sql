@@ -18,8 +18,8 @@ BEGIN
     'migration', (SELECT migration_id FROM public._yoyo_migration
                    ORDER BY applied_at_utc DESC, migration_id DESC LIMIT 1),
     'pg_cron', jsonb_build_object('installed', has_cron, 'jobs', jobs));
-  IF to_regprocedure('api.outbox_health(timestamp with time zone)') IS NOT NULL THEN
-    EXECUTE 'SELECT api.outbox_health($1)' USING p_now INTO jobs;
+  IF to_regprocedure('api.outbox_health()') IS NOT NULL THEN
+    EXECUTE 'SELECT api.outbox_health()' INTO jobs;
     result := result || jsonb_build_object('outbox', jobs);
   END IF;
   RETURN result;

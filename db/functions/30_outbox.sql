@@ -1,16 +1,50 @@
 -- The durable outbox: enqueue (from state-changing functions), claim / complete / fail (the
 -- worker), dead letters and retry (admins), health (the /health endpoint) and cleanup (pg_cron).
 --
+-- The queue knows no domain. What a kind means lives in the registry app.outbox_kinds (migration
+-- 0008): its owning band, the function that adds claim-time facts (context_fn), the function that
+-- applies a result (apply_fn), its retry policy and its lane. Each domain registers its kinds in its
+-- own file with app_private.outbox_register_kind() (40_payments.sql: stripe.*, 50_notifications.sql:
+-- email.send); this file only dispatches through the registry.
+--
 -- Worker-facing functions are SECURITY INVOKER: the worker runs them as autodoc_worker and RLS
--- policies (db/policies/30_side_effects.sql) let that role work every outbox row. Write-backs that
--- touch other domains go through app_private definer helpers granted to the worker only.
+-- policies (db/policies/30_outbox.sql) let that role work every outbox row. The registry's
+-- context and apply functions are app_private definer helpers granted to the worker only.
+--
+-- Time: every function reads the trusted clock app_private.now(); the worker never passes a time.
+
+-- outbox_register_kind(): insert or update one registry row (the domain's file calls it each time
+-- it is applied, so the row always matches the repo). p_context_fn / p_apply_fn name functions
+-- with the signatures described in the migration; NULL for none. Owner only (files run as it).
+CREATE OR REPLACE FUNCTION app_private.outbox_register_kind(
+  p_kind text, p_band smallint, p_domain text, p_context_fn regprocedure, p_apply_fn regprocedure,
+  p_max_attempts integer, p_backoff_base_seconds double precision, p_backoff_max_seconds double precision,
+  p_lane text, p_description text
+) RETURNS void
+LANGUAGE sql SET search_path = '' AS $$
+  INSERT INTO app.outbox_kinds AS k (kind, band, domain, context_fn, apply_fn, max_attempts, backoff_base_seconds,
+                                     backoff_max_seconds, lane, description)
+  VALUES (p_kind, p_band, p_domain, p_context_fn, p_apply_fn, p_max_attempts, p_backoff_base_seconds,
+          p_backoff_max_seconds, p_lane, p_description)
+  ON CONFLICT (kind) DO UPDATE
+    SET band = excluded.band, domain = excluded.domain, context_fn = excluded.context_fn,
+        apply_fn = excluded.apply_fn, max_attempts = excluded.max_attempts,
+        backoff_base_seconds = excluded.backoff_base_seconds, backoff_max_seconds = excluded.backoff_max_seconds,
+        lane = excluded.lane, description = excluded.description
+$$;
+
+-- noop: does nothing (benchmarks and tests of the queue itself). The queue's own kind.
+SELECT app_private.outbox_register_kind('noop', 30::smallint, 'outbox', NULL, NULL, 8, 5, 3600, 'default',
+  'Does nothing; benchmarks and tests of the queue.');
 
 -- outbox_enqueue(): record a side effect in the caller's transaction. The idempotency key says what
 -- the effect is for; enqueueing the same key twice is a no-op (a job run twice enqueues once) and
--- returns the existing row's id. The row is due at once unless p_run_after says later (callers do
--- not pass their injected p_now here: a test "now" in 2030 must not park the email until 2030).
--- Called by definer functions and triggers; raises nothing of its own (a CHECK violation for an
--- unknown kind).
+-- returns the existing row's id. The row is due at once unless p_run_after says later; "at once" is
+-- the earlier of the trusted clock and the transaction's real time (the same instant outside test
+-- databases; in a test that injects a future "now", the effect is still due for a real worker).
+-- The attempt budget is the kind's (registry) unless p_max_attempts says otherwise.
+-- Called by definer functions and triggers; raises nothing of its own (23503 for an unregistered
+-- kind).
 CREATE OR REPLACE FUNCTION app_private.outbox_enqueue(
   p_kind text, p_key text, p_payload jsonb, p_session_id uuid DEFAULT NULL,
   p_run_after timestamptz DEFAULT NULL, p_max_attempts integer DEFAULT NULL
@@ -21,7 +55,8 @@ DECLARE
 BEGIN
   INSERT INTO app.outbox (kind, idempotency_key, payload, session_id, run_after, max_attempts)
   VALUES (p_kind, p_key, coalesce(p_payload, '{}'::jsonb), p_session_id,
-          coalesce(p_run_after, now()), coalesce(p_max_attempts, 8))
+          coalesce(p_run_after, least(app_private.now(), pg_catalog.now())),
+          coalesce(p_max_attempts, (SELECT k.max_attempts FROM app.outbox_kinds k WHERE k.kind = p_kind), 8))
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id INTO v_id;
   IF v_id IS NULL THEN
@@ -32,214 +67,249 @@ END
 $$;
 GRANT EXECUTE ON FUNCTION app_private.outbox_enqueue(text, text, jsonb, uuid, timestamptz, integer) TO autodoc_admin;
 
--- outbox_context(): fresh facts a claimed effect needs that were unknown at enqueue time (the
--- PaymentIntent of a refund, or of an intent to cancel, is only known once the charge row ran).
--- Worker only.
+-- outbox_context(): the facts a claimed row's kind adds at claim time (its registry context_fn),
+-- e.g. the PaymentIntent of a refund, known only once the charge ran. NULL when the kind has none.
+-- A `skip` key in the answer tells the worker not to run the effect. Called by api.outbox_claim.
 CREATE OR REPLACE FUNCTION app_private.outbox_context(p_kind text, p_payload jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v jsonb := '{}'::jsonb;
+  v_fn regprocedure;
+  v jsonb;
 BEGIN
-  IF p_kind = 'stripe.refund' THEN
-    SELECT jsonb_build_object('payment_intent_id', p.payment_intent_id, 'payment_status', p.status)
-      INTO v
-      FROM app.payment_refunds r JOIN app.scheduled_payments p ON p.id = r.payment_id
-     WHERE r.id = (p_payload ->> 'refund_id')::uuid;
-  ELSIF p_kind = 'stripe.cancel_intent' THEN
-    -- Read at claim time: the charge row may have run (and linked its intent) after the enqueue.
-    SELECT jsonb_build_object('payment_intent_id', p.payment_intent_id, 'payment_status', p.status)
-      INTO v
-      FROM app.scheduled_payments p
-     WHERE p.id = (p_payload ->> 'payment_id')::uuid;
+  SELECT k.context_fn INTO v_fn FROM app.outbox_kinds k WHERE k.kind = p_kind;
+  IF v_fn IS NULL THEN
+    RETURN NULL;
   END IF;
-  RETURN coalesce(v, '{}'::jsonb);
+  EXECUTE format('SELECT %s($1)', v_fn::regproc) INTO v USING p_payload;
+  RETURN v;
 END
 $$;
 GRANT EXECUTE ON FUNCTION app_private.outbox_context(text, jsonb) TO autodoc_worker;
 
+-- outbox_apply_result(): write a completed row's result back through its kind's registry apply_fn
+-- (payments, refunds, ...), in api.outbox_complete's transaction. Nothing when the kind has none.
+CREATE OR REPLACE FUNCTION app_private.outbox_apply_result(p_outbox_id bigint, p_kind text, p_payload jsonb,
+                                                           p_result jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_fn regprocedure;
+BEGIN
+  SELECT k.apply_fn INTO v_fn FROM app.outbox_kinds k WHERE k.kind = p_kind;
+  IF v_fn IS NOT NULL THEN
+    EXECUTE format('SELECT %s($1, $2, $3)', v_fn::regproc) USING p_outbox_id, p_payload, p_result;
+  END IF;
+END
+$$;
+GRANT EXECUTE ON FUNCTION app_private.outbox_apply_result(bigint, text, jsonb, jsonb) TO autodoc_worker;
+
 -- api.outbox_claim(): lease up to p_limit due rows to one worker. FOR UPDATE SKIP LOCKED lets many
 -- workers claim at once without ever handing one row to two of them; a running row whose lease
 -- expired (its worker died) is claimable again. Each claim counts as an attempt, so a row that
--- crashes its worker every time still ends in the dead-letter state. Worker role.
+-- crashes its worker every time still ends in the dead-letter state. The payload comes back with
+-- the kind's claim-time facts merged in; skip_reason is set when those facts say the effect must
+-- not run (the worker then completes the row with {"status": "skipped", "reason": skip_reason}).
+-- Worker role.
 CREATE OR REPLACE FUNCTION api.outbox_claim(
-  p_worker text, p_limit integer DEFAULT 10, p_lease_seconds integer DEFAULT 60, p_now timestamptz DEFAULT now()
+  p_worker text, p_limit integer DEFAULT 10, p_lease_seconds integer DEFAULT 60
 ) RETURNS TABLE (id bigint, kind text, idempotency_key text, payload jsonb, attempts integer,
-                 max_attempts integer, leased_until timestamptz, session_id uuid)
+                 max_attempts integer, leased_until timestamptz, session_id uuid, lane text, skip_reason text)
 LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+  v_now constant timestamptz := app_private.now();
 BEGIN
   -- A row whose last allowed attempt died with its worker goes to the dead letters.
   UPDATE app.outbox o
-     SET status = 'dead', leased_until = NULL, locked_by = NULL, updated_at = p_now,
+     SET status = 'dead', leased_until = NULL, locked_by = NULL, updated_at = v_now,
          last_error = concat_ws(E'\n', o.last_error, 'lease expired on the last attempt (worker ' || o.locked_by || ')')
    WHERE o.id IN (SELECT x.id FROM app.outbox x
-                   WHERE x.status = 'running' AND x.leased_until < p_now AND x.attempts >= x.max_attempts
+                   WHERE x.status = 'running' AND x.leased_until < v_now AND x.attempts >= x.max_attempts
                    FOR UPDATE SKIP LOCKED);
 
   RETURN QUERY
   WITH due AS (
-    SELECT x.id FROM app.outbox x
-     WHERE (x.status = 'pending' AND x.run_after <= p_now)
-        OR (x.status = 'running' AND x.leased_until < p_now AND x.attempts < x.max_attempts)
+    SELECT x.id, x.kind, x.payload FROM app.outbox x
+     WHERE (x.status = 'pending' AND x.run_after <= v_now)
+        OR (x.status = 'running' AND x.leased_until < v_now AND x.attempts < x.max_attempts)
      ORDER BY x.run_after, x.id
      LIMIT greatest(p_limit, 0)
      FOR UPDATE SKIP LOCKED
   )
   UPDATE app.outbox o
      SET status = 'running', attempts = o.attempts + 1, locked_by = p_worker,
-         leased_until = p_now + make_interval(secs => p_lease_seconds), updated_at = p_now
+         leased_until = v_now + make_interval(secs => p_lease_seconds), updated_at = v_now
     FROM due
+    -- the kind's claim-time facts, read in this transaction (after the row lock)
+    CROSS JOIN LATERAL (SELECT app_private.outbox_context(due.kind, due.payload) AS facts) c
    WHERE o.id = due.id
-  RETURNING o.id, o.kind, o.idempotency_key, o.payload || app_private.outbox_context(o.kind, o.payload),
-            o.attempts, o.max_attempts, o.leased_until, o.session_id;
+  RETURNING o.id, o.kind, o.idempotency_key, o.payload || coalesce(c.facts - 'skip', '{}'::jsonb),
+            o.attempts, o.max_attempts, o.leased_until, o.session_id,
+            (SELECT k.lane FROM app.outbox_kinds k WHERE k.kind = o.kind), c.facts ->> 'skip';
 END
 $$;
-COMMENT ON FUNCTION api.outbox_claim(text, integer, integer, timestamptz) IS
-  'Lease up to p_limit due outbox rows to worker p_worker (FOR UPDATE SKIP LOCKED); expired leases are reclaimed. Worker role.';
-GRANT EXECUTE ON FUNCTION api.outbox_claim(text, integer, integer, timestamptz) TO autodoc_worker;
+COMMENT ON FUNCTION api.outbox_claim(text, integer, integer) IS
+  'Lease up to p_limit due outbox rows to worker p_worker (FOR UPDATE SKIP LOCKED); expired leases are reclaimed. The payload carries the kind''s claim-time facts; skip_reason says the effect must not run. Worker role.';
+GRANT EXECUTE ON FUNCTION api.outbox_claim(text, integer, integer) TO autodoc_worker;
 
--- api.outbox_complete(): the effect happened; store its result and apply it to the domain tables
--- (payment succeeded/failed, refund recorded) in the same transaction. Completing a row twice (a
--- second worker after a lost lease) applies the result once and returns false. Worker role.
-CREATE OR REPLACE FUNCTION api.outbox_complete(
-  p_id bigint, p_worker text, p_result jsonb DEFAULT '{}'::jsonb, p_now timestamptz DEFAULT now()
-) RETURNS boolean
+-- api.outbox_complete(): the effect happened (or was skipped); store its result and apply it
+-- through the kind's registry apply_fn in the same transaction. Completing a row twice (a second
+-- worker after a lost lease) applies the result once and returns false. Worker role.
+CREATE OR REPLACE FUNCTION api.outbox_complete(p_id bigint, p_worker text, p_result jsonb DEFAULT '{}'::jsonb)
+RETURNS boolean
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
+  v_now constant timestamptz := app_private.now();
   v_kind text;
   v_payload jsonb;
 BEGIN
   UPDATE app.outbox o
-     SET status = 'done', result = coalesce(p_result, '{}'::jsonb), done_at = p_now, updated_at = p_now,
+     SET status = 'done', result = coalesce(p_result, '{}'::jsonb), done_at = v_now, updated_at = v_now,
          leased_until = NULL, locked_by = NULL
    WHERE o.id = p_id AND o.status <> 'done'
   RETURNING o.kind, o.payload INTO v_kind, v_payload;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  PERFORM app_private.outbox_apply_result(p_id, v_kind, v_payload, coalesce(p_result, '{}'::jsonb), p_now);
+  PERFORM app_private.outbox_apply_result(p_id, v_kind, v_payload, coalesce(p_result, '{}'::jsonb));
   RETURN true;
 END
 $$;
-COMMENT ON FUNCTION api.outbox_complete(bigint, text, jsonb, timestamptz) IS
-  'Mark an outbox row done with its result and apply the result (payments, refunds). Returns false if it was already done. Worker role.';
-GRANT EXECUTE ON FUNCTION api.outbox_complete(bigint, text, jsonb, timestamptz) TO autodoc_worker;
+COMMENT ON FUNCTION api.outbox_complete(bigint, text, jsonb) IS
+  'Mark an outbox row done with its result and apply the result through its kind''s registry apply function. Returns false if it was already done. Worker role.';
+GRANT EXECUTE ON FUNCTION api.outbox_complete(bigint, text, jsonb) TO autodoc_worker;
 
--- api.outbox_fail(): the effect failed. Retryable failures go back to pending with exponential
--- backoff (base * 2^(attempts-1), at most one hour); a permanent failure, or the last allowed
--- attempt, ends in the dead-letter state. Only the lease holder may report (a worker that lost its
--- lease cannot clobber the new holder). Returns the new status, NULL if not the holder. Worker role.
-CREATE OR REPLACE FUNCTION api.outbox_fail(
-  p_id bigint, p_worker text, p_error text, p_retryable boolean DEFAULT true,
-  p_backoff_base_seconds double precision DEFAULT 5, p_now timestamptz DEFAULT now()
-) RETURNS text
+-- api.outbox_fail(): the effect failed. Retryable failures go back to pending after the kind's
+-- backoff (registry: backoff_base_seconds * 2^(attempts-1), at most backoff_max_seconds); a
+-- permanent failure, or the last allowed attempt, ends in the dead-letter state. Only the lease
+-- holder may report (a worker that lost its lease cannot clobber the new holder). Returns the new
+-- status, NULL if not the holder. Worker role.
+CREATE OR REPLACE FUNCTION api.outbox_fail(p_id bigint, p_worker text, p_error text, p_retryable boolean DEFAULT true)
+RETURNS text
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
+  v_now constant timestamptz := app_private.now();
   v_status text;
 BEGIN
   UPDATE app.outbox o
      SET status = CASE WHEN NOT p_retryable OR o.attempts >= o.max_attempts THEN 'dead' ELSE 'pending' END,
          run_after = CASE WHEN NOT p_retryable OR o.attempts >= o.max_attempts THEN o.run_after
-                          ELSE p_now + make_interval(secs => least(p_backoff_base_seconds * power(2, greatest(o.attempts - 1, 0)), 3600)) END,
-         last_error = left(p_error, 4000), leased_until = NULL, locked_by = NULL, updated_at = p_now
-   WHERE o.id = p_id AND o.status = 'running' AND o.locked_by = p_worker
+                          ELSE v_now + make_interval(secs => least(k.backoff_base_seconds * power(2, greatest(o.attempts - 1, 0)),
+                                                                   k.backoff_max_seconds)) END,
+         last_error = left(p_error, 4000), leased_until = NULL, locked_by = NULL, updated_at = v_now
+    FROM app.outbox_kinds k
+   WHERE o.id = p_id AND o.status = 'running' AND o.locked_by = p_worker AND k.kind = o.kind
   RETURNING o.status INTO v_status;
   RETURN v_status;
 END
 $$;
-COMMENT ON FUNCTION api.outbox_fail(bigint, text, text, boolean, double precision, timestamptz) IS
-  'Report a failed effect: back to pending with exponential backoff, or dead after max_attempts / when not retryable. Worker role.';
-GRANT EXECUTE ON FUNCTION api.outbox_fail(bigint, text, text, boolean, double precision, timestamptz) TO autodoc_worker;
+COMMENT ON FUNCTION api.outbox_fail(bigint, text, text, boolean) IS
+  'Report a failed effect: back to pending after the kind''s exponential backoff, or dead after max_attempts / when not retryable. Worker role.';
+GRANT EXECUTE ON FUNCTION api.outbox_fail(bigint, text, text, boolean) TO autodoc_worker;
 
 -- api.outbox_release(): give back claimed rows this worker never started (graceful shutdown); the
 -- attempt they were charged is returned. Worker role.
-CREATE OR REPLACE FUNCTION api.outbox_release(p_worker text, p_ids bigint[], p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.outbox_release(p_worker text, p_ids bigint[])
 RETURNS integer
 LANGUAGE sql SET search_path = '' AS $$
   WITH r AS (
     UPDATE app.outbox o
        SET status = 'pending', attempts = greatest(o.attempts - 1, 0), leased_until = NULL, locked_by = NULL,
-           run_after = p_now, updated_at = p_now
+           run_after = app_private.now(), updated_at = app_private.now()
      WHERE o.id = ANY (p_ids) AND o.status = 'running' AND o.locked_by = p_worker
     RETURNING 1)
   SELECT count(*)::integer FROM r
 $$;
-COMMENT ON FUNCTION api.outbox_release(text, bigint[], timestamptz) IS
+COMMENT ON FUNCTION api.outbox_release(text, bigint[]) IS
   'Return claimed-but-unstarted rows to pending (graceful shutdown). Worker role.';
-GRANT EXECUTE ON FUNCTION api.outbox_release(text, bigint[], timestamptz) TO autodoc_worker;
+GRANT EXECUTE ON FUNCTION api.outbox_release(text, bigint[]) TO autodoc_worker;
 
 -- api.worker_started(): register a worker process. A worker restarted under the same id knows its
 -- previous leases are dead, so they become due at once instead of after the lease (the attempt
 -- stays counted: the effect may have run). Returns how many rows were taken back. Worker role.
 CREATE OR REPLACE FUNCTION api.worker_started(
-  p_worker text, p_hostname text DEFAULT NULL, p_pid integer DEFAULT NULL, p_info jsonb DEFAULT '{}'::jsonb,
-  p_now timestamptz DEFAULT now()
+  p_worker text, p_hostname text DEFAULT NULL, p_pid integer DEFAULT NULL, p_info jsonb DEFAULT '{}'::jsonb
 ) RETURNS integer
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
+  v_now constant timestamptz := app_private.now();
   v_count integer;
 BEGIN
   INSERT INTO app.worker_heartbeats AS h (worker_id, hostname, pid, started_at, heartbeat_at, stopped_at, info)
-  VALUES (p_worker, p_hostname, p_pid, p_now, p_now, NULL, coalesce(p_info, '{}'::jsonb))
+  VALUES (p_worker, p_hostname, p_pid, v_now, v_now, NULL, coalesce(p_info, '{}'::jsonb))
   ON CONFLICT (worker_id) DO UPDATE
     SET hostname = excluded.hostname, pid = excluded.pid, started_at = excluded.started_at,
         heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, info = excluded.info;
   UPDATE app.outbox o
-     SET status = 'pending', leased_until = NULL, locked_by = NULL, run_after = p_now, updated_at = p_now,
+     SET status = 'pending', leased_until = NULL, locked_by = NULL, run_after = v_now, updated_at = v_now,
          last_error = concat_ws(E'\n', o.last_error, 'worker ' || p_worker || ' restarted during the attempt')
    WHERE o.status = 'running' AND o.locked_by = p_worker;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
 END
 $$;
-COMMENT ON FUNCTION api.worker_started(text, text, integer, jsonb, timestamptz) IS
+COMMENT ON FUNCTION api.worker_started(text, text, integer, jsonb) IS
   'Register a worker (heartbeat row) and take back leases a previous process with the same id left behind. Worker role.';
-GRANT EXECUTE ON FUNCTION api.worker_started(text, text, integer, jsonb, timestamptz) TO autodoc_worker;
+GRANT EXECUTE ON FUNCTION api.worker_started(text, text, integer, jsonb) TO autodoc_worker;
 
 -- api.worker_heartbeat(): the worker is alive (and optionally stopping). Worker role.
-CREATE OR REPLACE FUNCTION api.worker_heartbeat(
-  p_worker text, p_info jsonb DEFAULT NULL, p_stopped boolean DEFAULT false, p_now timestamptz DEFAULT now()
-) RETURNS void
+CREATE OR REPLACE FUNCTION api.worker_heartbeat(p_worker text, p_info jsonb DEFAULT NULL, p_stopped boolean DEFAULT false)
+RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+  v_now constant timestamptz := app_private.now();
 BEGIN
   INSERT INTO app.worker_heartbeats AS h (worker_id, heartbeat_at, stopped_at, info)
-  VALUES (p_worker, p_now, CASE WHEN p_stopped THEN p_now END, coalesce(p_info, '{}'::jsonb))
+  VALUES (p_worker, v_now, CASE WHEN p_stopped THEN v_now END, coalesce(p_info, '{}'::jsonb))
   ON CONFLICT (worker_id) DO UPDATE
-    SET heartbeat_at = p_now, stopped_at = CASE WHEN p_stopped THEN p_now END,
+    SET heartbeat_at = v_now, stopped_at = CASE WHEN p_stopped THEN v_now END,
         info = coalesce(p_info, h.info);
 END
 $$;
-COMMENT ON FUNCTION api.worker_heartbeat(text, jsonb, boolean, timestamptz) IS
+COMMENT ON FUNCTION api.worker_heartbeat(text, jsonb, boolean) IS
   'Record a worker heartbeat (p_stopped = true on graceful shutdown). Worker role.';
-GRANT EXECUTE ON FUNCTION api.worker_heartbeat(text, jsonb, boolean, timestamptz) TO autodoc_worker;
+GRANT EXECUTE ON FUNCTION api.worker_heartbeat(text, jsonb, boolean) TO autodoc_worker;
+
+-- api.outbox_kinds(): the registry as the worker and admins see it — each kind's owner, retry
+-- policy and lane (the worker checks at start that it has an effect for every kind). Worker, admin.
+CREATE OR REPLACE FUNCTION api.outbox_kinds()
+RETURNS TABLE (kind text, band smallint, domain text, max_attempts integer, backoff_base_seconds double precision,
+               backoff_max_seconds double precision, lane text, description text)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+  SELECT k.kind, k.band, k.domain, k.max_attempts, k.backoff_base_seconds, k.backoff_max_seconds, k.lane, k.description
+    FROM app.outbox_kinds k ORDER BY k.kind
+$$;
+COMMENT ON FUNCTION api.outbox_kinds() IS
+  'The outbox kind registry: owning band/domain, retry policy (max_attempts, exponential backoff) and lane of each kind. Worker, admin.';
+GRANT EXECUTE ON FUNCTION api.outbox_kinds() TO autodoc_worker, autodoc_admin;
 
 -- api.outbox_health(): queue depth, oldest pending age, dead letters and worker heartbeats for
 -- /health. Aggregates only, so every role (anon included) may call it.
-CREATE OR REPLACE FUNCTION api.outbox_health(p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.outbox_health()
 RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   SELECT jsonb_build_object(
     'pending',  (SELECT count(*) FROM app.outbox WHERE status = 'pending'),
-    'due',      (SELECT count(*) FROM app.outbox WHERE status = 'pending' AND run_after <= p_now),
+    'due',      (SELECT count(*) FROM app.outbox WHERE status = 'pending' AND run_after <= n.now),
     'running',  (SELECT count(*) FROM app.outbox WHERE status = 'running'),
     'dead',     (SELECT count(*) FROM app.outbox WHERE status = 'dead'),
     'oldest_pending_age_seconds',
-                (SELECT round(extract(epoch FROM p_now - min(created_at))::numeric, 3)
+                (SELECT round(extract(epoch FROM n.now - min(created_at))::numeric, 3)
                    FROM app.outbox WHERE status = 'pending'),
     'last_heartbeat_at', (SELECT max(heartbeat_at) FROM app.worker_heartbeats WHERE stopped_at IS NULL),
     'heartbeat_age_seconds',
-                (SELECT round(extract(epoch FROM p_now - max(heartbeat_at))::numeric, 3)
+                (SELECT round(extract(epoch FROM n.now - max(heartbeat_at))::numeric, 3)
                    FROM app.worker_heartbeats WHERE stopped_at IS NULL),
     'workers_alive', (SELECT count(*) FROM app.worker_heartbeats
-                       WHERE stopped_at IS NULL AND heartbeat_at >= p_now - interval '30 seconds'),
+                       WHERE stopped_at IS NULL AND heartbeat_at >= n.now - interval '30 seconds'),
     'workers', coalesce((SELECT jsonb_agg(jsonb_build_object('worker_id', worker_id, 'heartbeat_at', heartbeat_at,
                                                              'started_at', started_at) ORDER BY worker_id)
                            FROM app.worker_heartbeats
-                          WHERE stopped_at IS NULL AND heartbeat_at >= p_now - interval '30 seconds'),
+                          WHERE stopped_at IS NULL AND heartbeat_at >= n.now - interval '30 seconds'),
                         '[]'::jsonb))
+    FROM (SELECT app_private.now() AS now) n
 $$;
-COMMENT ON FUNCTION api.outbox_health(timestamptz) IS
+COMMENT ON FUNCTION api.outbox_health() IS
   'Outbox depth (pending/due/running/dead), oldest pending age and live worker heartbeats, for /health. Any role.';
-GRANT EXECUTE ON FUNCTION api.outbox_health(timestamptz)
+GRANT EXECUTE ON FUNCTION api.outbox_health()
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
 
 -- api.outbox_dead_letters(): the dead-letter queue, newest first. Admin role (RLS).
@@ -260,10 +330,11 @@ GRANT EXECUTE ON FUNCTION api.outbox_dead_letters(integer, integer) TO autodoc_a
 -- api.outbox_retry(): put a dead letter back in the queue with a fresh attempt budget; it runs
 -- with the same idempotency key, so a retried charge that had in fact gone through is not doubled.
 -- Admin role. Raises 404 outbox_not_found, 409 outbox_not_dead.
-CREATE OR REPLACE FUNCTION api.outbox_retry(p_id bigint, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.outbox_retry(p_id bigint)
 RETURNS TABLE (id bigint, kind text, status text, attempts integer, run_after timestamptz)
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
+  v_now constant timestamptz := app_private.now();
   v_status text;
 BEGIN
   SELECT o.status INTO v_status FROM app.outbox o WHERE o.id = p_id FOR UPDATE;
@@ -275,40 +346,40 @@ BEGIN
   END IF;
   RETURN QUERY
   UPDATE app.outbox o
-     SET status = 'pending', attempts = 0, run_after = p_now, updated_at = p_now
+     SET status = 'pending', attempts = 0, run_after = v_now, updated_at = v_now
    WHERE o.id = p_id
   RETURNING o.id, o.kind, o.status, o.attempts, o.run_after;
 END
 $$;
-COMMENT ON FUNCTION api.outbox_retry(bigint, timestamptz) IS
+COMMENT ON FUNCTION api.outbox_retry(bigint) IS
   'Re-queue a dead letter (same idempotency key, attempts reset). Admin role. Raises 404 outbox_not_found, 409 outbox_not_dead.';
-GRANT EXECUTE ON FUNCTION api.outbox_retry(bigint, timestamptz) TO autodoc_admin;
+GRANT EXECUTE ON FUNCTION api.outbox_retry(bigint) TO autodoc_admin;
 
 -- api.outbox_purge_done(): delete done rows older than p_keep (pg_cron, daily). Their idempotency
 -- keys are then forgotten, which is safe because every enqueueing purpose is also guarded by its
 -- own domain row (payments, refunds, reminders, invites). Owner / admin.
-CREATE OR REPLACE FUNCTION api.outbox_purge_done(p_keep interval DEFAULT '30 days', p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.outbox_purge_done(p_keep interval DEFAULT '30 days')
 RETURNS integer
 LANGUAGE sql SET search_path = '' AS $$
-  WITH d AS (DELETE FROM app.outbox WHERE status = 'done' AND done_at < p_now - p_keep RETURNING 1)
+  WITH d AS (DELETE FROM app.outbox WHERE status = 'done' AND done_at < app_private.now() - p_keep RETURNING 1)
   SELECT count(*)::integer FROM d
 $$;
-COMMENT ON FUNCTION api.outbox_purge_done(interval, timestamptz) IS 'Delete done outbox rows older than p_keep (pg_cron). Admin role.';
-GRANT EXECUTE ON FUNCTION api.outbox_purge_done(interval, timestamptz) TO autodoc_admin;
+COMMENT ON FUNCTION api.outbox_purge_done(interval) IS 'Delete done outbox rows older than p_keep (pg_cron). Admin role.';
+GRANT EXECUTE ON FUNCTION api.outbox_purge_done(interval) TO autodoc_admin;
 
 -- api.purge_cron_history(): pg_cron never purges cron.job_run_details by itself. Runs only where
 -- pg_cron is installed (returns 0 elsewhere). Owner (the pg_cron job).
-CREATE OR REPLACE FUNCTION api.purge_cron_history(p_keep interval DEFAULT '7 days', p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.purge_cron_history(p_keep interval DEFAULT '7 days')
 RETURNS integer
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_count integer := 0;
 BEGIN
   IF to_regclass('cron.job_run_details') IS NOT NULL THEN
-    EXECUTE 'DELETE FROM cron.job_run_details WHERE end_time < $1' USING p_now - p_keep;
+    EXECUTE 'DELETE FROM cron.job_run_details WHERE end_time < $1' USING app_private.now() - p_keep;
     GET DIAGNOSTICS v_count = ROW_COUNT;
   END IF;
   RETURN v_count;
 END
 $$;
-COMMENT ON FUNCTION api.purge_cron_history(interval, timestamptz) IS 'Delete pg_cron run history older than p_keep (pg_cron job). Owner.';
+COMMENT ON FUNCTION api.purge_cron_history(interval) IS 'Delete pg_cron run history older than p_keep (pg_cron job). Owner.';

@@ -20,7 +20,7 @@ $$;
 -- a job re-run) creates nothing new and returns the existing payment. Nothing to charge (amount <= 0)
 -- returns NULL. Definer helper for triggers and booking functions; raises nothing of its own.
 CREATE OR REPLACE FUNCTION app_private.payment_ensure(
-  p_session_id uuid, p_payment_type text, p_amount_cents integer, p_now timestamptz DEFAULT now()
+  p_session_id uuid, p_payment_type text, p_amount_cents integer
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -35,7 +35,7 @@ BEGIN
   SELECT * INTO STRICT v_session FROM app.sessions WHERE id = p_session_id;
   INSERT INTO app.scheduled_payments (session_id, customer_id, amount_cents, payment_type, idempotency_key,
                                       created_at, updated_at)
-  VALUES (p_session_id, v_session.customer_id, p_amount_cents, p_payment_type, v_key, p_now, p_now)
+  VALUES (p_session_id, v_session.customer_id, p_amount_cents, p_payment_type, v_key, app_private.now(), app_private.now())
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id INTO v_payment_id;
   IF v_payment_id IS NULL THEN
@@ -54,7 +54,7 @@ $$;
 -- session_booking_charge(): what a booking (or a slot hold) charges up front — scheduled online: the
 -- full plan price; in person: the deposit (never more than the price). Immediate sessions are
 -- charged after the waiver, elsewhere. Returns the payment id or NULL.
-CREATE OR REPLACE FUNCTION app_private.session_booking_charge(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.session_booking_charge(p_session_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -67,15 +67,15 @@ BEGIN
   IF v_scheduled IS NULL THEN
     RETURN NULL;
   ELSIF v_mode = 'in_person' THEN
-    RETURN app_private.payment_ensure(p_session_id, 'deposit', least(app_private.payment_deposit_cents(), v_price), p_now);
+    RETURN app_private.payment_ensure(p_session_id, 'deposit', least(app_private.payment_deposit_cents(), v_price));
   ELSE
-    RETURN app_private.payment_ensure(p_session_id, 'full', v_price, p_now);
+    RETURN app_private.payment_ensure(p_session_id, 'full', v_price);
   END IF;
 END
 $$;
 
 -- session_balance_charge(): after an in-person service, the plan price minus the deposit.
-CREATE OR REPLACE FUNCTION app_private.session_balance_charge(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.session_balance_charge(p_session_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -90,14 +90,14 @@ BEGIN
   END IF;
   SELECT coalesce(sum(amount_cents), 0) INTO v_deposit FROM app.scheduled_payments
    WHERE session_id = p_session_id AND payment_type = 'deposit';
-  RETURN app_private.payment_ensure(p_session_id, 'balance', v_price - v_deposit, p_now);
+  RETURN app_private.payment_ensure(p_session_id, 'balance', v_price - v_deposit);
 END
 $$;
 
 -- session_cancel_for_payment(): a failed booking charge cancels the booking (reason payment_failed)
 -- through the booking domain's transition_session (lifecycle rules, audit log), which frees the
 -- slot; sessions already under way or over are left alone. Returns whether it cancelled.
-CREATE OR REPLACE FUNCTION app_private.session_cancel_for_payment(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.session_cancel_for_payment(p_session_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
@@ -108,7 +108,7 @@ BEGIN
     RETURN false;
   END IF;
   PERFORM app_private.transition_session(p_session_id, 'cancelled', 'payment_failed',
-                                         jsonb_build_object('via', 'payment_failed', 'at', p_now));
+                                         jsonb_build_object('via', 'payment_failed', 'at', app_private.now()));
   RETURN true;
 END
 $$;
@@ -117,7 +117,7 @@ $$;
 -- pending/failed payment forward. A success that arrives after the booking was cancelled for a
 -- failed payment, or after its hold lapsed or was given back without becoming a booking, is
 -- refunded in full (money is never kept for a cancelled booking by mistake).
-CREATE OR REPLACE FUNCTION app_private.payment_mark_succeeded(p_payment_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.payment_mark_succeeded(p_payment_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -127,7 +127,7 @@ DECLARE
   v_never_booked boolean;
 BEGIN
   UPDATE app.scheduled_payments
-     SET status = 'succeeded', charged_at = coalesce(charged_at, p_now), updated_at = p_now
+     SET status = 'succeeded', charged_at = coalesce(charged_at, app_private.now()), updated_at = app_private.now()
    WHERE id = p_payment_id AND status IN ('pending', 'failed')
   RETURNING * INTO v_payment;
   IF NOT FOUND THEN
@@ -138,7 +138,7 @@ BEGIN
   IF v_session_status = 'cancelled' AND (v_cancel_reason = 'payment_failed' OR v_never_booked)
      AND v_payment.amount_cents > v_payment.refund_amount_cents THEN
     PERFORM app_private.payment_request_refund(p_payment_id, v_payment.amount_cents - v_payment.refund_amount_cents,
-                                               'booking_cancelled', 'late_success:' || v_payment.payment_type, p_now);
+                                               'booking_cancelled', 'late_success:' || v_payment.payment_type);
   END IF;
   RETURN true;
 END
@@ -146,21 +146,21 @@ $$;
 
 -- payment_mark_failed(): the charge was declined (worker write-back or webhook). Only a pending
 -- payment becomes failed; a booking charge that fails cancels its booking.
-CREATE OR REPLACE FUNCTION app_private.payment_mark_failed(p_payment_id uuid, p_message text, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.payment_mark_failed(p_payment_id uuid, p_message text)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_payment app.scheduled_payments;
 BEGIN
   UPDATE app.scheduled_payments
-     SET status = 'failed', failed_at = p_now, failure_message = left(p_message, 500), updated_at = p_now
+     SET status = 'failed', failed_at = app_private.now(), failure_message = left(p_message, 500), updated_at = app_private.now()
    WHERE id = p_payment_id AND status = 'pending'
   RETURNING * INTO v_payment;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
   IF v_payment.payment_type IN ('full', 'deposit') THEN
-    PERFORM app_private.session_cancel_for_payment(v_payment.session_id, p_now);
+    PERFORM app_private.session_cancel_for_payment(v_payment.session_id);
   END IF;
   RETURN true;
 END
@@ -170,8 +170,8 @@ $$;
 -- charge already taken for it is refunded in full (key refund:<session>:hold_released:<type>, so a
 -- second call is the same refund). A charge still pending has its PaymentIntent cancelled
 -- (cancel_unbooked_hold_intents) and is refunded by payment_mark_succeeded if it succeeds anyway.
--- Called by the sessions side-effects trigger on held -> cancelled.
-CREATE OR REPLACE FUNCTION app_private.refund_unbooked_hold(p_session_id uuid, p_now timestamptz DEFAULT now())
+-- Called by the money trigger on sessions (db/triggers/40_payments.sql) on held -> cancelled.
+CREATE OR REPLACE FUNCTION app_private.refund_unbooked_hold(p_session_id uuid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -183,7 +183,7 @@ BEGIN
      WHERE session_id = p_session_id AND status = 'succeeded' AND amount_cents > refund_amount_cents
   LOOP
     PERFORM app_private.payment_request_refund(v_payment.id, v_payment.amount_cents - v_payment.refund_amount_cents,
-                                               'hold_released', 'hold_released:' || v_payment.payment_type, p_now);
+                                               'hold_released', 'hold_released:' || v_payment.payment_type);
     v_count := v_count + 1;
   END LOOP;
   RETURN v_count;
@@ -194,14 +194,14 @@ $$;
 -- pending leaves a PaymentIntent the customer could still confirm. For each such payment this
 -- enqueues `stripe.cancel_intent` (key cancel:<session>:<type>, so a second call is the same
 -- cancel); the worker cancels the intent and api.outbox_complete records the outcome (see
--- outbox_apply_result). The charge's own outbox row may not have run yet, so the payload carries
+-- stripe_cancel_intent_apply). The charge's own outbox row may not have run yet, so the payload carries
 -- only the payment id: the worker reads the payment's PaymentIntent when it claims the row
--- (app_private.outbox_context) and retries with backoff while there is none yet — the charge row
+-- (stripe_cancel_intent_context) and retries with backoff while there is none yet — the charge row
 -- was enqueued first and runs first. (Skipping a not-yet-run charge instead would not be safe: a
 -- charge row that failed an attempt may already have created its intent at Stripe.) Succeeded and
 -- failed payments get nothing here (succeeded ones are refunded by refund_unbooked_hold).
--- Called by the sessions side-effects trigger on held -> cancelled; raises nothing of its own.
-CREATE OR REPLACE FUNCTION app_private.cancel_unbooked_hold_intents(p_session_id uuid, p_now timestamptz DEFAULT now())
+-- Called by the money trigger on sessions (db/triggers/40_payments.sql) on held -> cancelled. raises nothing of its own.
+CREATE OR REPLACE FUNCTION app_private.cancel_unbooked_hold_intents(p_session_id uuid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -213,7 +213,7 @@ BEGIN
   LOOP
     PERFORM app_private.outbox_enqueue('stripe.cancel_intent', format('cancel:%s:%s', p_session_id, v_payment.payment_type),
       jsonb_build_object('payment_id', v_payment.id, 'session_id', p_session_id,
-                         'payment_type', v_payment.payment_type, 'reason', 'hold_released', 'requested_at', p_now),
+                         'payment_type', v_payment.payment_type, 'reason', 'hold_released', 'requested_at', app_private.now()),
       p_session_id);
     v_count := v_count + 1;
   END LOOP;
@@ -222,13 +222,13 @@ END
 $$;
 
 -- payment_refresh_refunded(): a payment whose succeeded refunds cover the whole charge is 'refunded'.
-CREATE OR REPLACE FUNCTION app_private.payment_refresh_refunded(p_payment_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.payment_refresh_refunded(p_payment_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
   UPDATE app.scheduled_payments p
-     SET status = 'refunded', refunded_at = coalesce(p.refunded_at, p_now), charged_at = coalesce(p.charged_at, p_now),
-         updated_at = p_now
+     SET status = 'refunded', refunded_at = coalesce(p.refunded_at, app_private.now()), charged_at = coalesce(p.charged_at, app_private.now()),
+         updated_at = app_private.now()
    WHERE p.id = p_payment_id AND p.status <> 'refunded'
      AND (SELECT coalesce(sum(r.amount_cents), 0) FROM app.payment_refunds r
            WHERE r.payment_id = p.id AND r.status = 'succeeded') >= p.amount_cents;
@@ -242,7 +242,7 @@ $$;
 -- scheduled_payments_refund_within_charge constraint the ledger trigger maintains.
 -- Raises 404 payment_not_found, 409 payment_not_refundable, 409 refund_exceeds_charge, 422 invalid_amount.
 CREATE OR REPLACE FUNCTION app_private.payment_request_refund(
-  p_payment_id uuid, p_amount_cents integer, p_reason text, p_purpose text, p_now timestamptz DEFAULT now()
+  p_payment_id uuid, p_amount_cents integer, p_reason text, p_purpose text
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -273,9 +273,9 @@ BEGIN
                          'refundable_cents', v_payment.amount_cents - v_payment.refund_amount_cents));
   END IF;
   INSERT INTO app.payment_refunds (payment_id, amount_cents, reason, idempotency_key, requested_at)
-  VALUES (p_payment_id, p_amount_cents, p_reason, v_key, p_now)
+  VALUES (p_payment_id, p_amount_cents, p_reason, v_key, app_private.now())
   RETURNING id INTO v_refund_id;
-  UPDATE app.scheduled_payments SET refund_reason = p_reason, updated_at = p_now WHERE id = p_payment_id;
+  UPDATE app.scheduled_payments SET refund_reason = p_reason, updated_at = app_private.now() WHERE id = p_payment_id;
   PERFORM app_private.outbox_enqueue('stripe.refund', v_key,
     jsonb_build_object('refund_id', v_refund_id, 'payment_id', p_payment_id, 'session_id', v_payment.session_id,
                        'amount_cents', p_amount_cents, 'reason', p_reason),
@@ -284,61 +284,120 @@ BEGIN
 END
 $$;
 
--- outbox_apply_result(): apply a completed effect to the domain tables (called by
--- api.outbox_complete in the same transaction, once per row). Charge: link the PaymentIntent and
--- its client secret, then succeeded / declined. Refund: link the Stripe refund and settle the ledger.
--- Cancel intent: `canceled` fails the still-pending payment ('cancelled: hold released'; nothing
--- was charged, and failed keeps the forward-only order: a success can still follow and is then
--- refunded); `succeeded` (Stripe refused because the customer confirmed first) is a late success,
--- which payment_mark_succeeded refunds in full; `skipped` changes nothing.
-CREATE OR REPLACE FUNCTION app_private.outbox_apply_result(
-  p_outbox_id bigint, p_kind text, p_payload jsonb, p_result jsonb, p_now timestamptz DEFAULT now()
-) RETURNS void
+-- Outbox kinds of the money domain (registered at the end of this file). Each has a context
+-- function (facts read when the worker claims the row; `skip` = the effect must not run) and an
+-- apply function (api.outbox_complete writes the worker's result back through it, once per row).
+
+-- stripe_charge_apply(): a charge ran. Link the PaymentIntent and its client secret, then
+-- succeeded / declined (a decline is a result, not a failure: it cancels the booking).
+CREATE OR REPLACE FUNCTION app_private.stripe_charge_apply(p_outbox_id bigint, p_payload jsonb, p_result jsonb)
+RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_payment_id uuid;
-  v_refund app.payment_refunds;
+  v_payment_id uuid := (p_payload ->> 'payment_id')::uuid;
 BEGIN
-  IF p_kind = 'stripe.charge' THEN
-    v_payment_id := (p_payload ->> 'payment_id')::uuid;
-    UPDATE app.scheduled_payments
-       SET payment_intent_id = coalesce(payment_intent_id, p_result ->> 'payment_intent_id'),
-           client_secret = coalesce(client_secret, p_result ->> 'client_secret'), updated_at = p_now
-     WHERE id = v_payment_id;
-    IF p_result ->> 'status' = 'succeeded' THEN
-      PERFORM app_private.payment_mark_succeeded(v_payment_id, p_now);
-    ELSIF (p_result ->> 'declined')::boolean THEN
-      PERFORM app_private.payment_mark_failed(v_payment_id, coalesce(p_result ->> 'error_message', 'declined'), p_now);
-    END IF;
-  ELSIF p_kind = 'stripe.refund' THEN
-    UPDATE app.payment_refunds r
-       SET stripe_refund_id = coalesce(r.stripe_refund_id, p_result ->> 'refund_id'),
-           status = CASE WHEN r.status <> 'requested' THEN r.status
-                         WHEN p_result ->> 'status' = 'succeeded' THEN 'succeeded'
-                         WHEN p_result ->> 'status' IN ('failed', 'canceled') THEN 'failed'
-                         ELSE r.status END,
-           succeeded_at = CASE WHEN p_result ->> 'status' = 'succeeded' THEN coalesce(r.succeeded_at, p_now) ELSE r.succeeded_at END,
-           failed_at = CASE WHEN p_result ->> 'status' IN ('failed', 'canceled') THEN coalesce(r.failed_at, p_now) ELSE r.failed_at END
-     WHERE r.id = (p_payload ->> 'refund_id')::uuid
-    RETURNING * INTO v_refund;
-    IF FOUND THEN
-      PERFORM app_private.payment_refresh_refunded(v_refund.payment_id, p_now);
-    END IF;
-  ELSIF p_kind = 'stripe.cancel_intent' THEN
-    v_payment_id := (p_payload ->> 'payment_id')::uuid;
-    IF p_result ->> 'status' = 'canceled' THEN
-      PERFORM app_private.payment_mark_failed(v_payment_id, 'cancelled: hold released', p_now);
-    ELSIF p_result ->> 'status' = 'succeeded' THEN
-      PERFORM app_private.payment_mark_succeeded(v_payment_id, p_now);
-    END IF;
+  UPDATE app.scheduled_payments
+     SET payment_intent_id = coalesce(payment_intent_id, p_result ->> 'payment_intent_id'),
+         client_secret = coalesce(client_secret, p_result ->> 'client_secret'), updated_at = app_private.now()
+   WHERE id = v_payment_id;
+  IF p_result ->> 'status' = 'succeeded' THEN
+    PERFORM app_private.payment_mark_succeeded(v_payment_id);
+  ELSIF (p_result ->> 'declined')::boolean THEN
+    PERFORM app_private.payment_mark_failed(v_payment_id, coalesce(p_result ->> 'error_message', 'declined'));
   END IF;
 END
 $$;
-GRANT EXECUTE ON FUNCTION app_private.outbox_apply_result(bigint, text, jsonb, jsonb, timestamptz) TO autodoc_worker;
+
+-- stripe_refund_context(): the refund's PaymentIntent and the payment's status, read at claim time
+-- (the charge row may have run after the refund was requested). A payment that failed took no
+-- money, so there is nothing to refund: skip ('payment_failed').
+CREATE OR REPLACE FUNCTION app_private.stripe_refund_context(p_payload jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v jsonb;
+BEGIN
+  SELECT jsonb_build_object('payment_intent_id', p.payment_intent_id, 'payment_status', p.status)
+         || CASE WHEN p.status = 'failed' THEN jsonb_build_object('skip', 'payment_failed') ELSE '{}'::jsonb END
+    INTO v
+    FROM app.payment_refunds r JOIN app.scheduled_payments p ON p.id = r.payment_id
+   WHERE r.id = (p_payload ->> 'refund_id')::uuid;
+  RETURN v;
+END
+$$;
+
+-- stripe_refund_apply(): link the Stripe refund and settle the ledger row: succeeded, or failed
+-- (Stripe said failed/canceled, or the row was skipped because nothing had been charged — the
+-- reservation against the charge is released).
+CREATE OR REPLACE FUNCTION app_private.stripe_refund_apply(p_outbox_id bigint, p_payload jsonb, p_result jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_refund app.payment_refunds;
+  v_failed constant boolean := p_result ->> 'status' IN ('failed', 'canceled', 'skipped');
+BEGIN
+  UPDATE app.payment_refunds r
+     SET stripe_refund_id = coalesce(r.stripe_refund_id, p_result ->> 'refund_id'),
+         status = CASE WHEN r.status <> 'requested' THEN r.status
+                       WHEN p_result ->> 'status' = 'succeeded' THEN 'succeeded'
+                       WHEN v_failed THEN 'failed'
+                       ELSE r.status END,
+         succeeded_at = CASE WHEN p_result ->> 'status' = 'succeeded' THEN coalesce(r.succeeded_at, app_private.now()) ELSE r.succeeded_at END,
+         failed_at = CASE WHEN v_failed THEN coalesce(r.failed_at, app_private.now()) ELSE r.failed_at END
+   WHERE r.id = (p_payload ->> 'refund_id')::uuid
+  RETURNING * INTO v_refund;
+  IF FOUND THEN
+    PERFORM app_private.payment_refresh_refunded(v_refund.payment_id);
+  END IF;
+END
+$$;
+
+-- stripe_cancel_intent_context(): the payment's PaymentIntent and status, read at claim time (the
+-- charge row may have linked its intent after the cancel was enqueued). A payment already
+-- settled — succeeded (refunded by its own path) or refunded — is left alone: skip
+-- ('payment_succeeded' / 'payment_refunded').
+CREATE OR REPLACE FUNCTION app_private.stripe_cancel_intent_context(p_payload jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v jsonb;
+BEGIN
+  SELECT jsonb_build_object('payment_intent_id', p.payment_intent_id, 'payment_status', p.status)
+         || CASE WHEN p.status IN ('succeeded', 'refunded') THEN jsonb_build_object('skip', 'payment_' || p.status)
+                 ELSE '{}'::jsonb END
+    INTO v
+    FROM app.scheduled_payments p
+   WHERE p.id = (p_payload ->> 'payment_id')::uuid;
+  RETURN v;
+END
+$$;
+
+-- stripe_cancel_intent_apply(): `canceled` fails the still-pending payment ('cancelled: hold
+-- released'; nothing was charged, and failed keeps the forward-only order: a success can still
+-- follow and is then refunded); `succeeded` (Stripe refused because the customer confirmed first)
+-- is a late success, which payment_mark_succeeded refunds in full; `skipped` changes nothing.
+CREATE OR REPLACE FUNCTION app_private.stripe_cancel_intent_apply(p_outbox_id bigint, p_payload jsonb, p_result jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_payment_id uuid := (p_payload ->> 'payment_id')::uuid;
+BEGIN
+  IF p_result ->> 'status' = 'canceled' THEN
+    PERFORM app_private.payment_mark_failed(v_payment_id, 'cancelled: hold released');
+  ELSIF p_result ->> 'status' = 'succeeded' THEN
+    PERFORM app_private.payment_mark_succeeded(v_payment_id);
+  END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION app_private.stripe_charge_apply(bigint, jsonb, jsonb),
+                          app_private.stripe_refund_context(jsonb),
+                          app_private.stripe_refund_apply(bigint, jsonb, jsonb),
+                          app_private.stripe_cancel_intent_context(jsonb),
+                          app_private.stripe_cancel_intent_apply(bigint, jsonb, jsonb)
+  TO autodoc_worker;
 
 -- payment_for_intent(): the payment a PaymentIntent belongs to — by its id, or, when the
 -- webhook beats the worker's write-back, by the payment_id we put in its metadata (then linked).
-CREATE OR REPLACE FUNCTION app_private.payment_for_intent(p_intent jsonb, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.payment_for_intent(p_intent jsonb)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -349,7 +408,7 @@ BEGIN
   IF v_id IS NULL AND v_meta ~ '^[0-9a-fA-F-]{36}$' THEN
     UPDATE app.scheduled_payments
        SET payment_intent_id = p_intent ->> 'id',
-           client_secret = coalesce(client_secret, p_intent ->> 'client_secret'), updated_at = p_now
+           client_secret = coalesce(client_secret, p_intent ->> 'client_secret'), updated_at = app_private.now()
      WHERE id = v_meta::uuid AND payment_intent_id IS NULL
     RETURNING id INTO v_id;
   END IF;
@@ -362,7 +421,7 @@ $$;
 -- cannot move a payment backwards (see the status order above). Handles payment_intent.succeeded,
 -- payment_intent.payment_failed and charge.refunded; other types are recorded and ignored.
 -- Worker role (the webhook endpoint runs it as autodoc_worker after checking the signature).
-CREATE OR REPLACE FUNCTION api.stripe_apply_event(p_event jsonb, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.stripe_apply_event(p_event jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -377,7 +436,7 @@ BEGIN
   IF v_id IS NULL OR v_type IS NULL OR v_obj IS NULL THEN
     PERFORM app_private.raise_error(422, 'invalid_event', 'Not a Stripe event');
   END IF;
-  INSERT INTO app.stripe_events (id, type, received_at, payload) VALUES (v_id, v_type, p_now, p_event)
+  INSERT INTO app.stripe_events (id, type, received_at, payload) VALUES (v_id, v_type, app_private.now(), p_event)
   ON CONFLICT (id) DO NOTHING;
   IF NOT FOUND THEN
     RETURN jsonb_build_object('event_id', v_id, 'duplicate', true,
@@ -385,14 +444,14 @@ BEGIN
   END IF;
 
   IF v_type IN ('payment_intent.succeeded', 'payment_intent.payment_failed') THEN
-    v_payment_id := app_private.payment_for_intent(v_obj, p_now);
+    v_payment_id := app_private.payment_for_intent(v_obj);
     IF v_payment_id IS NULL THEN
       v_outcome := 'unknown_payment';
     ELSIF v_type = 'payment_intent.succeeded' THEN
-      v_outcome := CASE WHEN app_private.payment_mark_succeeded(v_payment_id, p_now) THEN 'payment_succeeded' ELSE 'no_change' END;
+      v_outcome := CASE WHEN app_private.payment_mark_succeeded(v_payment_id) THEN 'payment_succeeded' ELSE 'no_change' END;
     ELSE
       v_outcome := CASE WHEN app_private.payment_mark_failed(v_payment_id,
-                               coalesce(v_obj -> 'last_payment_error' ->> 'message', 'payment failed'), p_now)
+                               coalesce(v_obj -> 'last_payment_error' ->> 'message', 'payment failed'))
                         THEN 'payment_failed' ELSE 'no_change' END;
     END IF;
   ELSIF v_type = 'charge.refunded' THEN
@@ -406,7 +465,7 @@ BEGIN
         UPDATE app.payment_refunds r
            SET stripe_refund_id = coalesce(r.stripe_refund_id, v_refund ->> 'id'),
                status = CASE WHEN coalesce(v_refund ->> 'status', 'succeeded') = 'succeeded' THEN 'succeeded' ELSE r.status END,
-               succeeded_at = coalesce(r.succeeded_at, p_now)
+               succeeded_at = coalesce(r.succeeded_at, app_private.now())
          WHERE r.payment_id = v_payment_id AND r.status <> 'failed'
            AND (r.stripe_refund_id = v_refund ->> 'id'
                 OR (r.stripe_refund_id IS NULL AND r.id::text = v_refund -> 'metadata' ->> 'refund_id'));
@@ -419,23 +478,23 @@ BEGIN
          AND NOT EXISTS (SELECT 1 FROM app.payment_refunds WHERE payment_id = v_payment_id AND status = 'requested') THEN
         INSERT INTO app.payment_refunds (payment_id, amount_cents, reason, status, idempotency_key, requested_at, succeeded_at)
         VALUES (v_payment_id, (v_obj ->> 'amount_refunded')::integer - v_ledger, 'external', 'succeeded',
-                'refund:external:' || v_id, p_now, p_now)
+                'refund:external:' || v_id, app_private.now(), app_private.now())
         ON CONFLICT (idempotency_key) DO NOTHING;
       END IF;
-      PERFORM app_private.payment_refresh_refunded(v_payment_id, p_now);
+      PERFORM app_private.payment_refresh_refunded(v_payment_id);
       v_outcome := 'refund_recorded';
     END IF;
   ELSE
     v_outcome := 'ignored';
   END IF;
 
-  UPDATE app.stripe_events SET processed_at = p_now, outcome = v_outcome WHERE id = v_id;
+  UPDATE app.stripe_events SET processed_at = app_private.now(), outcome = v_outcome WHERE id = v_id;
   RETURN jsonb_build_object('event_id', v_id, 'duplicate', false, 'outcome', v_outcome);
 END
 $$;
-COMMENT ON FUNCTION api.stripe_apply_event(jsonb, timestamptz) IS
+COMMENT ON FUNCTION api.stripe_apply_event(jsonb) IS
   'Apply a verified Stripe webhook event once (recorded by event id; replays change nothing). Worker role.';
-GRANT EXECUTE ON FUNCTION api.stripe_apply_event(jsonb, timestamptz) TO autodoc_worker;
+GRANT EXECUTE ON FUNCTION api.stripe_apply_event(jsonb) TO autodoc_worker;
 
 -- api.session_payments(): the payments of one session as the caller may see them (RLS: the
 -- customer their own, admins all), with the client secret the frontend confirms a charge with.
@@ -464,7 +523,7 @@ GRANT EXECUTE ON FUNCTION api.session_payments(uuid) TO autodoc_customer, autodo
 -- api.request_refund(): an admin refunds part or all of a payment for a named purpose (the purpose
 -- makes a double submit one refund). Admin role. Raises like app_private.payment_request_refund.
 CREATE OR REPLACE FUNCTION api.request_refund(
-  p_payment_id uuid, p_amount_cents integer, p_purpose text, p_reason text DEFAULT 'admin', p_now timestamptz DEFAULT now()
+  p_payment_id uuid, p_amount_cents integer, p_purpose text, p_reason text DEFAULT 'admin'
 ) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
@@ -476,13 +535,26 @@ BEGIN
   IF p_purpose IS NULL OR btrim(p_purpose) = '' THEN
     PERFORM app_private.raise_error(422, 'validation_error', 'A refund needs a purpose');
   END IF;
-  v_refund_id := app_private.payment_request_refund(p_payment_id, p_amount_cents, p_reason, 'admin:' || p_purpose, p_now);
+  v_refund_id := app_private.payment_request_refund(p_payment_id, p_amount_cents, p_reason, 'admin:' || p_purpose);
   RETURN (SELECT jsonb_build_object('refund_id', r.id, 'payment_id', r.payment_id, 'amount_cents', r.amount_cents,
                                     'status', r.status, 'idempotency_key', r.idempotency_key)
             FROM app.payment_refunds r WHERE r.id = v_refund_id);
 END
 $$;
-COMMENT ON FUNCTION api.request_refund(uuid, integer, text, text, timestamptz) IS
+COMMENT ON FUNCTION api.request_refund(uuid, integer, text, text) IS
   'Refund part or all of a payment (idempotent per purpose; never more than charged). Admin role. Raises 404 payment_not_found, 409 payment_not_refundable, 409 refund_exceeds_charge, 422 invalid_amount.';
-GRANT EXECUTE ON FUNCTION api.request_refund(uuid, integer, text, text, timestamptz) TO autodoc_admin;
-GRANT EXECUTE ON FUNCTION app_private.payment_request_refund(uuid, integer, text, text, timestamptz) TO autodoc_admin;
+GRANT EXECUTE ON FUNCTION api.request_refund(uuid, integer, text, text) TO autodoc_admin;
+GRANT EXECUTE ON FUNCTION app_private.payment_request_refund(uuid, integer, text, text) TO autodoc_admin;
+
+-- The money domain's outbox kinds (app.outbox_kinds; see db/functions/30_outbox.sql). Stripe calls
+-- share the `stripe` lane; 8 attempts, 5 s doubling to at most an hour.
+SELECT app_private.outbox_register_kind('stripe.charge', 40::smallint, 'money', NULL,
+  'app_private.stripe_charge_apply(bigint, jsonb, jsonb)', 8, 5, 3600, 'stripe',
+  'Create (and locally confirm) the PaymentIntent of one payment.');
+SELECT app_private.outbox_register_kind('stripe.refund', 40::smallint, 'money',
+  'app_private.stripe_refund_context(jsonb)', 'app_private.stripe_refund_apply(bigint, jsonb, jsonb)', 8, 5, 3600, 'stripe',
+  'Refund part of a charge (skipped when the payment failed: nothing was charged).');
+SELECT app_private.outbox_register_kind('stripe.cancel_intent', 40::smallint, 'money',
+  'app_private.stripe_cancel_intent_context(jsonb)', 'app_private.stripe_cancel_intent_apply(bigint, jsonb, jsonb)',
+  8, 5, 3600, 'stripe',
+  'Cancel the open PaymentIntent of a hold given back (skipped when the payment already settled).');

@@ -1,7 +1,8 @@
 -- Notifications: booking / reschedule / cancellation emails with calendar invites, and reminders
 -- 1 day, 1 hour and 15 minutes before a scheduled start. Every email is an outbox row enqueued in
--- the same transaction as the state change (triggers in db/triggers/30_outbox.sql call the
--- on_session_* functions below). The payload is a snapshot of what we tell the recipient at that
+-- the same transaction as the state change (db/triggers/50_notifications.sql calls the
+-- on_session_* functions below). Every function reads the trusted clock, app_private.now(). The
+-- payload is a snapshot of what we tell the recipient at that
 -- moment; the worker renders it (api/effects/mail.py) and builds the .ics (api/calendar_invite.py).
 
 -- reminder_offsets(): each reminder kind, how long before the start it is due, and until when it
@@ -116,15 +117,15 @@ $$;
 -- invite_bump(): a change the calendar must apply. The first call creates the invite (SEQUENCE 0);
 -- every later call increments SEQUENCE, so calendar clients order updates and cancellations.
 -- Returns the new SEQUENCE. PL/pgSQL for its cached plan (see session_email_context).
-CREATE OR REPLACE FUNCTION app_private.invite_bump(p_session_id uuid, p_method text, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.invite_bump(p_session_id uuid, p_method text)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_sequence integer;
 BEGIN
   INSERT INTO app.session_invites AS i (session_id, uid, sequence, method, updated_at)
-  VALUES (p_session_id, p_session_id || '@autodoctor', 0, p_method, p_now)
-  ON CONFLICT (session_id) DO UPDATE SET sequence = i.sequence + 1, method = excluded.method, updated_at = p_now
+  VALUES (p_session_id, p_session_id || '@autodoctor', 0, p_method, app_private.now())
+  ON CONFLICT (session_id) DO UPDATE SET sequence = i.sequence + 1, method = excluded.method, updated_at = app_private.now()
   RETURNING i.sequence INTO v_sequence;
   RETURN v_sequence;
 END
@@ -134,7 +135,7 @@ $$;
 -- the calendar invite, keyed by purpose. Returns the outbox id; NULL when there is no recipient.
 CREATE OR REPLACE FUNCTION app_private.enqueue_session_email(
   p_session_id uuid, p_template text, p_recipient text, p_key text, p_with_invite boolean DEFAULT false,
-  p_extra jsonb DEFAULT '{}'::jsonb, p_now timestamptz DEFAULT now()
+  p_extra jsonb DEFAULT '{}'::jsonb
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -159,15 +160,14 @@ $$;
 -- changes nothing (a sent reminder stays sent); a new start clears sent/skipped. Reminders whose due
 -- time had already passed when the appointment was booked are skipped ('booked_late').
 -- PL/pgSQL for its cached plan (see session_email_context).
-CREATE OR REPLACE FUNCTION app_private.plan_reminders(p_session_id uuid, p_scheduled_for timestamptz,
-                                                      p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.plan_reminders(p_session_id uuid, p_scheduled_for timestamptz)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
   INSERT INTO app.session_reminders AS r (session_id, kind, scheduled_for, due_at, skipped_at, skip_reason)
   SELECT p_session_id, o.kind, p_scheduled_for, p_scheduled_for - o.due_before,
-         CASE WHEN p_scheduled_for - o.due_before < p_now THEN p_now END,
-         CASE WHEN p_scheduled_for - o.due_before < p_now THEN 'booked_late' END
+         CASE WHEN p_scheduled_for - o.due_before < app_private.now() THEN app_private.now() END,
+         CASE WHEN p_scheduled_for - o.due_before < app_private.now() THEN 'booked_late' END
     FROM app_private.reminder_offsets() o
   ON CONFLICT (session_id, kind) DO UPDATE
     SET scheduled_for = excluded.scheduled_for, due_at = excluded.due_at, sent_at = NULL, outbox_id = NULL,
@@ -177,11 +177,11 @@ END
 $$;
 
 -- stop_reminders(): a cancelled session gets no more reminders.
-CREATE OR REPLACE FUNCTION app_private.stop_reminders(p_session_id uuid, p_reason text, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.stop_reminders(p_session_id uuid, p_reason text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-  UPDATE app.session_reminders SET skipped_at = p_now, skip_reason = p_reason
+  UPDATE app.session_reminders SET skipped_at = app_private.now(), skip_reason = p_reason
    WHERE session_id = p_session_id AND sent_at IS NULL AND skipped_at IS NULL;
 END
 $$;
@@ -190,28 +190,28 @@ $$;
 -- `email:<session>:<template>:<recipient>:<seq>` — one email per purpose and invite version, however
 -- often the change that caused it is replayed. The one place that key is spelled.
 CREATE OR REPLACE FUNCTION app_private.enqueue_invite_email(
-  p_session_id uuid, p_template text, p_recipient text, p_seq integer, p_extra jsonb, p_now timestamptz
+  p_session_id uuid, p_template text, p_recipient text, p_seq integer, p_extra jsonb
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
   RETURN app_private.enqueue_session_email(p_session_id, p_template, p_recipient,
-           format('email:%s:%s:%s:%s', p_session_id, p_template, p_recipient, p_seq), true, p_extra, p_now);
+           format('email:%s:%s:%s:%s', p_session_id, p_template, p_recipient, p_seq), true, p_extra);
 END
 $$;
 
 -- on_session_booked(): a scheduled appointment is confirmed — confirmation with invite to the
 -- customer, notice with invite to the mechanic, reminders planned. Called by the sessions trigger.
-CREATE OR REPLACE FUNCTION app_private.on_session_booked(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.on_session_booked(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST', p_now);
+  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST');
   v_start timestamptz;
 BEGIN
   SELECT scheduled_for INTO v_start FROM app.sessions WHERE id = p_session_id;
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'confirmation', 'customer', v_seq, '{}'::jsonb, p_now);
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, '{}'::jsonb, p_now);
-  PERFORM app_private.plan_reminders(p_session_id, v_start, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'confirmation', 'customer', v_seq, '{}'::jsonb);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, '{}'::jsonb);
+  PERFORM app_private.plan_reminders(p_session_id, v_start);
 END
 $$;
 
@@ -219,17 +219,17 @@ $$;
 -- (same UID, next SEQUENCE) to both sides, reminders re-planned. A mechanic who lost the session
 -- gets a cancellation of their copy.
 CREATE OR REPLACE FUNCTION app_private.on_session_rescheduled(
-  p_session_id uuid, p_old_start timestamptz, p_old_mechanic uuid, p_now timestamptz DEFAULT now()
+  p_session_id uuid, p_old_start timestamptz, p_old_mechanic uuid
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST', p_now);
+  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST');
   v_session app.sessions;
   v_extra jsonb;
 BEGIN
   SELECT * INTO v_session FROM app.sessions WHERE id = p_session_id;
   v_extra := jsonb_build_object('previous_starts_at', p_old_start);
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'reschedule', 'customer', v_seq, v_extra, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'reschedule', 'customer', v_seq, v_extra);
   IF p_old_mechanic IS NOT NULL AND p_old_mechanic IS DISTINCT FROM v_session.mechanic_id THEN
     PERFORM app_private.outbox_enqueue('email.send', format('email:%s:mechanic_cancellation:%s:%s', p_session_id, p_old_mechanic, v_seq),
       jsonb_build_object('template', 'mechanic_cancellation', 'recipient_role', 'mechanic',
@@ -243,51 +243,52 @@ BEGIN
                                         FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
                                        WHERE m.user_id = p_old_mechanic)))),
       p_session_id);
-    PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, v_extra, p_now);
+    PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, v_extra);
   ELSE
-    PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_reschedule', 'mechanic', v_seq, v_extra, p_now);
+    PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_reschedule', 'mechanic', v_seq, v_extra);
   END IF;
-  PERFORM app_private.plan_reminders(p_session_id, v_session.scheduled_for, p_now);
+  PERFORM app_private.plan_reminders(p_session_id, v_session.scheduled_for);
 END
 $$;
 
 -- on_mechanic_assigned(): deferred matching (or an admin) gave a booked appointment its mechanic —
 -- the customer's invite is updated, the mechanic gets the booking notice.
-CREATE OR REPLACE FUNCTION app_private.on_mechanic_assigned(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.on_mechanic_assigned(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST', p_now);
+  v_seq integer := app_private.invite_bump(p_session_id, 'REQUEST');
 BEGIN
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_assigned', 'customer', v_seq, '{}'::jsonb, p_now);
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, '{}'::jsonb, p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_assigned', 'customer', v_seq, '{}'::jsonb);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, '{}'::jsonb);
 END
 $$;
 
 -- on_session_cancelled(): a booked appointment was cancelled — METHOD:CANCEL invite (next SEQUENCE)
 -- to both sides, reminders stopped.
-CREATE OR REPLACE FUNCTION app_private.on_session_cancelled(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.on_session_cancelled(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_seq integer := app_private.invite_bump(p_session_id, 'CANCEL', p_now);
+  v_seq integer := app_private.invite_bump(p_session_id, 'CANCEL');
 BEGIN
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, '{}'::jsonb, p_now);
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, '{}'::jsonb, p_now);
-  PERFORM app_private.stop_reminders(p_session_id, 'cancelled', p_now);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, '{}'::jsonb);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, '{}'::jsonb);
+  PERFORM app_private.stop_reminders(p_session_id, 'cancelled');
 END
 $$;
 
--- api.send_due_reminders(): the pg_cron job (every minute). Every reminder due as of p_now is
+-- api.send_due_reminders(): the pg_cron job (every minute). Every reminder due as of now (the trusted clock) is
 -- either sent (an email outbox row) or, when it is no longer meaningful — the session is not
 -- upcoming any more, or the next reminder's time has come — skipped. Exactly once per session, kind
 -- and start time: rows are locked (SKIP LOCKED, so two runs at once share the work) and marked,
 -- and the outbox key `email:<session>:reminder_<kind>:<start epoch>` is unique as well.
 -- Returns {"sent": n, "skipped": m}. Owner (pg_cron) and admins.
-CREATE OR REPLACE FUNCTION api.send_due_reminders(p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.send_due_reminders()
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
+  v_now constant timestamptz := app_private.now();
   r record;
   v_sent integer := 0;
   v_skipped integer := 0;
@@ -299,23 +300,23 @@ BEGIN
       FROM app.session_reminders rem
       JOIN app.sessions s ON s.id = rem.session_id
       JOIN app_private.reminder_offsets() o ON o.kind = rem.kind
-     WHERE rem.sent_at IS NULL AND rem.skipped_at IS NULL AND rem.due_at <= p_now
+     WHERE rem.sent_at IS NULL AND rem.skipped_at IS NULL AND rem.due_at <= v_now
      ORDER BY rem.due_at
        FOR UPDATE OF rem SKIP LOCKED
   LOOP
     IF r.status NOT IN ('scheduled', 'pending') OR r.current_start IS DISTINCT FROM r.scheduled_for THEN
-      UPDATE app.session_reminders SET skipped_at = p_now, skip_reason = 'not_upcoming'
+      UPDATE app.session_reminders SET skipped_at = v_now, skip_reason = 'not_upcoming'
        WHERE session_id = r.session_id AND kind = r.kind;
       v_skipped := v_skipped + 1;
-    ELSIF p_now >= r.scheduled_for - r.stale_before THEN
-      UPDATE app.session_reminders SET skipped_at = p_now, skip_reason = 'late'
+    ELSIF v_now >= r.scheduled_for - r.stale_before THEN
+      UPDATE app.session_reminders SET skipped_at = v_now, skip_reason = 'late'
        WHERE session_id = r.session_id AND kind = r.kind;
       v_skipped := v_skipped + 1;
     ELSE
       v_outbox := app_private.enqueue_session_email(r.session_id, 'reminder_' || r.kind, 'customer',
                     format('email:%s:reminder_%s:%s', r.session_id, r.kind, extract(epoch FROM r.scheduled_for)::bigint),
-                    false, jsonb_build_object('reminder', r.kind), p_now);
-      UPDATE app.session_reminders SET sent_at = p_now, outbox_id = v_outbox
+                    false, jsonb_build_object('reminder', r.kind));
+      UPDATE app.session_reminders SET sent_at = v_now, outbox_id = v_outbox
        WHERE session_id = r.session_id AND kind = r.kind;
       v_sent := v_sent + 1;
     END IF;
@@ -323,9 +324,9 @@ BEGIN
   RETURN jsonb_build_object('sent', v_sent, 'skipped', v_skipped);
 END
 $$;
-COMMENT ON FUNCTION api.send_due_reminders(timestamptz) IS
-  'pg_cron job: send every reminder (1d, 1h, 15m) due as of p_now exactly once; skip those no longer meaningful. Owner, admin.';
-GRANT EXECUTE ON FUNCTION api.send_due_reminders(timestamptz) TO autodoc_admin;
+COMMENT ON FUNCTION api.send_due_reminders() IS
+  'pg_cron job: send every reminder (1d, 1h, 15m) due as of now (trusted clock) exactly once; skip those no longer meaningful. Owner, admin.';
+GRANT EXECUTE ON FUNCTION api.send_due_reminders() TO autodoc_admin;
 
 -- api.appointment_invite(): the calendar invite of an appointment for the caller (customer: their
 -- copy; the assigned mechanic: theirs; admin: the customer's). Definer with its own check (the
@@ -364,7 +365,7 @@ GRANT EXECUTE ON FUNCTION api.appointment_invite(uuid) TO autodoc_customer, auto
 -- api.resend_confirmation(): send the confirmation (with the current invite) again. The customer of
 -- the appointment (as a customer) or an admin; only while it is upcoming. Each call is one more email (a new key).
 -- Raises 404 session_not_found (also when not the caller's), 409 appointment_not_upcoming.
-CREATE OR REPLACE FUNCTION api.resend_confirmation(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.resend_confirmation(p_session_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -382,7 +383,7 @@ BEGIN
     PERFORM app_private.raise_error(404, 'session_not_found', 'No such appointment',
                                     jsonb_build_object('session_id', p_session_id));
   END IF;
-  v_outbox := app_private.resend_confirmation(p_session_id, p_now);
+  v_outbox := app_private.resend_confirmation(p_session_id);
   IF v_outbox IS NULL THEN
     PERFORM app_private.raise_error(409, 'appointment_not_upcoming', 'Only an upcoming appointment has a confirmation',
                                     jsonb_build_object('session_id', p_session_id, 'status', v_status));
@@ -390,12 +391,12 @@ BEGIN
   RETURN jsonb_build_object('outbox_id', v_outbox, 'queued', true);
 END
 $$;
-COMMENT ON FUNCTION api.resend_confirmation(uuid, timestamptz) IS
+COMMENT ON FUNCTION api.resend_confirmation(uuid) IS
   'Queue the appointment confirmation (with its current calendar invite) again, at most once per 5 minutes. Customer (own), admin. Raises 404 session_not_found (also when not the caller''s), 409 appointment_not_upcoming, 429 resend_too_soon (detail: retry_after_seconds).';
-GRANT EXECUTE ON FUNCTION api.resend_confirmation(uuid, timestamptz) TO autodoc_customer, autodoc_admin;
+GRANT EXECUTE ON FUNCTION api.resend_confirmation(uuid) TO autodoc_customer, autodoc_admin;
 
 -- resend_confirmation() (private half): counts the resend and enqueues it; NULL if not upcoming.
-CREATE OR REPLACE FUNCTION app_private.resend_confirmation(p_session_id uuid, p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION app_private.resend_confirmation(p_session_id uuid)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -411,11 +412,11 @@ BEGIN
   -- A button pressed twice must not mail the customer twice: one resend per 5 minutes.
   SELECT max((o.payload -> 'context' ->> 'resent_at')::timestamptz) INTO v_last FROM app.outbox o
    WHERE o.session_id = p_session_id AND o.idempotency_key LIKE format('email:%s:confirmation_resend:%%', p_session_id);
-  IF v_last > p_now - interval '5 minutes' THEN
+  IF v_last > app_private.now() - interval '5 minutes' THEN
     PERFORM app_private.raise_error(429, 'resend_too_soon', 'The confirmation was just re-sent; try again in a few minutes',
-      jsonb_build_object('retry_after_seconds', ceil(extract(epoch FROM v_last + interval '5 minutes' - p_now))::int));
+      jsonb_build_object('retry_after_seconds', ceil(extract(epoch FROM v_last + interval '5 minutes' - app_private.now()))::int));
   END IF;
-  UPDATE app.session_invites SET resend_count = resend_count + 1, updated_at = p_now
+  UPDATE app.session_invites SET resend_count = resend_count + 1, updated_at = app_private.now()
    WHERE session_id = p_session_id
   RETURNING resend_count INTO v_count;
   IF NOT FOUND THEN
@@ -423,6 +424,11 @@ BEGIN
   END IF;
   RETURN app_private.enqueue_session_email(p_session_id, 'confirmation', 'customer',
            format('email:%s:confirmation_resend:customer:%s', p_session_id, v_count), true,
-           jsonb_build_object('resent', true, 'resent_at', p_now), p_now);
+           jsonb_build_object('resent', true, 'resent_at', app_private.now()));
 END
 $$;
+
+-- The notifications domain's outbox kind (app.outbox_kinds; see db/functions/30_outbox.sql): the
+-- worker renders and sends the email (api/effects/mail.py); nothing is written back.
+SELECT app_private.outbox_register_kind('email.send', 50::smallint, 'notifications', NULL, NULL, 8, 5, 3600, 'email',
+  'Render an email template with the facts in the payload and send it over SMTP (with a calendar invite when given).');

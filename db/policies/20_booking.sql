@@ -1,12 +1,12 @@
--- Booking domain: grants and row-level security.
+-- Booking domain: grants and row-level security (plans, booking settings, sessions, assignments,
+-- events). Mechanics' rows are in 22_mechanics.sql, workshops in 25_admin_onboarding.sql,
+-- customers, vehicles and favorites in 27_customer_self_service.sql.
 -- Writes to sessions, assignments and events happen through SECURITY DEFINER api functions; the
 -- grants below are what a caller (or a DBA doing SET ROLE) can do directly, and RLS narrows them.
--- The worker reads only the public reference data here: everything it does with people's rows
--- goes through definer functions (outbox payloads, payments, hold release), so it holds no grant
--- on customers, vehicles, sessions, assignments, events, availability or time off.
-REVOKE ALL ON app.customers, app.vehicles, app.sessions, app.session_assignments, app.session_events,
-              app.mechanic_availability_blocks, app.mechanic_time_off
-  FROM autodoc_worker, autodoc_anon;
+-- The worker reads only the public reference data: everything it does with people's rows goes
+-- through definer functions (outbox payloads, payments, hold release), so it holds no grant on
+-- sessions, assignments or events.
+REVOKE ALL ON app.sessions, app.session_assignments, app.session_events FROM autodoc_worker, autodoc_anon;
 
 -- Helpers the policies use; SECURITY DEFINER so a policy on one table can look at another without
 -- recursing through that table's policies. Evaluated once per statement as (SELECT ...).
@@ -38,11 +38,9 @@ GRANT EXECUTE ON FUNCTION app_private.my_assigned_session_ids(), app_private.my_
 GRANT EXECUTE ON FUNCTION app_private.require_choice(text, text, text[])
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
 
------------------------------------------------------------------- public reference data
-GRANT SELECT ON app.plans, app.booking_settings, app.workshops, app.workshop_availability, app.mechanics
-  TO autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
-GRANT INSERT, UPDATE, DELETE ON app.plans, app.workshops, app.workshop_availability, app.mechanics
-  TO autodoc_admin;
+------------------------------------------------------------------ plans and booking settings (public reference data)
+GRANT SELECT ON app.plans, app.booking_settings TO autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+GRANT INSERT, UPDATE, DELETE ON app.plans TO autodoc_admin;
 GRANT UPDATE ON app.booking_settings TO autodoc_admin;
 
 DROP POLICY IF EXISTS "everyone reads the plans" ON app.plans;
@@ -55,98 +53,6 @@ DROP POLICY IF EXISTS "everyone reads the booking settings" ON app.booking_setti
 CREATE POLICY "everyone reads the booking settings" ON app.booking_settings FOR SELECT USING (true);
 DROP POLICY IF EXISTS "admins change the booking settings" ON app.booking_settings;
 CREATE POLICY "admins change the booking settings" ON app.booking_settings FOR UPDATE TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-
-DROP POLICY IF EXISTS "everyone reads the workshops" ON app.workshops;
-CREATE POLICY "everyone reads the workshops" ON app.workshops FOR SELECT USING (true);
-DROP POLICY IF EXISTS "admins manage the workshops" ON app.workshops;
-CREATE POLICY "admins manage the workshops" ON app.workshops FOR ALL TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-
-DROP POLICY IF EXISTS "everyone reads workshop hours" ON app.workshop_availability;
-CREATE POLICY "everyone reads workshop hours" ON app.workshop_availability FOR SELECT USING (true);
-DROP POLICY IF EXISTS "admins manage workshop hours" ON app.workshop_availability;
-CREATE POLICY "admins manage workshop hours" ON app.workshop_availability FOR ALL TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-
------------------------------------------------------------------- mechanics (a public directory)
-GRANT UPDATE (display_name, bio, specialties, certifications, country, state_province, city, postal_code)
-  ON app.mechanics TO autodoc_mechanic;
-
-DROP POLICY IF EXISTS "everyone reads the mechanic directory" ON app.mechanics;
-CREATE POLICY "everyone reads the mechanic directory" ON app.mechanics FOR SELECT USING (true);
-DROP POLICY IF EXISTS "mechanics edit their own profile" ON app.mechanics;
-CREATE POLICY "mechanics edit their own profile" ON app.mechanics FOR UPDATE TO autodoc_mechanic
-  USING (user_id = (SELECT app_private.current_user_id()))
-  WITH CHECK (user_id = (SELECT app_private.current_user_id()));
-DROP POLICY IF EXISTS "admins manage every mechanic" ON app.mechanics;
-CREATE POLICY "admins manage every mechanic" ON app.mechanics FOR ALL TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-
------------------------------------------------------------------- mechanics' availability and time off
-GRANT SELECT, INSERT, UPDATE, DELETE ON app.mechanic_availability_blocks, app.mechanic_time_off
-  TO autodoc_mechanic, autodoc_admin;
-
-DROP POLICY IF EXISTS "mechanics manage their own availability blocks" ON app.mechanic_availability_blocks;
-CREATE POLICY "mechanics manage their own availability blocks" ON app.mechanic_availability_blocks FOR ALL
-  TO autodoc_mechanic
-  USING (mechanic_id = (SELECT app_private.current_user_id()))
-  WITH CHECK (mechanic_id = (SELECT app_private.current_user_id()));
-DROP POLICY IF EXISTS "admins manage every availability block" ON app.mechanic_availability_blocks;
-CREATE POLICY "admins manage every availability block" ON app.mechanic_availability_blocks FOR ALL TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads availability blocks" ON app.mechanic_availability_blocks;
-
-DROP POLICY IF EXISTS "mechanics manage their own time off" ON app.mechanic_time_off;
-CREATE POLICY "mechanics manage their own time off" ON app.mechanic_time_off FOR ALL TO autodoc_mechanic
-  USING (mechanic_id = (SELECT app_private.current_user_id()))
-  WITH CHECK (mechanic_id = (SELECT app_private.current_user_id()));
-DROP POLICY IF EXISTS "admins manage every time off" ON app.mechanic_time_off;
-CREATE POLICY "admins manage every time off" ON app.mechanic_time_off FOR ALL TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads time off" ON app.mechanic_time_off;
-
------------------------------------------------------------------- customers, vehicles, favorites
-GRANT SELECT ON app.customers TO autodoc_customer, autodoc_admin;
-GRANT UPDATE (phone, country, state_province, city, postal_code) ON app.customers TO autodoc_customer;
-GRANT INSERT, UPDATE, DELETE ON app.customers TO autodoc_admin;
-
-DROP POLICY IF EXISTS "customers see their own profile" ON app.customers;
-CREATE POLICY "customers see their own profile" ON app.customers FOR SELECT TO autodoc_customer
-  USING (user_id = (SELECT app_private.current_user_id()));
-DROP POLICY IF EXISTS "customers edit their own profile" ON app.customers;
-CREATE POLICY "customers edit their own profile" ON app.customers FOR UPDATE TO autodoc_customer
-  USING (user_id = (SELECT app_private.current_user_id()))
-  WITH CHECK (user_id = (SELECT app_private.current_user_id()));
-DROP POLICY IF EXISTS "admins manage every customer" ON app.customers;
-CREATE POLICY "admins manage every customer" ON app.customers FOR ALL TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads customers" ON app.customers;
-
-GRANT SELECT, INSERT, UPDATE, DELETE ON app.vehicles TO autodoc_customer, autodoc_admin;
-GRANT SELECT ON app.vehicles TO autodoc_mechanic;
-
-DROP POLICY IF EXISTS "customers manage their own vehicles" ON app.vehicles;
-CREATE POLICY "customers manage their own vehicles" ON app.vehicles FOR ALL TO autodoc_customer
-  USING (customer_id = (SELECT app_private.current_user_id()))
-  WITH CHECK (customer_id = (SELECT app_private.current_user_id()));
-DROP POLICY IF EXISTS "mechanics see the vehicles of their sessions" ON app.vehicles;
-CREATE POLICY "mechanics see the vehicles of their sessions" ON app.vehicles FOR SELECT TO autodoc_mechanic
-  USING (id = ANY ((SELECT app_private.my_session_vehicle_ids())::uuid[]));
-DROP POLICY IF EXISTS "admins manage every vehicle" ON app.vehicles;
-CREATE POLICY "admins manage every vehicle" ON app.vehicles FOR ALL TO autodoc_admin
-  USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads vehicles" ON app.vehicles;
-
-GRANT SELECT, INSERT, DELETE ON app.favorites TO autodoc_customer, autodoc_admin;
-GRANT SELECT ON app.favorites TO autodoc_mechanic;   -- no policy for mechanics: they see none
-
-DROP POLICY IF EXISTS "customers manage their own favorites" ON app.favorites;
-CREATE POLICY "customers manage their own favorites" ON app.favorites FOR ALL TO autodoc_customer
-  USING (customer_id = (SELECT app_private.current_user_id()))
-  WITH CHECK (customer_id = (SELECT app_private.current_user_id()));
-DROP POLICY IF EXISTS "admins manage every favorite" ON app.favorites;
-CREATE POLICY "admins manage every favorite" ON app.favorites FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
 
 ------------------------------------------------------------------ sessions, assignments, events

@@ -136,7 +136,6 @@ CREATE TABLE app.outbox (
     done_at timestamp with time zone,
     CONSTRAINT outbox_attempts_in_range CHECK (((attempts >= 0) AND (max_attempts >= 1))),
     CONSTRAINT outbox_done_has_time CHECK (((status = 'done'::text) = (done_at IS NOT NULL))),
-    CONSTRAINT outbox_kind_is_known CHECK ((kind = ANY (ARRAY['stripe.charge'::text, 'stripe.refund'::text, 'stripe.cancel_intent'::text, 'email.send'::text, 'noop'::text]))),
     CONSTRAINT outbox_running_has_lease CHECK (((status <> 'running'::text) OR ((leased_until IS NOT NULL) AND (locked_by IS NOT NULL)))),
     CONSTRAINT outbox_status_is_known CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'done'::text, 'dead'::text])))
 );
@@ -147,6 +146,22 @@ CREATE SEQUENCE app.outbox_id_seq
     NO MAXVALUE
     CACHE 1;
 ALTER SEQUENCE app.outbox_id_seq OWNED BY app.outbox.id;
+CREATE TABLE app.outbox_kinds (
+    kind text NOT NULL,
+    band smallint NOT NULL,
+    domain text NOT NULL,
+    context_fn regprocedure,
+    apply_fn regprocedure,
+    max_attempts integer DEFAULT 8 NOT NULL,
+    backoff_base_seconds double precision DEFAULT 5 NOT NULL,
+    backoff_max_seconds double precision DEFAULT 3600 NOT NULL,
+    lane text DEFAULT 'default'::text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    CONSTRAINT outbox_kinds_band_range CHECK (((band >= 0) AND (band <= 99))),
+    CONSTRAINT outbox_kinds_kind_format CHECK ((kind ~ '^[a-z_]+(\.[a-z_]+)*$'::text)),
+    CONSTRAINT outbox_kinds_lane_format CHECK ((lane ~ '^[a-z_]+$'::text)),
+    CONSTRAINT outbox_kinds_retry_policy CHECK (((max_attempts >= 1) AND (backoff_base_seconds > (0)::double precision) AND (backoff_max_seconds >= backoff_base_seconds)))
+);
 CREATE TABLE app.payment_refunds (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     payment_id uuid NOT NULL,
@@ -387,6 +402,8 @@ ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_pkey PRIMARY KEY (user_id);
 ALTER TABLE ONLY app.outbox
     ADD CONSTRAINT outbox_idempotency_key_unique UNIQUE (idempotency_key);
+ALTER TABLE ONLY app.outbox_kinds
+    ADD CONSTRAINT outbox_kinds_pkey PRIMARY KEY (kind);
 ALTER TABLE ONLY app.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.payment_refunds
@@ -442,6 +459,7 @@ CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_s
 CREATE INDEX mechanics_workshop_id_idx ON app.mechanics USING btree (workshop_id);
 CREATE INDEX outbox_dead ON app.outbox USING btree (updated_at) WHERE (status = 'dead'::text);
 CREATE INDEX outbox_done_at ON app.outbox USING btree (done_at) WHERE (status = 'done'::text);
+CREATE INDEX outbox_kind ON app.outbox USING btree (kind);
 CREATE INDEX outbox_pending_due ON app.outbox USING btree (run_after, id) WHERE (status = 'pending'::text);
 CREATE INDEX outbox_running_lease ON app.outbox USING btree (leased_until) WHERE (status = 'running'::text);
 CREATE INDEX outbox_session ON app.outbox USING btree (session_id) WHERE (session_id IS NOT NULL);
@@ -474,6 +492,8 @@ ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.outbox
+    ADD CONSTRAINT outbox_kind_registered FOREIGN KEY (kind) REFERENCES app.outbox_kinds(kind);
 ALTER TABLE ONLY app.payment_refunds
     ADD CONSTRAINT payment_refunds_payment_id_fkey FOREIGN KEY (payment_id) REFERENCES app.scheduled_payments(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.scheduled_payments
@@ -511,6 +531,7 @@ ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.outbox_kinds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.payment_refunds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.plans ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.scheduled_payments ENABLE ROW LEVEL SECURITY;

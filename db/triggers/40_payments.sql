@@ -1,4 +1,4 @@
--- Money triggers: the refund ledger keeps its payment's refunded total.
+-- Money triggers: the refund ledger keeps its payment's refunded total; sessions ask for charges and refunds.
 
 -- Refund ledger -> payment: keep scheduled_payments.refund_amount_cents equal to the sum of the
 -- payment's live (not failed) refunds. Increments, not a re-sum: under concurrent inserts each
@@ -31,3 +31,38 @@ $$;
 DROP TRIGGER IF EXISTS payment_refunds_10_maintain_total ON app.payment_refunds;
 CREATE TRIGGER payment_refunds_10_maintain_total AFTER INSERT OR UPDATE OR DELETE ON app.payment_refunds
   FOR EACH ROW EXECUTE FUNCTION app_private.payment_refunds_maintain_total();
+
+-- Sessions -> money (scheduled appointments only; immediate sessions are charged after the waiver,
+-- elsewhere). Named sessions_90_40_* so it runs after the booking domain's own triggers and before
+-- the notifications trigger (sessions_90_50_*): a booking's charge row is queued before its emails.
+--   held/scheduled/pending inserted, or held -> scheduled/pending: the booking charge (full / deposit);
+--   held -> cancelled (lapsed or given back): whatever was charged for the hold is refunded,
+--     and a charge still pending has its PaymentIntent cancelled at Stripe (refunds first);
+--   in-person -> completed: the balance charge.
+CREATE OR REPLACE FUNCTION app_private.sessions_money_effects() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_upcoming constant text[] := ARRAY['scheduled', 'pending'];
+BEGIN
+  IF NEW.scheduled_for IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.status IN ('held', 'scheduled', 'pending') THEN
+      PERFORM app_private.session_booking_charge(NEW.id);
+    END IF;
+  ELSIF OLD.status = 'held' AND NEW.status = ANY (v_upcoming) THEN
+    PERFORM app_private.session_booking_charge(NEW.id);
+  ELSIF OLD.status = 'held' AND NEW.status = 'cancelled' THEN
+    PERFORM app_private.refund_unbooked_hold(NEW.id);
+    PERFORM app_private.cancel_unbooked_hold_intents(NEW.id);
+  ELSIF NEW.status = 'completed' AND OLD.status <> 'completed' AND NEW.service_mode = 'in_person' THEN
+    PERFORM app_private.session_balance_charge(NEW.id);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS sessions_90_40_money ON app.sessions;
+CREATE TRIGGER sessions_90_40_money AFTER INSERT OR UPDATE OF status ON app.sessions
+  FOR EACH ROW EXECUTE FUNCTION app_private.sessions_money_effects();

@@ -61,12 +61,20 @@ def smtp(tmp_path: Path) -> Iterator[LocalSMTP]:
         server.stop()
 
 
+# Retry backoff of every kind in the test databases: the policy is data (app.outbox_kinds), so a
+# test that wants fast retries changes the rows, as an operator would.
+TEST_BACKOFF_SECONDS = 0.02
+
+
 @pytest.fixture
-def fx_settings(settings: Settings, local_stripe: LocalStripe, smtp: LocalSMTP) -> Settings:
-    """Settings pointing at this test's database, localstripe and SMTP server, with a fast worker."""
+def fx_settings(settings: Settings, database: Database, local_stripe: LocalStripe, smtp: LocalSMTP) -> Settings:
+    """Settings pointing at this test's database, localstripe and SMTP server, with a fast worker
+    (and fast retries: every kind's backoff in this database is TEST_BACKOFF_SECONDS)."""
+    with psycopg.connect(database.superuser_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE app.outbox_kinds SET backoff_base_seconds = %s, backoff_max_seconds = 3600",
+                     [TEST_BACKOFF_SECONDS])
     return replace(settings, stripe_api_base=local_stripe.url, smtp_port=smtp.port,
-                   stripe_webhook_secret=WEBHOOK_SECRET, worker_poll_seconds=0.2,
-                   worker_backoff_seconds=0.02, worker_lease_seconds=30)
+                   stripe_webhook_secret=WEBHOOK_SECRET, worker_poll_seconds=0.2, worker_lease_seconds=30)
 
 
 @pytest.fixture
@@ -87,6 +95,12 @@ def one(conn: psycopg.Connection[Any], query: str, params: Any = None) -> Any:
 
 def rows(conn: psycopg.Connection[Any], query: str, params: Any = None) -> list[dict[str, Any]]:
     return conn.execute(query, params).fetchall()
+
+
+def set_clock(conn: psycopg.Connection[Any], at: Any, *, local: bool = False) -> None:
+    """Move the trusted clock (app_private.now()) of this connection to `at` (None: the real time
+    again); with local=True only for the current transaction. Test databases allow injection."""
+    conn.execute("SELECT set_config('autodoc.now', %s, %s)", ["" if at is None else str(at), local])
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
@@ -176,7 +190,6 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "AUTODOC_SMTP_HOST": settings.smtp_host,
         "AUTODOC_SMTP_PORT": str(settings.smtp_port),
         "AUTODOC_WORKER_POLL_SECONDS": str(settings.worker_poll_seconds),
-        "AUTODOC_WORKER_BACKOFF_SECONDS": str(settings.worker_backoff_seconds),
         "AUTODOC_WORKER_LEASE_SECONDS": str(settings.worker_lease_seconds),
         "AUTODOC_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",

@@ -1,7 +1,9 @@
 # ruff: noqa: F811  (pytest fixtures imported from side_effect_fixtures are redefined as arguments)
-"""Reminders end to end (job -> outbox -> worker -> SMTP) with an injected "now", and two job runs
-at the same moment sending each reminder once. (Boundaries, reschedule and cancellation are also
-covered in tests/sql/50-reminders.sql.)"""
+"""Reminders end to end (job -> outbox -> worker -> SMTP) with an injected "now" (the trusted clock
+of the arranging connection; the worker runs in real time), and two job runs at the same moment
+sending each reminder once. (Boundaries, reschedule and cancellation are also covered in
+tests/sql/50-reminders.sql.) Bookings are made three days before START on the injected clock, so
+the tests hold at any real date."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     messages_to,
     one,
     run_worker_until_idle,
+    set_clock,
     smtp,
     su,
 )
@@ -28,6 +31,7 @@ START = dt.datetime(2030, 3, 10, 15, 0, tzinfo=dt.UTC)
 
 
 def _book(su: psycopg.Connection[Any], start: dt.datetime = START) -> tuple[str, str]:
+    set_clock(su, START - dt.timedelta(days=3))
     session_id = str(one(su, "SELECT tests.se_booking(%s)", [start]))
     email = str(one(su, "SELECT u.email FROM app.sessions s JOIN app.users u ON u.id = s.customer_id WHERE s.id = %s",
                     [session_id]))
@@ -35,7 +39,8 @@ def _book(su: psycopg.Connection[Any], start: dt.datetime = START) -> tuple[str,
 
 
 def _run(su: psycopg.Connection[Any], at: dt.datetime) -> dict[str, int]:
-    result: dict[str, int] = one(su, "SELECT api.send_due_reminders(%s)", [at])
+    set_clock(su, at)
+    result: dict[str, int] = one(su, "SELECT api.send_due_reminders()")
     return result
 
 
@@ -79,8 +84,9 @@ def test_two_runs_at_once_send_each_reminder_once(database: Database, su: psycop
 
     def run() -> None:
         with psycopg.connect(database.superuser_dsn) as conn:
+            set_clock(conn, due_at, local=True)  # this transaction only
             barrier.wait()
-            row = conn.execute("SELECT api.send_due_reminders(%s)", [due_at]).fetchone()
+            row = conn.execute("SELECT api.send_due_reminders()").fetchone()
             assert row is not None
             results.append(row[0])
 

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 
 from api.config import Settings
 from api.devtools.local_services import LocalSMTP, LocalStripe, free_port
-from api.effects import Job, PermanentError, RetryableError
+from api.effects import Effect, Job, PermanentError, RetryableError
 from api.effects.stripe_effects import StripeEffects
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     bearer,
@@ -100,13 +100,40 @@ def test_refunds_go_to_stripe_and_never_exceed_the_charge(fx_settings: Settings,
     assert _payment(su, session_id)["status"] == "refunded"
 
 
-def test_the_refund_effect_refuses_nothing_the_database_did_not_allow(fx_settings: Settings) -> None:
-    effects = StripeEffects(fx_settings)
-    job = Job(1, "stripe.refund", "refund:x:y", {"refund_id": "r", "payment_id": "p", "amount_cents": 100,
-                                                 "payment_status": "failed"})
-    assert effects.refund(fx_settings, job) == {"status": "failed", "reason": "payment_failed"}
+def _recording(calls: list[Job], result: dict[str, Any] | None = None) -> Effect:
+    def effect(settings: Settings, job: Job) -> dict[str, Any]:
+        calls.append(job)
+        return result or {"ok": True}
+    return effect
+
+
+def test_a_refund_of_a_failed_payment_is_skipped_without_calling_stripe(fx_settings: Settings,
+                                                                       su: psycopg.Connection[Any]) -> None:
+    """The database decides at claim time that a failed payment (nothing taken) needs no refund;
+    the worker completes the row as skipped and the refund's reservation is released."""
+    session_id = str(one(su, "SELECT tests.se_booking()"))
+    payment = _payment(su, session_id)
+    refund_id = one(su, "SELECT app_private.payment_request_refund(%s, 1000, 'cancellation', 'tier_x')",
+                    [payment["id"]])
+    refunds: list[Job] = []
+    declined = {"declined": True, "status": "requires_payment_method", "payment_intent_id": None,
+                "error_message": "Your card was declined."}
+    # one row per claim: the refund is claimed after the charge wrote its decline back
+    run_worker_until_idle(replace(fx_settings, worker_batch_size=1),
+                          effects={"stripe.charge": _recording([], declined), "stripe.refund": _recording(refunds),
+                                   "email.send": _recording([])})
+    assert refunds == [], "Stripe is never asked to refund a payment that failed"
+    assert _payment(su, session_id)["status"] == "failed"
+    row = su.execute("SELECT r.status, p.refund_amount_cents FROM app.payment_refunds r "
+                     "JOIN app.scheduled_payments p ON p.id = r.payment_id WHERE r.id = %s", [refund_id]).fetchone()
+    assert row is not None and (row["status"], row["refund_amount_cents"]) == ("failed", 0)
+    assert one(su, "SELECT result FROM app.outbox WHERE kind = 'stripe.refund' AND session_id = %s",
+               [session_id]) == {"status": "skipped", "reason": "payment_failed"}
+
+
+def test_the_refund_effect_rejects_a_malformed_payload(fx_settings: Settings) -> None:
     with pytest.raises(PermanentError):
-        effects.refund(fx_settings, Job(2, "stripe.refund", "refund:x:z", {"payment_id": "p"}))
+        StripeEffects(fx_settings).refund(fx_settings, Job(2, "stripe.refund", "refund:x:z", {"payment_id": "p"}))
 
 
 def test_stripe_unreachable_is_retried_then_succeeds(fx_settings: Settings, su: psycopg.Connection[Any],
@@ -194,13 +221,25 @@ def test_an_intent_confirmed_before_the_cancel_is_refunded_in_full(fx_settings: 
 
 
 def test_the_cancel_waits_for_its_charge(fx_settings: Settings) -> None:
-    """No PaymentIntent yet (the charge row has not written back): retry later; a payment already
-    settled is left alone."""
+    """No PaymentIntent yet (the charge row has not written back): retry later."""
     effects = StripeEffects(fx_settings)
     with pytest.raises(RetryableError):
         effects.cancel_intent(fx_settings, Job(1, "stripe.cancel_intent", "cancel:x:full",
                                                {"payment_id": "p", "payment_intent_id": None,
                                                 "payment_status": "pending"}))
-    settled = Job(2, "stripe.cancel_intent", "cancel:y:full", {"payment_id": "p", "payment_intent_id": "pi_x",
-                                                               "payment_status": "succeeded"})
-    assert effects.cancel_intent(fx_settings, settled) == {"status": "skipped", "payment_status": "succeeded"}
+
+
+def test_a_cancel_of_a_settled_payment_is_skipped_without_calling_stripe(fx_settings: Settings,
+                                                                        su: psycopg.Connection[Any]) -> None:
+    session_id = str(one(su, "SELECT tests.se_booking()"))
+    payment = _payment(su, session_id)
+    one(su, "SELECT tests.se_charge_done(%s)", [payment["id"]])
+    one(su, "SELECT app_private.outbox_enqueue('stripe.cancel_intent', 'cancel:settled', "
+            "jsonb_build_object('payment_id', %s::uuid), %s::uuid)", [payment["id"], session_id])
+    cancels: list[Job] = []
+    run_worker_until_idle(fx_settings, effects={"stripe.cancel_intent": _recording(cancels),
+                                                "email.send": _recording([])})
+    assert cancels == []
+    assert one(su, "SELECT result FROM app.outbox WHERE idempotency_key = 'cancel:settled'") == \
+        {"status": "skipped", "reason": "payment_succeeded"}
+    assert _payment(su, session_id)["status"] == "succeeded"

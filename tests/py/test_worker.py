@@ -60,7 +60,11 @@ def test_sigterm_finishes_the_current_effect_and_gives_the_rest_back(fx_settings
 
 def test_an_effect_that_keeps_failing_backs_off_then_is_a_dead_letter(fx_settings: Settings,
                                                                       su: psycopg.Connection[Any]) -> None:
-    su.execute("SELECT app_private.outbox_enqueue('noop', 'flaky', '{}', NULL, NULL, 3)")
+    # The retry policy is the kind's row in the registry: 3 attempts, 0.1 s doubling.
+    base = 0.1
+    su.execute("UPDATE app.outbox_kinds SET max_attempts = 3, backoff_base_seconds = %s WHERE kind = 'noop'", [base])
+    su.execute("SELECT app_private.outbox_enqueue('noop', 'flaky', '{}')")
+    assert one(su, "SELECT max_attempts FROM app.outbox WHERE idempotency_key = 'flaky'") == 3
     calls: list[float] = []
 
     def broken(settings: Settings, job: Job) -> dict[str, Any]:
@@ -73,7 +77,6 @@ def test_an_effect_that_keeps_failing_backs_off_then_is_a_dead_letter(fx_setting
         wait_until(lambda: one(su, "SELECT status = 'dead' FROM app.outbox WHERE idempotency_key = 'flaky'"),
                    what="the dead letter")
     assert len(calls) == 3
-    base = fx_settings.worker_backoff_seconds
     assert calls[1] - calls[0] >= base and calls[2] - calls[1] >= 2 * base, "exponential backoff between attempts"
     assert "RuntimeError: boom" in one(su, "SELECT last_error FROM app.outbox WHERE idempotency_key = 'flaky'")
 

@@ -45,14 +45,14 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.o
   WHERE n.nspname = 'api' AND has_function_privilege('autodoc_worker', p.oid, 'EXECUTE')$$,
   ARRAY['outbox_claim', 'outbox_complete', 'outbox_fail', 'outbox_release', 'worker_started', 'worker_heartbeat',
         'stripe_apply_event', 'release_expired_holds', 'check_availability', 'mechanic_slots', 'mechanic_calendar',
-        'health', 'outbox_health', 'whoami', 'live_events_after'],
-  'the worker executes only the outbox, webhook, hold-release and live-event relay functions (plus the public ones)');
+        'health', 'outbox_health', 'outbox_kinds', 'whoami', 'live_events_after'],
+  'the worker executes only the outbox (and its kind registry), webhook, hold-release and live-event relay functions (plus the public ones)');
 SELECT is_empty($$SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = 'app' AND c.relkind = 'r'
-    AND c.relname NOT IN ('outbox', 'worker_heartbeats', 'plans', 'booking_settings', 'workshops', 'workshop_availability', 'mechanics',
+    AND c.relname NOT IN ('outbox', 'outbox_kinds', 'worker_heartbeats', 'plans', 'booking_settings', 'workshops', 'workshop_availability', 'mechanics',
                           'clock_settings', 'live_events')
     AND has_table_privilege('autodoc_worker', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
-  'the worker has table rights only on the outbox, heartbeats, live events (the relay) and public reference data');
+  'the worker has table rights only on the outbox, its kind registry (read), heartbeats, live events (the relay) and public reference data');
 
 SELECT tests.authenticate_as(NULL, 'anon');
 SELECT throws_ok($$SELECT * FROM api.my_appointments()$$, '42501', NULL, 'anon cannot list appointments');

@@ -18,16 +18,18 @@ SELECT is(app_private.outbox_enqueue('noop', 'test:one', '{"n": 2}'), :one::bigi
   'enqueueing the same key again returns the existing row');
 SELECT is((SELECT count(*)::int FROM app.outbox WHERE idempotency_key = 'test:one'), 1, 'and stores it once');
 SELECT is((SELECT payload ->> 'n' FROM app.outbox WHERE id = :one), '1', 'the first payload wins');
-SELECT throws_ok($$SELECT app_private.outbox_enqueue('bogus.kind', 'test:bogus', '{}')$$, '23514', NULL,
-  'an unknown kind is rejected');
+SELECT throws_ok($$SELECT app_private.outbox_enqueue('bogus.kind', 'test:bogus', '{}')$$, '23503', NULL,
+  'a kind that is not in the registry is rejected');
 
 -- Claim: leased to one worker; SKIP LOCKED + lease keep everyone else off it.
 SELECT tests.authenticate_as(NULL, 'worker');
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60, now())), 1, 'worker w1 claims the due row');
+SELECT tests.set_now(NULL);
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60)), 1, 'worker w1 claims the due row');
 SELECT results_eq($$SELECT status, attempts, locked_by FROM app.outbox WHERE idempotency_key = 'test:one'$$,
   $$VALUES ('running'::text, 1, 'w1'::text)$$, 'the row is running, leased to w1, attempt 1');
-SELECT is_empty($$SELECT * FROM api.outbox_claim('w2', 10, 60, now())$$, 'w2 gets nothing while the lease holds');
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w2', 10, 60, now() + interval '61 seconds')), 1,
+SELECT is_empty($$SELECT * FROM api.outbox_claim('w2', 10, 60)$$, 'w2 gets nothing while the lease holds');
+SELECT tests.set_now(now() + interval '61 seconds');
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w2', 10, 60)), 1,
   'after the lease expires (w1 died) w2 claims it');
 SELECT results_eq($$SELECT attempts, locked_by FROM app.outbox WHERE idempotency_key = 'test:one'$$,
   $$VALUES (2, 'w2'::text)$$, 'the reclaim counts as attempt 2');
@@ -39,41 +41,51 @@ SELECT results_eq($$SELECT status, result ->> 'ok' FROM app.outbox WHERE id = $$
   $$VALUES ('done'::text, 'true'::text)$$, 'done with the first result');
 SELECT tests.clear_authentication();
 
--- Backoff and dead letters.
+-- Backoff and dead letters: the retry policy is the kind's registry row (here 10 s doubling).
+UPDATE app.outbox_kinds SET backoff_base_seconds = 10 WHERE kind = 'noop';
 SELECT app_private.outbox_enqueue('noop', 'test:two', '{}', NULL, '2030-01-01 00:00:00+00', 3) AS two \gset
 SELECT tests.authenticate_as(NULL, 'worker');
-SELECT is_empty($$SELECT * FROM api.outbox_claim('w1', 10, 60, '2029-12-31 23:59:59+00')$$,
+SELECT tests.set_now('2029-12-31 23:59:59+00');
+SELECT is_empty($$SELECT * FROM api.outbox_claim('w1', 10, 60)$$,
   'a row is not claimed before its run_after');
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60, '2030-01-01 00:00:00+00')), 1, 'it is claimed at run_after');
-SELECT is(api.outbox_fail(:two, 'w1', 'SMTP 451', true, 10, '2030-01-01 00:00:00+00'), 'pending', 'a retryable failure goes back to pending');
+SELECT tests.set_now('2030-01-01 00:00:00+00');
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60)), 1, 'it is claimed at run_after');
+SELECT is(api.outbox_fail(:two, 'w1', 'SMTP 451'), 'pending', 'a retryable failure goes back to pending');
 SELECT is((SELECT run_after FROM app.outbox WHERE id = :two), '2030-01-01 00:00:10+00'::timestamptz,
   'first retry after base * 2^0 = 10 s');
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60, '2030-01-01 00:00:10+00')), 1, 'attempt 2 is claimed when due');
-SELECT is(api.outbox_fail(:two, 'w1', 'SMTP 451', true, 10, '2030-01-01 00:00:10+00'), 'pending', 'attempt 2 fails');
+SELECT tests.set_now('2030-01-01 00:00:10+00');
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60)), 1, 'attempt 2 is claimed when due');
+SELECT is(api.outbox_fail(:two, 'w1', 'SMTP 451'), 'pending', 'attempt 2 fails');
 SELECT is((SELECT run_after FROM app.outbox WHERE id = :two), '2030-01-01 00:00:30+00'::timestamptz,
   'second retry after base * 2^1 = 20 s (exponential)');
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60, '2030-01-01 00:00:30+00')), 1, 'attempt 3 is claimed');
-SELECT is(api.outbox_fail(:two, 'w1', 'SMTP 550', true, 10, '2030-01-01 00:00:30+00'), 'dead',
+SELECT tests.set_now('2030-01-01 00:00:30+00');
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60)), 1, 'attempt 3 is claimed');
+SELECT is(api.outbox_fail(:two, 'w1', 'SMTP 550'), 'dead',
   'the last allowed attempt ends in the dead letters');
-SELECT is_empty($$SELECT * FROM api.outbox_claim('w1', 10, 60, '2031-01-01')$$, 'a dead letter is never claimed again');
+SELECT tests.set_now('2031-01-01');
+SELECT is_empty($$SELECT * FROM api.outbox_claim('w1', 10, 60)$$, 'a dead letter is never claimed again');
 
 SELECT tests.clear_authentication();
+SELECT tests.set_now(NULL);
 SELECT app_private.outbox_enqueue('noop', 'test:three', '{}') AS three \gset
 SELECT app_private.outbox_enqueue('noop', 'test:four', '{}', NULL, now() + interval '1 hour', 1) AS four \gset
 SELECT app_private.outbox_enqueue('noop', 'test:five', '{}', NULL, now() + interval '2 hours') AS five \gset
 SELECT app_private.outbox_enqueue('noop', 'test:six', '{}', NULL, now() + interval '2 hours') AS six \gset
 SELECT tests.authenticate_as(NULL, 'worker');
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60, now())), 1, 'claim a third row');
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60)), 1, 'claim a third row');
 SELECT is(api.outbox_fail(:three, 'w1', 'Stripe said 400', false), 'dead', 'a permanent failure is dead at once');
 
 -- A worker that dies on its last allowed attempt: the expired lease dead-letters the row.
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60, now() + interval '1 hour')), 1, 'claim a one-attempt row');
-SELECT is_empty($$SELECT * FROM api.outbox_claim('w2', 10, 60, now() + interval '62 minutes')$$,
+SELECT tests.set_now(now() + interval '1 hour');
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w1', 10, 60)), 1, 'claim a one-attempt row');
+SELECT tests.set_now(now() + interval '62 minutes');
+SELECT is_empty($$SELECT * FROM api.outbox_claim('w2', 10, 60)$$,
   'after its lease expires it is not handed out again');
 SELECT is((SELECT status FROM app.outbox WHERE id = :four), 'dead', 'it is a dead letter instead');
 
 -- Release and restart.
-SELECT is((SELECT count(*)::int FROM api.outbox_claim('w9', 10, 60, now() + interval '2 hours')), 2, 'w9 claims two rows');
+SELECT tests.set_now(now() + interval '2 hours');
+SELECT is((SELECT count(*)::int FROM api.outbox_claim('w9', 10, 60)), 2, 'w9 claims two rows');
 SELECT is(api.outbox_release('w9', ARRAY[:five]::bigint[]), 1, 'graceful shutdown releases the unstarted one');
 SELECT results_eq($$SELECT status, attempts FROM app.outbox WHERE id = $$ || :five,
   $$VALUES ('pending'::text, 0)$$, 'released without using up an attempt');

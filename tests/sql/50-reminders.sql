@@ -1,17 +1,19 @@
 -- Reminders 1 day, 1 hour and 15 minutes before a scheduled start: due at the boundary (not a
 -- second before), exactly once also when the job runs twice or late, only what is still meaningful
--- when late, re-planned by a reschedule, stopped by a cancellation. Time is always p_now.
+-- when late, re-planned by a reschedule, stopped by a cancellation. Time is always the injected
+-- trusted clock (tests.set_now): booked three days ahead, so the test holds at any real date.
 BEGIN;
 SELECT plan(31);
 
 CREATE TEMP TABLE t AS SELECT '2030-03-10 15:00:00+00'::timestamptz AS start;
+SELECT tests.set_now('2030-03-07 15:00:00+00');
 SELECT tests.se_booking((SELECT start FROM t)) AS s \gset
 SELECT results_eq(format($$SELECT kind, due_at FROM app.session_reminders WHERE session_id = %L ORDER BY due_at$$, :'s'),
   $$VALUES ('1d'::text, '2030-03-09 15:00:00+00'::timestamptz), ('1h', '2030-03-10 14:00:00+00'), ('15m', '2030-03-10 14:45:00+00')$$,
   'booking plans three reminders');
 
 CREATE FUNCTION pg_temp.run(p_at text) RETURNS int LANGUAGE sql AS
-  $$SELECT (api.send_due_reminders(p_at::timestamptz) ->> 'sent')::int$$;
+  $$SELECT tests.set_now(p_at::timestamptz); SELECT (api.send_due_reminders() ->> 'sent')::int$$;
 CREATE FUNCTION pg_temp.sent(p_session uuid) RETURNS text[] LANGUAGE sql AS
   $$SELECT coalesce(array_agg(payload ->> 'template' ORDER BY id), '{}') FROM app.outbox
      WHERE session_id = p_session AND payload ->> 'template' LIKE 'reminder_%'$$;
@@ -74,6 +76,7 @@ SELECT is((SELECT count(*)::int FROM app.session_reminders WHERE session_id = :'
   'its reminders are marked cancelled');
 
 -- Booked less than a day ahead: the 1-day reminder is skipped at booking, not sent right after it.
+SELECT tests.set_now(NULL);
 SELECT tests.se_booking(date_trunc('minute', now()) + interval '3 hours') AS soon \gset
 SELECT results_eq(format($$SELECT kind, skip_reason FROM app.session_reminders WHERE session_id = %L ORDER BY due_at$$, :'soon'),
   $$VALUES ('1d'::text, 'booked_late'::text), ('1h', NULL), ('15m', NULL)$$, 'a booking 3 h ahead plans only 1-hour and 15-minute reminders');
