@@ -250,6 +250,3 @@ class CustomerRequest(Input):
     phone: Name | UnsetType | None = UNSET
     user_id: uuid.UUID | UnsetType = UNSET
 
-
-class Created(msgspec.Struct):
-    id: uuid.UUID
