@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import psycopg
 from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
@@ -55,6 +56,21 @@ async def me(db: Conn) -> Me:
     return shape(Me, await call(db, "whoami"))
 
 
+def cors_config(settings: Settings) -> CORSConfig:
+    """Browsers on these origins may call the API (AUTODOC_CORS_ORIGINS). Identity is the bearer
+    token in the Authorization header, never a cookie, so no credentials mode is offered
+    (Access-Control-Allow-Credentials is never sent) and "*" is safe to allow."""
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID"],
+        allow_credentials=False,
+        # what a script may read from a response: the 429 wait, the .ics file name
+        expose_headers=["Retry-After", "Content-Disposition"],
+        max_age=600,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     jwt_auth = make_jwt_auth(settings.jwt_secret)
@@ -80,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
+        cors_config=cors_config(settings) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(
             title="AutoDoctor booking API", version="0.1.0", path="/schema",
             render_plugins=[swagger_plugin()],

@@ -4,6 +4,11 @@ A token carries `sub` (the user's uuid) and `role`. Malformed, wrongly signed to
 an unknown role are rejected with 401 invalid_token, expired ones with 401 token_expired (so a
 client knows to refresh), a missing one with 401 unauthorized, before any handler runs. The claims become
 `request.user` and, per transaction, `request.jwt.claims` in PostgreSQL (see api/db.py).
+
+Handlers marked `opt={TOKEN_OPTIONAL: True}` (the public mechanic directory and availability) also
+run without a token, as the database role `autodoc_anon`, so the SQL grants alone decide what a
+visitor may read. A token sent to them is still checked (a bad one is a 401, never a silent anon),
+and a valid one is used (a customer's favorites come first).
 """
 
 from __future__ import annotations
@@ -14,13 +19,28 @@ from typing import Any
 
 import jwt
 from litestar.connection import ASGIConnection
-from litestar.security.jwt import JWTAuth, Token
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 # Roles a token may carry. `anon` is what you are without a token; `worker` is internal only.
 TOKEN_ROLES = frozenset({"customer", "mechanic", "admin"})
 
 # Paths anyone may call without a token (anything else needs one).
 PUBLIC_PATHS = ["/health", "/schema", "/docs-assets", "/api/webhooks/stripe"]
+
+# Route option: the handler also serves callers without a token, as anon (see the module docstring).
+TOKEN_OPTIONAL = "token_optional"
+
+
+class OptionalTokenMiddleware(JWTAuthenticationMiddleware):
+    """The JWT middleware, except that a request without an Authorization header to a handler
+    marked TOKEN_OPTIONAL goes through as anon (request.user None) instead of a 401."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        handler = connection.scope.get("route_handler")
+        if not connection.headers.get(self.auth_header) and handler is not None and handler.opt.get(TOKEN_OPTIONAL):
+            return AuthenticationResult(user=None, auth=None)
+        return await super().authenticate_request(connection)
 
 
 async def claims_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any] | None:
@@ -43,6 +63,7 @@ def make_jwt_auth(secret: str) -> JWTAuth[dict[str, Any], Token]:
         algorithm="HS256",
         exclude=PUBLIC_PATHS,
         require_claims=["exp", "sub"],
+        authentication_middleware_class=OptionalTokenMiddleware,
     )
 
 

@@ -37,7 +37,13 @@ def build_invite(invite: Mapping[str, Any], *, organizer_name: str, organizer_em
                  base_url: str = "", now: dt.datetime | None = None) -> bytes:
     """The .ics bytes for one invite as the database describes it (api.appointment_invite /
     the email payload's `invite`): uid, sequence, method, status, start, end, summary,
-    description, location, url, attendees [{email, name}]."""
+    description, location, url, waiver_url, attendees [{email, name}]. `base_url` is the
+    frontend's (AUTODOC_APP_URL): relative paths (url, waiver_url) become absolute links on it,
+    and the DESCRIPTION carries them too (many calendar apps show only the description)."""
+    def absolute(path: Any) -> str:
+        text = str(path)
+        return text if "://" in text else base_url.rstrip("/") + text
+
     method = str(invite.get("method") or "REQUEST").upper()
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unsupported METHOD {method!r}")
@@ -54,13 +60,17 @@ def build_invite(invite: Mapping[str, Any], *, organizer_name: str, organizer_em
     event.add("dtstart", _instant(invite["start"]))
     event.add("dtend", _instant(invite["end"]))
     event.add("summary", str(invite.get("summary") or "AutoDoctor appointment"))
-    if invite.get("description"):
-        event.add("description", str(invite["description"]))
+    lines = [str(invite["description"])] if invite.get("description") else []
+    if invite.get("waiver_url") and method != "CANCEL":
+        lines.append(f"Sign the waiver from 15 minutes before the start: {absolute(invite['waiver_url'])}")
+    if invite.get("url") and method != "CANCEL":
+        lines.append(f"Your appointment: {absolute(invite['url'])}")
+    if lines:
+        event.add("description", "\n".join(lines))
     if invite.get("location"):
         event.add("location", str(invite["location"]))
     if invite.get("url"):
-        url = str(invite["url"])
-        event.add("url", url if "://" in url else base_url.rstrip("/") + url)
+        event.add("url", absolute(invite["url"]))
     event.add("status", "CANCELLED" if method == "CANCEL" else str(invite.get("status") or "CONFIRMED"))
     event.add("transp", "OPAQUE")
 

@@ -334,3 +334,112 @@ class WebhookReceived(Output):
     event_id: str
     duplicate: bool
     outcome: str | None
+
+
+# ---------------------------------------------------------------------------- schedule, profile, waitlist
+
+
+class ScheduleRow(Appointment):
+    """An appointment as the mechanic's schedule shows it: with the customer's first name only."""
+
+    customer_first_name: str | None
+
+
+class Schedule(Output):
+    upcoming: list[ScheduleRow]
+    past: list[ScheduleRow]
+
+
+class CustomerProfile(Output):
+    customer_id: uuid.UUID
+    email: str
+    full_name: str
+    timezone: str | None
+    phone: str | None
+    country: str | None
+    state_province: str | None
+    city: str | None
+    postal_code: str | None
+    credit_balance_cents: int
+
+
+class TurnMechanic(Output):
+    id: uuid.UUID
+    name: str
+    currently_on_shift: bool
+
+
+class WaitlistEntry(Output):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    status: str
+    is_active: bool
+    concern: str
+    vehicle_id: uuid.UUID | None
+    plan_code: str
+    created_at: dt.datetime
+    position: int | None
+    expires_at: dt.datetime | None
+    notified_at: dt.datetime | None
+    mechanic: TurnMechanic | None
+    turn_expires_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    close_reason: str | None
+    session_id: uuid.UUID | None
+
+
+class MyWaitlist(Output):
+    entry: WaitlistEntry | None
+
+
+class WaitlistSettings(Output):
+    customers_per_mechanic: int
+    turn_minutes: int
+    max_wait_minutes: int
+
+
+class WaitlistSettingsChanged(WaitlistSettings):
+    updated_at: dt.datetime
+
+
+class WaitlistQueue(Output):
+    pending: int
+    notified: int
+    oldest_pending_at: dt.datetime | None
+    settings: WaitlistSettings
+
+
+class WaitlistRow(Output):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    customer_name: str
+    customer_email: str
+    status: str
+    concern: str
+    vehicle_id: uuid.UUID | None
+    plan_code: str
+    created_at: dt.datetime
+    notified_at: dt.datetime | None
+    notified_mechanic_id: uuid.UUID | None
+    mechanic_name: str | None
+    turn_expires_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    close_reason: str | None
+    session_id: uuid.UUID | None
+
+
+class AdminWaitlist(Output):
+    queue: WaitlistQueue
+    entries: list[WaitlistRow]
+
+
+class MyAppointments(Appointments):
+    """My appointments, with my waitlist status (customers; null for other roles)."""
+
+    waitlist: WaitlistEntry | None
+
+
+class MechanicDirectory(MechanicList):
+    """The directory; admins also get the waitlist at a glance."""
+
+    waitlist_queue: WaitlistQueue | msgspec.UnsetType = msgspec.UNSET

@@ -10,9 +10,11 @@ from api.controllers.appointments import AppointmentsController, SessionsControl
 from api.controllers.customers import CustomerController
 from api.controllers.mechanic_self import MechanicSelfController
 from api.controllers.mechanics import MechanicsController
+from api.controllers.waitlist import AdminWaitlistController, WaitlistController
 from api.controllers.webhooks import StripeWebhookController
 
 ROUTE_HANDLERS: list[Any] = [
     MechanicsController, SlotHoldsController, SessionsController, AppointmentsController, CustomerController,
-    MechanicSelfController, AdminController, StripeWebhookController, *notifications.ROUTE_HANDLERS,
+    MechanicSelfController, AdminController, StripeWebhookController, WaitlistController, AdminWaitlistController,
+    *notifications.ROUTE_HANDLERS,
 ]

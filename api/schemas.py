@@ -41,6 +41,7 @@ MAX_TAGS = 50
 MAX_BLOCKS = 100
 Tags = Annotated[list[Name], msgspec.Meta(max_length=MAX_TAGS)]
 Metadata = Annotated[dict[str, Any], msgspec.Meta(max_length=50)]
+Zone = Annotated[str, msgspec.Meta(max_length=64)]  # an IANA zone name; PostgreSQL checks it is one
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -249,4 +250,28 @@ class CustomerRequest(Input):
     postal_code: Name | UnsetType | None = UNSET
     phone: Name | UnsetType | None = UNSET
     user_id: uuid.UUID | UnsetType = UNSET
+    # The IANA zone the customer reads times in: what the browser says at sign-up
+    # (Intl.DateTimeFormat().resolvedOptions().timeZone). Left out: emails use the appointment's place.
+    timezone: Zone | UnsetType | None = UNSET
 
+
+class CustomerProfileUpdate(Input):
+    """PATCH /api/customer/profile: change the zone the customer reads times in."""
+    timezone: Zone
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins
+
+
+# ---------------------------------------------------------------------------- waitlist
+
+
+class WaitlistJoinRequest(Input):
+    concern: Text
+    vehicle_id: uuid.UUID | UnsetType | None = UNSET
+    plan: PlanCode | UnsetType = UNSET
+    customer_id: uuid.UUID | UnsetType = UNSET   # admins put a customer on the waitlist
+
+
+class WaitlistSettingsRequest(Input):
+    customers_per_mechanic: Int32 | UnsetType = UNSET
+    turn_minutes: Int32 | UnsetType = UNSET
+    max_wait_minutes: Int32 | UnsetType = UNSET

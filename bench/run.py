@@ -3,7 +3,7 @@
 One run = one throwaway PostgreSQL cluster (api.devtools.cluster.test_cluster: fsync off, like the test cluster),
 bootstrapped and migrated from the repository, loaded with the bench data, measured, destroyed.
 Every measurement has its baseline in the same run. Figures go to bench/results.json (overwritten)
-and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox.
+and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox, waitlist.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bench.common import Ctx, Stopwatch
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DBNAME = "autodoc_bench"
-BENCHES = ("availability", "booking", "rest", "outbox")
+BENCHES = ("availability", "booking", "rest", "outbox", "waitlist")
 NEEDS_DATA = {"availability", "booking", "rest", "outbox"}  # outbox: emails about real sessions
 
 
@@ -43,6 +43,9 @@ def _bench(name: str) -> Callable[[Ctx], dict[str, Any]]:
     if name == "rest":
         from bench import rest
         return rest.run
+    if name == "waitlist":
+        from bench import waitlist
+        return waitlist.run
     from bench import outbox
     return outbox.run
 
@@ -124,6 +127,18 @@ def summary(results: dict[str, Any]) -> str:
                    f"{c['exactly_once']}, lost {c['lost']}, duplicates {c['duplicates']}, {c['seconds']} s")
     elif o and "skipped" in o:
         out.append(f"\noutbox: skipped — {o['skipped']}")
+    w = results.get("waitlist")
+    if w and "durable" in w:
+        out.append(f"\nwaitlist: mechanic goes on shift ({w['rounds']} alternating rounds per database):")
+        for mode, label in (("durable", "durable (fsync on)"), ("cpu_only", "CPU only (fsync off)")):
+            x = w[mode]
+            out.append(f"  {label}:")
+            out.append(f"    shift UPDATE, nobody waiting   {_fmt_dist(x['shift_update_empty_ms'])}")
+            out.append(f"    shift UPDATE, 10 waiting       {_fmt_dist(x['shift_update_10_ms'])}")
+            out.append(f"    shift UPDATE, 10,000 waiting   {_fmt_dist(x['shift_update_10k_ms'])}")
+            out.append(f"    10,000 vs nobody {x['ratio_10k_vs_empty_p50']}x p50, {x['ratio_10k_vs_empty_p95']}x p95; "
+                       f"10,000 vs 10 {x['ratio_10k_vs_10_p50']}x p50, {x['ratio_10k_vs_10_p95']}x p95")
+            out.append(f"    commit → event (relay read)    {_fmt_dist(x['event_after_commit_ms'])}")
     for name in BENCHES:
         if name in results and "error" in results[name]:
             out.append(f"\n{name}: ERROR {results[name]['error']}")

@@ -4,22 +4,23 @@
     DELETE /api/slot-holds/{hold_id}              api.release_hold
     POST   /api/sessions/create                   api.create_session   (immediate or scheduled)
     POST   /api/scheduling/create-appointment     api.create_session   (the same factory)
-    GET    /api/appointments                      api.my_appointments  (upcoming and past)
+    GET    /api/appointments                      api.my_appointments  (upcoming and past) + api.my_waitlist
     GET    /api/appointments/{id}                 api.get_appointment
     POST   /api/appointments/{id}/reschedule      api.reschedule_session
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import Parameter
 
 from api.controllers.common import parse_uuid, sql_args
+from api.controllers.waitlist import my_waitlist
 from api.db import Conn, call, call_rows
 from api.errors import api_error
-from api.responses import Appointment, Appointments, Hold, HoldReleased, Session, shape
+from api.responses import Appointment, Hold, HoldReleased, MyAppointments, Session, shape
 from api.schemas import CreateSessionRequest, HoldRequest, RescheduleRequest
 
 # Body field -> SQL argument, where the plan's name differs from the function's.
@@ -63,11 +64,13 @@ class AppointmentsController(Controller):
     path = "/api/appointments"
     tags = ["booking"]
 
-    @get("/", summary="My appointments: upcoming (soonest first) and past (latest first)")
-    async def mine(self, db: Conn, limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> Appointments:
+    @get("/", summary="My appointments: upcoming (soonest first), past (latest first) and my waitlist status")
+    async def mine(self, db: Conn, request: Request[Any, Any, Any],
+                   limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> MyAppointments:
         upcoming = await call_rows(db, "my_appointments", {"p_scope": "upcoming", "p_limit": limit})
         past = await call_rows(db, "my_appointments", {"p_scope": "past", "p_limit": limit})
-        return shape(Appointments, {"upcoming": upcoming, "past": past})
+        waitlist = await my_waitlist(db, request)
+        return shape(MyAppointments, {"upcoming": upcoming, "past": past, "waitlist": waitlist})
 
     @get("/{appointment_id:str}", summary="One appointment (row-level security decides who may see it)")
     async def one(self, db: Conn, appointment_id: str) -> Appointment:

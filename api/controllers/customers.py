@@ -1,5 +1,8 @@
-"""The customer's own data: vehicles and favorite mechanics (grants + row-level security decide).
+"""The customer's own data: profile (time zone), vehicles and favorite mechanics (grants +
+row-level security decide).
 
+    GET    /api/customer/profile                  api.my_customer_profile
+    PATCH  /api/customer/profile                  api.set_customer_timezone   {timezone}
     GET    /api/customer/vehicles                 api.my_vehicles
     POST   /api/customer/vehicles                 api.add_vehicle
     PATCH  /api/customer/vehicles/{vehicle_id}    api.update_vehicle
@@ -17,6 +20,7 @@ from api.controllers.common import parse_uuid, sql_args
 from api.db import Conn, call, call_rows
 from api.responses import (
     CreatedId,
+    CustomerProfile,
     Deleted,
     FavoriteAdded,
     FavoriteRemoved,
@@ -25,12 +29,20 @@ from api.responses import (
     VehicleRow,
     shape,
 )
-from api.schemas import FavoriteRequest, VehicleRequest, VehicleUpdate
+from api.schemas import CustomerProfileUpdate, FavoriteRequest, VehicleRequest, VehicleUpdate
 
 
 class CustomerController(Controller):
     path = "/api/customer"
     tags = ["customer"]
+
+    @get("/profile", summary="My profile, with the time zone my emails are written in")
+    async def profile(self, db: Conn) -> CustomerProfile:
+        return shape(CustomerProfile, await call(db, "my_customer_profile"))
+
+    @patch("/profile", summary="Change my time zone: {timezone} (an IANA name such as America/Toronto)")
+    async def update_profile(self, db: Conn, data: CustomerProfileUpdate) -> CustomerProfile:
+        return shape(CustomerProfile, await call(db, "set_customer_timezone", sql_args(data)))
 
     @get("/vehicles", summary="My vehicles, newest first")
     async def vehicles(self, db: Conn) -> VehicleList:

@@ -5,7 +5,7 @@
     GET    /api/mechanic/time-off                 api.my_time_off
     POST   /api/mechanic/time-off                 api.add_time_off
     DELETE /api/mechanic/time-off/{time_off_id}   api.remove_time_off
-    GET    /api/mechanic/schedule                 api.my_appointments (booked with me)
+    GET    /api/mechanic/schedule                 api.mechanic_schedule (booked with me, with who is coming)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from litestar.params import Parameter
 
 from api.controllers.common import parse_uuid, sql_args, time_off_args
 from api.db import Conn, call, call_rows
-from api.responses import Appointments, BlockCount, CreatedId, Deleted, Shift, TimeOffList, shape
+from api.responses import BlockCount, CreatedId, Deleted, Schedule, Shift, TimeOffList, shape
 from api.schemas import AvailabilityBlocksRequest, ShiftRequest, TimeOffRequest
 
 
@@ -47,8 +47,9 @@ class MechanicSelfController(Controller):
         entry = parse_uuid(time_off_id, "time_off_id")
         return Deleted(id=entry, deleted=await call(db, "remove_time_off", {"p_time_off_id": entry}))
 
-    @get("/schedule", summary="Appointments booked with me: upcoming and past")
-    async def schedule(self, db: Conn, limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> Appointments:
-        upcoming = await call_rows(db, "my_appointments", {"p_scope": "upcoming", "p_limit": limit})
-        past = await call_rows(db, "my_appointments", {"p_scope": "past", "p_limit": limit})
-        return shape(Appointments, {"upcoming": upcoming, "past": past})
+    @get("/schedule", summary="Appointments booked with me, upcoming and past, with the customer's first name "
+                              "and vehicle")
+    async def schedule(self, db: Conn, limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> Schedule:
+        upcoming = await call_rows(db, "mechanic_schedule", {"p_scope": "upcoming", "p_limit": limit})
+        past = await call_rows(db, "mechanic_schedule", {"p_scope": "past", "p_limit": limit})
+        return shape(Schedule, {"upcoming": upcoming, "past": past})

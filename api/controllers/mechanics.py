@@ -1,6 +1,8 @@
 """Mechanic directory and availability: the customer's "choose a mechanic" and "pick a time" steps.
+Public: anyone may call these, without a token too (as `autodoc_anon`; the SQL grants decide).
 
     GET  /api/mechanics                         api.list_mechanics            tabs, online/offline, favorites first
+                                                (+ api.waitlist_queue for admins: the waitlist's length)
     GET  /api/mechanics/available               api.list_available_mechanics  on shift now
     POST /api/mechanics/availability/slots      api.mechanic_slots            one local day's slots
     POST /api/mechanics/availability/check      api.check_availability        one [start, end)
@@ -12,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
+from api.auth import TOKEN_OPTIONAL
 from api.controllers.common import parse_day, parse_uuid, sql_args
+from api.controllers.waitlist import waitlist_queue
 from api.db import Conn, call_rows
-from api.responses import MechanicList, shape
+from api.responses import MechanicDirectory, MechanicList, shape
 from api.schemas import (
     CalendarDay,
     CalendarResponse,
@@ -40,10 +44,12 @@ def _given(**values: Any) -> dict[str, Any]:
 class MechanicsController(Controller):
     path = "/api/mechanics"
     tags = ["mechanics"]
+    opt = {TOKEN_OPTIONAL: True}  # the public directory: no token needed (see api/auth.py)
+    security = [{}]  # OpenAPI: the bearer token is optional here
 
     @get("/", summary="List mechanics: tab all | brand_specialist | favorites; online and offline; favorites first")
     async def list_mechanics(
-        self, db: Conn,
+        self, db: Conn, request: Request[Any, Any, Any],
         tab: Literal["all", "brand_specialist", "favorites"] = "all",
         online: bool | None = None,
         make: Filter = None,
@@ -58,7 +64,9 @@ class MechanicsController(Controller):
         rows = await call_rows(db, "list_mechanics", _given(
             tab=tab, online=online, make=make, country=country, state_province=state_province, city=city,
             postal_code=postal_code, search=search, limit=limit, offset=offset))
-        return shape(MechanicList, {"mechanics": rows})
+        queue = await waitlist_queue(db, request)
+        return shape(MechanicDirectory, {"mechanics": rows} if queue is None else {"mechanics": rows,
+                                                                                  "waitlist_queue": queue})
 
     @get("/available", summary="Mechanics on shift now (currently_on_shift), favorites first")
     async def list_available(

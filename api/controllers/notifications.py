@@ -36,7 +36,7 @@ class AppointmentNotificationsController(Controller):
         invite: dict[str, Any] = await call(db, "appointment_invite", {"p_session_id": session_id})
         settings = request.app.state.settings
         name, address = organizer_from(settings.mail_from)
-        ics = build_invite(invite, organizer_name=name, organizer_email=address, base_url=settings.public_base_url)
+        ics = build_invite(invite, organizer_name=name, organizer_email=address, base_url=settings.app_url)
         method = str(invite.get("method") or "REQUEST")
         return Response(ics, media_type=f"text/calendar; charset=utf-8; method={method}",
                         headers={"Content-Disposition": f'attachment; filename="autodoctor-{session_id}.ics"'})

@@ -5,6 +5,8 @@
     autodoc serve              the API on 127.0.0.1:8000
     autodoc worker             the outbox worker
     autodoc token USER ROLE    a signed JWT for local use
+    autodoc where [WHAT]       where the running system listens (api, app, db, mail, smtp, stripe)
+    autodoc mail [--to ADDR]   the newest email the local SMTP server saved in .data/mail/, decoded
     autodoc dev                everything, in the foreground (what `make run` runs)
     autodoc test               every test on a throwaway cluster (what `make test` runs)
 """
@@ -18,8 +20,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
-from api.config import PROJECT_ROOT, Settings
+from api.config import PROJECT_ROOT, Settings, env, env_source, record_run
 from api.devtools.cluster import Cluster
 
 
@@ -31,6 +34,34 @@ def _dev_cluster_ready() -> Cluster:
     return dev_cluster()
 
 
+def _port_origin() -> str:
+    source = env_source("AUTODOC_DB_PORT")
+    return {"environment": "AUTODOC_DB_PORT", "default": "the default"}.get(source, f"recorded in {source}")
+
+
+def _running(cluster: Cluster) -> Cluster:
+    """The project's cluster, which must be running: found by its data folder (postmaster.pid
+    names the port it listens on), so no port variable is needed. Otherwise a clear error saying
+    which port was tried and why."""
+    if not cluster.running():
+        raise RuntimeError(f"PostgreSQL is not running (tried port {cluster.port}, {_port_origin()}; data "
+                           f"{cluster.home}). Start it with `make run` or `.venv/bin/autodoc db start`.")
+    actual = cluster.running_port()
+    if actual is not None and actual != cluster.port:
+        cluster.port = actual
+    return cluster
+
+
+def _connect(dsn: str, port: int) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn)
+    except psycopg.OperationalError as e:
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise RuntimeError(f"cannot connect to PostgreSQL on port {port} ({_port_origin()}): {reason}") from None
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from api.devtools import migrate
     from api.devtools.secrets import api_password
@@ -39,6 +70,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     db = "autodoc"
     if args.action == "start":
         cluster.start()
+        record_run(AUTODOC_DB_PORT=cluster.port)
         migrate.bootstrap(cluster, db, api_password())
         print(f"PostgreSQL running: {cluster.home} port {cluster.port}")
     elif args.action == "stop":
@@ -48,16 +80,18 @@ def cmd_db(args: argparse.Namespace) -> int:
         return 0 if cluster.running() else 1
     elif args.action == "url":
         print(Settings.from_env().database_url)
+    elif args.action == "rollback":
+        _running(cluster)
+        print("rolled back", migrate.rollback(cluster, db, args.count))
     elif args.action == "migrate":
         cluster.start()
         migrate.bootstrap(cluster, db, api_password())
         applied = migrate.migrate(cluster, db)
         print(f"applied {applied or 'nothing new'}; functions, triggers, policies and jobs re-applied")
-    elif args.action == "rollback":
-        print("rolled back", migrate.rollback(cluster, db, args.count))
     elif args.action == "psql":
         # As an application role: connect as superuser over the private socket and start the
         # session as that role with its claims, exactly as the API's per-request transaction does.
+        _running(cluster)
         role = args.role
         env = dict(os.environ)
         dsn = cluster.owner_dsn(db) if role == "owner" else cluster.superuser_dsn(db)
@@ -82,11 +116,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    import psycopg
-
-    cluster = _dev_cluster_ready()
+    cluster = _running(_dev_cluster_ready())
     demo = PROJECT_ROOT / "db" / "seed" / "demo.sql"
-    with psycopg.connect(cluster.owner_dsn("autodoc")) as conn:
+    with _connect(cluster.owner_dsn("autodoc"), cluster.port) as conn:
         conn.execute(demo.read_text().encode())
     print("demo data loaded")
     return 0
@@ -111,6 +143,56 @@ def cmd_token(args: argparse.Namespace) -> int:
     _dev_cluster_ready()  # makes sure the local JWT secret exists
     print(mint_token(Settings.from_env().jwt_secret, args.user_id, args.role, ttl=timedelta(hours=args.hours)))
     return 0
+
+
+WHERE = ("api", "app", "db", "mail", "smtp", "stripe")
+
+
+def where(what: str) -> str:
+    """Where the local system listens, from the environment or what `make run` recorded."""
+    settings = Settings.from_env()
+    return {
+        "api": f"http://127.0.0.1:{env('AUTODOC_API_PORT', '8000')}",
+        "app": settings.app_url,
+        "db": f"postgresql://autodoc_api@127.0.0.1:{env('AUTODOC_DB_PORT', '54329')}/autodoc",
+        "mail": settings.mail_dir,
+        "smtp": f"{settings.smtp_host}:{settings.smtp_port}",
+        "stripe": settings.stripe_api_base,
+    }[what]
+
+
+def cmd_where(args: argparse.Namespace) -> int:
+    if args.what:
+        print(where(args.what))
+    else:
+        for what in WHERE:
+            print(f"{what:<7} {where(what)}")
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    """Print the newest saved email (to ADDR), decoded: file, To, Subject and the plain-text body.
+    --wait N: wait up to N seconds for one to arrive (the worker sends asynchronously)."""
+    import email
+    import email.policy
+    import time
+    from pathlib import Path
+
+    folder = Path(Settings.from_env().mail_dir)
+    deadline = time.monotonic() + args.wait
+    while True:
+        for path in sorted(folder.glob("*.eml"), reverse=True):  # names start with the arrival time
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if args.to and args.to.lower() not in str(msg["To"]).lower():
+                continue
+            body = msg.get_body(("plain",))
+            print(f"file:    {path}\nTo:      {msg['To']}\nSubject: {msg['Subject']}\n")
+            print(body.get_content() if body is not None else "(no plain-text part)")
+            return 0
+        if time.monotonic() >= deadline:
+            who = f" to {args.to}" if args.to else ""
+            raise RuntimeError(f"no email{who} in {folder} (is `make run` running?)")
+        time.sleep(0.2)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -155,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = sub.add_parser("serve", help="run the API")
     serve.add_argument("--host", default=os.environ.get("AUTODOC_API_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("AUTODOC_API_PORT", "8000")))
+    serve.add_argument("--port", type=int, default=int(env("AUTODOC_API_PORT", "8000")))
     serve.set_defaults(fn=cmd_serve)
 
     sub.add_parser("worker", help="run the outbox worker").set_defaults(fn=cmd_worker)
@@ -166,6 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     tok.add_argument("--hours", type=float, default=12,
                      help="lifetime in hours (default 12); negative: an already expired token, for testing")
     tok.set_defaults(fn=cmd_token)
+
+    w = sub.add_parser("where", help="where the running system listens (recorded by make run)")
+    w.add_argument("what", nargs="?", choices=WHERE)
+    w.set_defaults(fn=cmd_where)
+
+    mail = sub.add_parser("mail", help="show the newest email saved by the local SMTP server")
+    mail.add_argument("--to", help="only emails to this address (or name)")
+    mail.add_argument("--wait", type=float, default=0, help="wait up to this many seconds for one")
+    mail.set_defaults(fn=cmd_mail)
 
     sub.add_parser("dev", help="run everything locally (make run)").set_defaults(fn=cmd_dev)
     t = sub.add_parser("test", help="run every test on a throwaway cluster (make test)")

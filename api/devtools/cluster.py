@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api.config import DATA_DIR, PROJECT_ROOT
+from api.config import DATA_DIR, PROJECT_ROOT, env
 
 PG_BIN = Path(os.environ.get("AUTODOC_PG_BIN", "/usr/lib/postgresql/15/bin"))
 IS_ROOT = os.geteuid() == 0
@@ -43,7 +43,10 @@ def cluster_home(name: str) -> Path:
     """Where a named cluster of this checkout lives (see the module docstring for why)."""
     if not IS_ROOT:
         return DATA_DIR / name
-    tag = hashlib.sha1(str(PROJECT_ROOT).encode()).hexdigest()[:10]
+    # One cluster per data folder: a run with its own AUTODOC_DATA_DIR (the walkthrough test) never
+    # shares the checkout's cluster. The default folder keeps its historical tag.
+    owner = PROJECT_ROOT if DATA_DIR == PROJECT_ROOT / ".data" else DATA_DIR
+    tag = hashlib.sha1(str(owner).encode()).hexdigest()[:10]
     return Path("/var/lib/postgresql/autodoc") / f"{name}-{tag}"
 
 
@@ -156,7 +159,8 @@ def dev_cluster() -> Cluster:
     if IS_ROOT and not link.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         link.symlink_to(home, target_is_directory=True)
-    port = int(os.environ.get("AUTODOC_DB_PORT", "54329"))
+    # AUTODOC_DB_PORT, else the port the last `make run` / `autodoc db start` recorded, else 54329.
+    port = int(env("AUTODOC_DB_PORT", "54329"))
     return Cluster(home=home, port=port, cron_database="autodoc")
 
 

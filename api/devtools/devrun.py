@@ -12,16 +12,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import IO
 
 import psycopg
 
-from api.config import DATA_DIR, PROJECT_ROOT, Settings
+from api.config import PROJECT_ROOT, Settings, env, record_run
 from api.devtools import migrate
 from api.devtools.cluster import Cluster, dev_cluster
 from api.devtools.secrets import api_password, ensure_local_secrets
-
-MAIL_DIR = DATA_DIR / "mail"
 
 
 def _pump(name: str, stream: IO[bytes]) -> None:
@@ -59,6 +58,7 @@ def run_dev() -> int:
     print(f"==> PostgreSQL (data: {cluster.home}, port {cluster.port})", flush=True)
     try:
         cluster.start()
+        record_run(AUTODOC_DB_PORT=cluster.port)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 1
@@ -77,20 +77,24 @@ def run_dev() -> int:
         subprocess.run([sys.executable, "-m", "api.devtools.cli", "seed", "--demo"], check=True, cwd=PROJECT_ROOT)
 
         settings = Settings.from_env()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        child_env = dict(os.environ, PYTHONUNBUFFERED="1")
         stripe_port = int(settings.stripe_api_base.rsplit(":", 1)[1])
-        api_port = int(os.environ.get("AUTODOC_API_PORT", "8000"))
-        MAIL_DIR.mkdir(parents=True, exist_ok=True)
+        api_port = int(env("AUTODOC_API_PORT", "8000"))
+        mail_dir = Path(settings.mail_dir)
+        mail_dir.mkdir(parents=True, exist_ok=True)
+        # Every later command (the CLI in another shell, the walkthrough) finds the system here.
+        record_run(AUTODOC_API_PORT=api_port, AUTODOC_SMTP_PORT=settings.smtp_port,
+                   AUTODOC_STRIPE_API_BASE=settings.stripe_api_base)
         py = sys.executable
         plan = [
             ("stripe", [py, "-m", "api.devtools.local_services", "stripe", "--port", str(stripe_port)], stripe_port),
             ("smtp", [py, "-m", "api.devtools.local_services", "smtp", "--port", str(settings.smtp_port),
-                      "--maildir", str(MAIL_DIR)], settings.smtp_port),
+                      "--maildir", str(mail_dir)], settings.smtp_port),
             ("api", [py, "-m", "api.devtools.cli", "serve", "--port", str(api_port)], api_port),
             ("worker", [py, "-m", "api.devtools.cli", "worker"], None),
         ]
         for name, args, port in plan:
-            proc = _spawn(name, args, env)
+            proc = _spawn(name, args, child_env)
             children.append((name, proc))
             if port:
                 _wait_for_port(port, proc, name)
@@ -134,8 +138,10 @@ def _banner(cluster: Cluster, api_port: int, settings: Settings) -> None:
     database       postgresql://autodoc_api:***@127.0.0.1:{db_port}/autodoc  (password: .data/secrets.env)
                    psql as a role: .venv/bin/autodoc db psql --role customer --user <uuid>
     Stripe (local) {settings.stripe_api_base}
-    SMTP (local)   127.0.0.1:{settings.smtp_port}, every message saved in {MAIL_DIR}/
+    SMTP (local)   127.0.0.1:{settings.smtp_port}, every message saved in {settings.mail_dir}/
     token          .venv/bin/autodoc token <user-uuid> customer|mechanic|admin
+    frontend       {settings.app_url} (email links; CORS allows {", ".join(settings.cors_origins)})
+    walkthrough    docs/walkthrough.md (ports recorded in .data/run.env: `.venv/bin/autodoc where`)
     users (role, id, email)
 {_indent(users, 7)}
 """, flush=True)

@@ -1,8 +1,11 @@
 """Email over SMTP: Jinja2 templates (plain text + HTML), optional .ics calendar invite.
 
 The outbox payload is a snapshot the database took when the state changed: template name,
-recipient, context (people, plan, local start time, links) and, for appointment emails, the invite
-(UID, SEQUENCE, METHOD). This module renders and sends it. The Message-ID is derived from the
+recipient (with the time zone they read times in), context (people, plan, start and end instants,
+paths of the frontend's pages) and, for appointment emails, the invite (UID, SEQUENCE, METHOD).
+This module renders and sends it: times in the RECIPIENT's zone (a Toronto customer and a Vancouver
+mechanic each read their own wall-clock time), links on the frontend's URL (AUTODOC_APP_URL),
+never on the API's host. The Message-ID is derived from the
 outbox key, so in the rare case a message is sent twice (the worker died between the SMTP answer
 and the write-back; SMTP has no idempotency keys) both copies carry the same Message-ID and mail
 clients show one.
@@ -23,6 +26,7 @@ from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
@@ -44,6 +48,11 @@ SUBJECTS: dict[str, str] = {
     "reminder_1d": "Reminder: your AutoDoctor appointment is on {{ context.local_start }}",
     "reminder_1h": "Starting in 1 hour: your AutoDoctor appointment",
     "reminder_15m": "Starting in 15 minutes: sign your waiver and join",
+    "waitlist_joined": "You are on the AutoDoctor waitlist",
+    "waitlist_notified": "A mechanic is available: {{ context.mechanic.name }} (request within "
+                         "{{ context.turn_minutes }} minutes)",
+    "waitlist_expired": "{% if context.close_reason == 'turn_lapsed' %}Your waitlist turn has passed"
+                        "{% else %}Your AutoDoctor waitlist entry has expired{% endif %}",
 }
 
 
@@ -52,6 +61,29 @@ def _money(cents: Any) -> str:
         return f"${int(cents) / 100:,.2f}"
     except (TypeError, ValueError):
         return ""
+
+
+def _clock(moment: dt.datetime) -> str:
+    return f"{moment.hour % 12 or 12}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def recipient_times(context: dict[str, Any], zone: str | None) -> dict[str, Any]:
+    """`local_start` ("Monday, March 4, 2030 at 10:00 AM"), `local_end` ("10:30 AM") and `timezone`
+    for the recipient's zone, from the context's instants. Nothing when the zone or the start is
+    unknown (the database's own wording then stands)."""
+    if not zone or not context.get("starts_at"):
+        return {}
+    try:
+        tz = ZoneInfo(zone)
+        start = dt.datetime.fromisoformat(str(context["starts_at"])).astimezone(tz)
+        end = dt.datetime.fromisoformat(str(context["ends_at"])).astimezone(tz) if context.get("ends_at") else None
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return {}
+    out: dict[str, Any] = {"timezone": zone,
+                           "local_start": f"{start:%A}, {start:%B} {start.day}, {start.year} at {_clock(start)}"}
+    if end is not None:
+        out["local_end"] = _clock(end)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -101,9 +133,12 @@ def build_message(settings: Settings, job: Job, *, now: dt.datetime | None = Non
         to = p["to"]
         to_addr = formataddr((str(to.get("name") or ""), str(to["email"])))
         context = dict(p.get("context") or {})
+        person = context.get(str(p.get("recipient_role") or "")) or {}
+        zone = to.get("timezone") or (person.get("timezone") if isinstance(person, dict) else None)
     except (KeyError, TypeError, AttributeError) as e:
         raise PermanentError(f"malformed email payload: {e!r}") from e
-    base_url = settings.public_base_url.rstrip("/")
+    context.update(recipient_times(context, zone))
+    base_url = settings.app_url.rstrip("/")  # links open the frontend, never the API
     variables = {"context": context, "to": to, "base_url": base_url,
                  "url": lambda path: base_url + str(path or "")}
     subject, text, html = render(template, variables)

@@ -165,10 +165,28 @@ COMMENT ON FUNCTION api.set_shift(boolean, uuid, timestamptz) IS
 GRANT EXECUTE ON FUNCTION api.set_shift(boolean, uuid, timestamptz) TO autodoc_mechanic, autodoc_admin;
 
 
+-- directory_search_query(text): what a client types, as a tsquery over
+-- app_private.mechanic_search_document: every word must match, each stemmed with the english
+-- configuration and matched as a prefix ("German" finds "German cars", "brak" finds "brakes",
+-- "Mar" finds "Marie"). Only letters and digits are kept, so no input is a tsquery syntax error.
+-- NULL when nothing searchable is left. Owner only (api.list_mechanics runs as the owner).
+CREATE OR REPLACE FUNCTION app_private.directory_search_query(p_search text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+  SELECT pg_catalog.to_tsquery('english'::regconfig, string_agg(w || ':*', ' & '))
+  FROM regexp_split_to_table(lower(coalesce(p_search, '')), '[^[:alnum:]]+') w
+  WHERE w <> ''
+$$;
+
+
 -- api.list_mechanics(tab?, online?, make?, country?, province?, city?, postal_code?, search?, limit?, offset?):
--- the mechanic directory. tab 'all' | 'brand_specialist' (lists a brand-specialist brand; with
--- p_make: that brand) | 'favorites' (the caller's). p_online: NULL both, true on shift only,
--- false offline only. Favorites first, then online first, then rating. Location filters are
+-- the public mechanic directory: anyone may read it, a visitor without a token (anon) too.
+-- SECURITY DEFINER, like the availability functions anon calls, so anon holds no privilege on any
+-- table: it reads only the directory's public columns (no email: that lives in app.users) of
+-- active mechanics, and favorites only of the calling customer. tab 'all' | 'brand_specialist'
+-- (lists a brand-specialist brand; with p_make: that brand) | 'favorites' (the calling customer's;
+-- empty for anyone else). p_online: NULL both, true on shift
+-- only, false offline only. p_search: full text over name, specialties, brands and bio (see
+-- directory_search_query). Favorites first, then online first, then rating. Location filters are
 -- case-insensitive equality (postal code: prefix). Raises 422 invalid_value.
 CREATE OR REPLACE FUNCTION api.list_mechanics(p_tab text DEFAULT 'all', p_online boolean DEFAULT NULL,
   p_make text DEFAULT NULL, p_country text DEFAULT NULL, p_state_province text DEFAULT NULL, p_city text DEFAULT NULL,
@@ -178,9 +196,11 @@ RETURNS TABLE (mechanic_id uuid, display_name text, currently_on_shift boolean, 
                brand_specialist_brands text[], years_of_experience int, certifications text[], bio text,
                workshop_id uuid, workshop_name text, supports_in_person boolean, timezone text,
                country text, state_province text, city text, postal_code text)
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_uid uuid := app_private.current_user_id();
+  -- favorites are a customer's own; every other caller (anon included) has none
+  v_customer uuid := CASE WHEN app_private.current_app_role() = 'customer' THEN app_private.current_user_id() END;
+  v_query tsquery := app_private.directory_search_query(p_search);
 BEGIN
   PERFORM app_private.require_choice(p_tab, 'tab', ARRAY['all', 'brand_specialist', 'favorites']);
   RETURN QUERY
@@ -191,7 +211,7 @@ BEGIN
          m.country, m.state_province, m.city, m.postal_code
   FROM app.mechanics m
   LEFT JOIN app.workshops w ON w.id = m.workshop_id
-  LEFT JOIN app.favorites f ON f.mechanic_id = m.user_id AND f.customer_id = v_uid
+  LEFT JOIN app.favorites f ON f.mechanic_id = m.user_id AND f.customer_id = v_customer
   WHERE m.is_active
     AND (p_online IS NULL OR m.currently_on_shift = p_online)
     AND (p_tab <> 'favorites' OR f.mechanic_id IS NOT NULL)
@@ -202,16 +222,17 @@ BEGIN
     AND (p_state_province IS NULL OR lower(m.state_province) = lower(p_state_province))
     AND (p_city IS NULL OR lower(m.city) = lower(p_city))
     AND (p_postal_code IS NULL OR upper(replace(m.postal_code, ' ', '')) LIKE upper(replace(p_postal_code, ' ', '')) || '%')
-    AND (p_search IS NULL OR m.display_name ILIKE '%' || p_search || '%'
-         OR EXISTS (SELECT FROM unnest(m.specialties || m.brand_specialist_brands) x WHERE x ILIKE '%' || p_search || '%'))
+    -- the expression of the GIN index mechanics_search_idx (migration 0011)
+    AND (p_search IS NULL OR app_private.mechanic_search_document(m.display_name, m.bio, m.specialties,
+                                                                  m.brand_specialist_brands) @@ v_query)
   ORDER BY f.mechanic_id IS NOT NULL DESC, m.currently_on_shift DESC, m.rating DESC, m.display_name, m.user_id
   LIMIT greatest(coalesce(p_limit, 50), 0) OFFSET greatest(coalesce(p_offset, 0), 0);
 END
 $$;
 COMMENT ON FUNCTION api.list_mechanics(text, boolean, text, text, text, text, text, text, int, int) IS
-'Mechanic directory: p_tab all | brand_specialist (optionally for p_make) | favorites; p_online NULL = both, true = on shift, false = offline; location filters (postal code by prefix) and free-text p_search; favorites first, then online, then rating. Customers, mechanics, admins. Raises 422 invalid_value.';
+'Public mechanic directory (no personal data): p_tab all | brand_specialist (optionally for p_make) | favorites (the calling customer''s); p_online NULL = both, true = on shift, false = offline; location filters (postal code by prefix); p_search = full text over name, specialties, brands and bio (english stemming, every word as a prefix); favorites first, then online, then rating. Any role, anon included. Raises 422 invalid_value.';
 GRANT EXECUTE ON FUNCTION api.list_mechanics(text, boolean, text, text, text, text, text, text, int, int)
-  TO autodoc_customer, autodoc_mechanic, autodoc_admin;
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.list_available_mechanics(make?, country?, province?, city?, postal_code?, limit?): the mechanics
 -- on shift right now (currently_on_shift), favorites first. Same columns as api.list_mechanics.
@@ -227,6 +248,6 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
                                    p_country, p_state_province, p_city, p_postal_code, NULL, p_limit, 0)
 $$;
 COMMENT ON FUNCTION api.list_available_mechanics(text, text, text, text, text, int) IS
-'Mechanics on shift now (currently_on_shift), favorites first; p_make restricts to brand specialists of that make. Customers, mechanics, admins.';
+'Mechanics on shift now (currently_on_shift), favorites first; p_make restricts to brand specialists of that make. Any role, anon included.';
 GRANT EXECUTE ON FUNCTION api.list_available_mechanics(text, text, text, text, text, int)
-  TO autodoc_customer, autodoc_mechanic, autodoc_admin;
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin;

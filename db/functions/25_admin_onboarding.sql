@@ -148,23 +148,28 @@ COMMENT ON FUNCTION api.create_mechanic(text, text, uuid, text, text[], text[], 
 'Admin: create a mechanic (user + profile). With p_workshop_id the workshop''s zone and hours apply; otherwise p_timezone (IANA) is required and weekly blocks apply. Returns the user id. Raises 403 forbidden, 404 workshop_not_found, 409 email_taken, 422 missing_field/invalid_timezone.';
 GRANT EXECUTE ON FUNCTION api.create_mechanic(text, text, uuid, text, text[], text[], int, text[], numeric, text, text, text, text, text, uuid) TO autodoc_admin;
 
--- api.create_customer(email, full_name, location..., user_id?): a customer user and profile. Admin.
--- Returns the user id. Raises 403 forbidden, 409 email_taken, 422 missing_field.
+-- api.create_customer(email, full_name, location..., user_id?, timezone?): a customer user and
+-- profile. p_timezone is the zone the customer reads times in (what the browser sends at sign-up);
+-- NULL = not told (emails then use the appointment's place, see docs/rest-booking.md). Admin.
+-- Returns the user id. Raises 403 forbidden, 409 email_taken, 422 missing_field/invalid_timezone.
 CREATE OR REPLACE FUNCTION api.create_customer(p_email text, p_full_name text, p_country text DEFAULT NULL,
   p_state_province text DEFAULT NULL, p_city text DEFAULT NULL, p_postal_code text DEFAULT NULL,
-  p_phone text DEFAULT NULL, p_user_id uuid DEFAULT NULL)
+  p_phone text DEFAULT NULL, p_user_id uuid DEFAULT NULL, p_timezone text DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_id uuid;
 BEGIN
   PERFORM app_private.require_role('admin');
+  IF p_timezone IS NOT NULL THEN
+    PERFORM app_private.require_timezone(p_timezone);
+  END IF;
   v_id := app_private.create_user(p_user_id, p_email, p_full_name, 'customer');
-  INSERT INTO app.customers (user_id, country, state_province, city, postal_code, phone)
-  VALUES (v_id, p_country, p_state_province, p_city, p_postal_code, p_phone);
+  INSERT INTO app.customers (user_id, country, state_province, city, postal_code, phone, timezone)
+  VALUES (v_id, p_country, p_state_province, p_city, p_postal_code, p_phone, p_timezone);
   RETURN v_id;
 END
 $$;
-COMMENT ON FUNCTION api.create_customer(text, text, text, text, text, text, text, uuid) IS
-'Admin: create a customer (user + profile with location). Returns the user id. Raises 403 forbidden, 409 email_taken, 422 missing_field.';
-GRANT EXECUTE ON FUNCTION api.create_customer(text, text, text, text, text, text, text, uuid) TO autodoc_admin;
+COMMENT ON FUNCTION api.create_customer(text, text, text, text, text, text, text, uuid, text) IS
+'Admin: create a customer (user + profile with location and p_timezone, the IANA zone the customer reads times in; NULL = not told). Returns the user id. Raises 403 forbidden, 409 email_taken, 422 missing_field/invalid_timezone.';
+GRANT EXECUTE ON FUNCTION api.create_customer(text, text, text, text, text, text, text, uuid, text) TO autodoc_admin;

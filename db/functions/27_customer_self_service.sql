@@ -116,3 +116,53 @@ $$;
 COMMENT ON FUNCTION api.remove_favorite(uuid) IS
 'Remove a favorite mechanic of the calling customer. Returns true when removed, false when it was not a favorite.';
 GRANT EXECUTE ON FUNCTION api.remove_favorite(uuid) TO autodoc_customer;
+
+-- customer_profile(customer): the profile fields a customer may read about themselves, as JSON.
+-- Definer helper for the two functions below (they check the caller first).
+CREATE OR REPLACE FUNCTION app_private.customer_profile(p_customer_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+  SELECT jsonb_build_object('customer_id', c.user_id, 'email', u.email, 'full_name', u.full_name,
+                            'timezone', c.timezone, 'phone', c.phone, 'country', c.country,
+                            'state_province', c.state_province, 'city', c.city, 'postal_code', c.postal_code,
+                            'credit_balance_cents', c.credit_balance_cents)
+  FROM app.customers c JOIN app.users u ON u.id = c.user_id
+  WHERE c.user_id = p_customer_id
+$$;
+
+-- api.my_customer_profile(customer?): the calling customer's profile (admins: p_customer_id).
+-- Raises 403 forbidden, 404 customer_not_found, 422 missing_field.
+CREATE OR REPLACE FUNCTION api.my_customer_profile(p_customer_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_id uuid := app_private.acting_as('customer', p_customer_id);
+  v_profile jsonb := app_private.customer_profile(v_id);
+BEGIN
+  IF v_profile IS NULL THEN
+    PERFORM app_private.raise_error(404, 'customer_not_found', 'Customer not found', jsonb_build_object('customer_id', v_id));
+  END IF;
+  RETURN v_profile;
+END
+$$;
+COMMENT ON FUNCTION api.my_customer_profile(uuid) IS
+'The calling customer''s profile (admins: p_customer_id): customer_id, email, full_name, timezone (NULL = not told), phone, location, credit_balance_cents. Raises 403 forbidden, 404 customer_not_found, 422 missing_field.';
+GRANT EXECUTE ON FUNCTION api.my_customer_profile(uuid) TO autodoc_customer, autodoc_admin;
+
+-- api.set_customer_timezone(zone, customer?): change the zone the customer reads times in (emails
+-- sent from now on use it). The customer themselves, or an admin naming one. Returns the profile.
+-- Raises 403 forbidden, 404 customer_not_found, 422 missing_field/invalid_timezone.
+CREATE OR REPLACE FUNCTION api.set_customer_timezone(p_timezone text, p_customer_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_id uuid := app_private.acting_as('customer', p_customer_id);
+BEGIN
+  PERFORM app_private.require_timezone(p_timezone);
+  UPDATE app.customers c SET timezone = p_timezone, updated_at = app_private.now() WHERE c.user_id = v_id;
+  IF NOT FOUND THEN
+    PERFORM app_private.raise_error(404, 'customer_not_found', 'Customer not found', jsonb_build_object('customer_id', v_id));
+  END IF;
+  RETURN app_private.customer_profile(v_id);
+END
+$$;
+COMMENT ON FUNCTION api.set_customer_timezone(text, uuid) IS
+'Set the IANA zone the customer reads times in (emails from now on use it). The customer (p_customer_id NULL) or an admin. Returns the profile. Raises 403 forbidden, 404 customer_not_found, 422 missing_field/invalid_timezone.';
+GRANT EXECUTE ON FUNCTION api.set_customer_timezone(text, uuid) TO autodoc_customer, autodoc_admin;

@@ -20,8 +20,9 @@ BEGIN
 END
 $$;
 
--- session_email_context(): what an email about a session says — people, plan, local time in the
--- mechanic's (or workshop's) zone, place, links. NULL for an unknown session. Definer helper;
+-- session_email_context(): what an email about a session says — people (each with the zone they
+-- read times in: the customer's own, else the appointment's place; the mechanic's place), plan,
+-- local time in the place's zone, place, links. NULL for an unknown session. Definer helper;
 -- raises nothing. PL/pgSQL, not SQL: a SQL function that is not inlined (this one has SET and
 -- SECURITY DEFINER, and a FROM clause) is parsed and planned again in every transaction, PL/pgSQL
 -- keeps its plan for the session (measured ~0.4 ms a call on the booking path).
@@ -44,9 +45,11 @@ BEGIN
     'timezone', z.tz,
     'local_start', to_char(s.scheduled_for AT TIME ZONE z.tz, 'FMDay, FMMonth FMDD, YYYY "at" FMHH12:MI AM'),
     'local_end', to_char(s.ends_at AT TIME ZONE z.tz, 'FMHH12:MI AM'),
-    'customer', jsonb_build_object('id', cu.id, 'name', cu.full_name, 'email', cu.email),
+    -- Each person's own zone: the worker writes their times in it (api/effects/mail.py).
+    'customer', jsonb_build_object('id', cu.id, 'name', cu.full_name, 'email', cu.email,
+                                   'timezone', coalesce(c.timezone, z.tz)),
     'mechanic', CASE WHEN m.user_id IS NOT NULL THEN
-                  jsonb_build_object('id', m.user_id, 'name', m.display_name, 'email', mu.email) END,
+                  jsonb_build_object('id', m.user_id, 'name', m.display_name, 'email', mu.email, 'timezone', z.tz) END,
     'location', CASE WHEN s.service_mode = 'in_person' AND w.id IS NOT NULL THEN
                   concat_ws(', ', w.name, w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country)
                 ELSE 'Online (AutoDoctor)' END,
@@ -60,10 +63,13 @@ BEGIN
   FROM app.sessions s
   JOIN app.plans p ON p.code = s.plan_code
   JOIN app.users cu ON cu.id = s.customer_id
+  LEFT JOIN app.customers c ON c.user_id = s.customer_id
   LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
   LEFT JOIN app.users mu ON mu.id = m.user_id
   LEFT JOIN app.workshops w ON w.id = m.workshop_id
-  CROSS JOIN LATERAL (SELECT coalesce(w.timezone, m.timezone, 'UTC') AS tz) z
+  -- The appointment's place; with no mechanic yet, the platform's default zone (never UTC).
+  CROSS JOIN LATERAL (SELECT coalesce(w.timezone, m.timezone,
+                                      (SELECT b.default_timezone FROM app.booking_settings b)) AS tz) z
   WHERE s.id = p_session_id;
   RETURN v;
 END
@@ -91,9 +97,9 @@ BEGIN
                                 CASE WHEN m.display_name IS NOT NULL THEN ' with ' || m.display_name ELSE '' END) END,
     'description', concat_ws(E'\n',
                      format('%s %s session (%s minutes).', p.name, replace(s.service_mode, '_', '-'), p.duration_minutes),
-                     CASE WHEN s.concern IS NOT NULL THEN 'Concern: ' || s.concern END,
-                     CASE WHEN p_recipient = 'customer'
-                          THEN 'Sign the waiver from 15 minutes before the start: /customer/appointments/' || s.id || '/waiver' END),
+                     CASE WHEN s.concern IS NOT NULL THEN 'Concern: ' || s.concern END),
+    -- a frontend path; the .ics builder makes it an absolute link on AUTODOC_APP_URL
+    'waiver_url', CASE WHEN p_recipient = 'customer' THEN '/customer/appointments/' || s.id || '/waiver' END,
     'location', CASE WHEN s.service_mode = 'in_person' AND w.id IS NOT NULL THEN
                   concat_ws(', ', w.name, w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country)
                 ELSE 'Online (AutoDoctor)' END,
@@ -149,7 +155,7 @@ BEGIN
     jsonb_build_object(
       'template', p_template,
       'recipient_role', p_recipient,
-      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name'),
+      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name', 'timezone', v_to ->> 'timezone'),
       'context', v_context || coalesce(p_extra, '{}'::jsonb),
       'invite', CASE WHEN p_with_invite THEN app_private.session_invite_data(p_session_id, p_recipient) END),
     p_session_id);
@@ -233,8 +239,10 @@ BEGIN
   IF p_old_mechanic IS NOT NULL AND p_old_mechanic IS DISTINCT FROM v_session.mechanic_id THEN
     PERFORM app_private.outbox_enqueue('email.send', format('email:%s:mechanic_cancellation:%s:%s', p_session_id, p_old_mechanic, v_seq),
       jsonb_build_object('template', 'mechanic_cancellation', 'recipient_role', 'mechanic',
-        'to', (SELECT jsonb_build_object('email', u.email, 'name', m.display_name)
-                 FROM app.mechanics m JOIN app.users u ON u.id = m.user_id WHERE m.user_id = p_old_mechanic),
+        'to', (SELECT jsonb_build_object('email', u.email, 'name', m.display_name,
+                                         'timezone', coalesce(w.timezone, m.timezone))
+                 FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
+                 LEFT JOIN app.workshops w ON w.id = m.workshop_id WHERE m.user_id = p_old_mechanic),
         'context', app_private.session_email_context(p_session_id) || v_extra
                    || jsonb_build_object('reassigned', true, 'starts_at', p_old_start),
         'invite', (app_private.session_invite_data(p_session_id, 'customer')

@@ -18,6 +18,15 @@ EXCEPTION WHEN invalid_parameter_value THEN
   RETURN false;
 END
 $_$;
+CREATE FUNCTION app_private.mechanic_search_document(p_name text, p_bio text, p_specialties text[], p_brands text[]) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT setweight(pg_catalog.to_tsvector('english'::regconfig, coalesce(p_name, '')), 'A')
+      || setweight(pg_catalog.to_tsvector('english'::regconfig,
+                     pg_catalog.array_to_string(coalesce(p_brands, '{}') || coalesce(p_specialties, '{}'), ' ')), 'B')
+      || setweight(pg_catalog.to_tsvector('english'::regconfig, coalesce(p_bio, '')), 'C')
+$$;
 CREATE TABLE app.booking_settings (
     id boolean DEFAULT true NOT NULL,
     min_notice interval DEFAULT '02:00:00'::interval NOT NULL,
@@ -29,6 +38,8 @@ CREATE TABLE app.booking_settings (
     matching_lead interval DEFAULT '00:30:00'::interval NOT NULL,
     calendar_days integer DEFAULT 30 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    default_timezone text DEFAULT 'America/Toronto'::text NOT NULL,
+    CONSTRAINT booking_settings_default_timezone_valid CHECK (app_private.is_valid_timezone(default_timezone)),
     CONSTRAINT booking_settings_positive CHECK (((min_notice >= '00:00:00'::interval) AND (booking_horizon > '00:00:00'::interval) AND (hold_duration > '00:00:00'::interval) AND (slot_step >= '00:05:00'::interval) AND (matching_lead >= '00:00:00'::interval) AND ((calendar_days >= 1) AND (calendar_days <= 366)))),
     CONSTRAINT booking_settings_single_row CHECK (id)
 );
@@ -47,7 +58,9 @@ CREATE TABLE app.customers (
     credit_balance_cents integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT customers_credit_not_negative CHECK ((credit_balance_cents >= 0))
+    timezone text,
+    CONSTRAINT customers_credit_not_negative CHECK ((credit_balance_cents >= 0)),
+    CONSTRAINT customers_timezone_valid CHECK (((timezone IS NULL) OR app_private.is_valid_timezone(timezone)))
 );
 CREATE TABLE app.favorites (
     customer_id uuid NOT NULL,
@@ -346,6 +359,36 @@ CREATE TABLE app.vehicles (
     CONSTRAINT vehicles_vin_format CHECK (((vin IS NULL) OR (vin ~ '^[A-HJ-NPR-Z0-9]{11,17}$'::text))),
     CONSTRAINT vehicles_year_sensible CHECK (((year IS NULL) OR ((year >= 1900) AND (year <= 2100))))
 );
+CREATE TABLE app.waitlist_entries (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    customer_id uuid NOT NULL,
+    concern text NOT NULL,
+    vehicle_id uuid,
+    plan_code text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    notified_at timestamp with time zone,
+    notified_mechanic_id uuid,
+    turn_expires_at timestamp with time zone,
+    closed_at timestamp with time zone,
+    close_reason text,
+    session_id uuid,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT waitlist_entries_close_reason_valid CHECK ((((status = ANY (ARRAY['pending'::text, 'notified'::text])) AND (close_reason IS NULL)) OR ((status = 'expired'::text) AND (close_reason = ANY (ARRAY['max_wait'::text, 'turn_lapsed'::text]))) OR ((status = 'cancelled'::text) AND (close_reason = ANY (ARRAY['customer'::text, 'admin'::text]))) OR ((status = 'fulfilled'::text) AND (close_reason = 'session'::text)))),
+    CONSTRAINT waitlist_entries_closed_iff_final CHECK (((status = ANY (ARRAY['pending'::text, 'notified'::text])) = (closed_at IS NULL))),
+    CONSTRAINT waitlist_entries_concern_present CHECK (((btrim(concern) <> ''::text) AND (length(concern) <= 5000))),
+    CONSTRAINT waitlist_entries_status_valid CHECK ((status = ANY (ARRAY['pending'::text, 'notified'::text, 'expired'::text, 'cancelled'::text, 'fulfilled'::text]))),
+    CONSTRAINT waitlist_entries_turn_shape CHECK (((status <> 'notified'::text) OR ((notified_at IS NOT NULL) AND (turn_expires_at IS NOT NULL))))
+);
+CREATE TABLE app.waitlist_settings (
+    id boolean DEFAULT true NOT NULL,
+    customers_per_mechanic integer DEFAULT 1 NOT NULL,
+    turn_duration interval DEFAULT '00:10:00'::interval NOT NULL,
+    max_wait interval DEFAULT '02:00:00'::interval NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT waitlist_settings_sensible CHECK ((((customers_per_mechanic >= 1) AND (customers_per_mechanic <= 100)) AND ((turn_duration >= '00:01:00'::interval) AND (turn_duration <= '1 day'::interval)) AND ((max_wait >= '00:05:00'::interval) AND (max_wait <= '7 days'::interval)))),
+    CONSTRAINT waitlist_settings_single_row CHECK (id)
+);
 CREATE TABLE app.worker_heartbeats (
     worker_id text NOT NULL,
     hostname text,
@@ -444,6 +487,10 @@ ALTER TABLE ONLY app.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.vehicles
     ADD CONSTRAINT vehicles_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.waitlist_settings
+    ADD CONSTRAINT waitlist_settings_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.worker_heartbeats
     ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (worker_id);
 ALTER TABLE ONLY app.workshop_availability
@@ -456,6 +503,7 @@ CREATE INDEX live_events_created_at_idx ON app.live_events USING btree (created_
 CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
 CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_shift) WHERE currently_on_shift;
+CREATE INDEX mechanics_search_idx ON app.mechanics USING gin (app_private.mechanic_search_document(display_name, bio, specialties, brand_specialist_brands));
 CREATE INDEX mechanics_workshop_id_idx ON app.mechanics USING btree (workshop_id);
 CREATE INDEX outbox_dead ON app.outbox USING btree (updated_at) WHERE (status = 'dead'::text);
 CREATE INDEX outbox_done_at ON app.outbox USING btree (done_at) WHERE (status = 'done'::text);
@@ -478,6 +526,14 @@ CREATE INDEX sessions_status_scheduled_for_idx ON app.sessions USING btree (stat
 CREATE INDEX sessions_vehicle_id_idx ON app.sessions USING btree (vehicle_id);
 CREATE UNIQUE INDEX users_email_unique ON app.users USING btree (lower(email));
 CREATE INDEX vehicles_customer_id_idx ON app.vehicles USING btree (customer_id);
+CREATE INDEX waitlist_entries_customer_idx ON app.waitlist_entries USING btree (customer_id, created_at);
+CREATE INDEX waitlist_entries_mechanic_idx ON app.waitlist_entries USING btree (notified_mechanic_id) WHERE (notified_mechanic_id IS NOT NULL);
+CREATE UNIQUE INDEX waitlist_entries_one_active_per_customer ON app.waitlist_entries USING btree (customer_id) WHERE (status = ANY (ARRAY['pending'::text, 'notified'::text]));
+CREATE INDEX waitlist_entries_queue ON app.waitlist_entries USING btree (created_at, id) WHERE (status = 'pending'::text);
+CREATE INDEX waitlist_entries_session_idx ON app.waitlist_entries USING btree (session_id) WHERE (session_id IS NOT NULL);
+CREATE INDEX waitlist_entries_turns_by_expiry ON app.waitlist_entries USING btree (turn_expires_at) WHERE (status = 'notified'::text);
+CREATE INDEX waitlist_entries_turns_by_mechanic ON app.waitlist_entries USING btree (notified_mechanic_id) WHERE (status = 'notified'::text);
+CREATE INDEX waitlist_entries_vehicle_idx ON app.waitlist_entries USING btree (vehicle_id) WHERE (vehicle_id IS NOT NULL);
 ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
@@ -520,6 +576,16 @@ ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_vehicle_id_fkey FOREIGN KEY (vehicle_id) REFERENCES app.vehicles(id);
 ALTER TABLE ONLY app.vehicles
     ADD CONSTRAINT vehicles_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_notified_mechanic_id_fkey FOREIGN KEY (notified_mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_plan_code_fkey FOREIGN KEY (plan_code) REFERENCES app.plans(code);
+ALTER TABLE ONLY app.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_vehicle_id_fkey FOREIGN KEY (vehicle_id) REFERENCES app.vehicles(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.workshop_availability
     ADD CONSTRAINT workshop_availability_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE CASCADE;
 ALTER TABLE app.booking_settings ENABLE ROW LEVEL SECURITY;
@@ -543,6 +609,8 @@ ALTER TABLE app.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.stripe_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.vehicles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.waitlist_entries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.waitlist_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.worker_heartbeats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.workshop_availability ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.workshops ENABLE ROW LEVEL SECURITY;

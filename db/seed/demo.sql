@@ -10,12 +10,15 @@
 --   customer  00000000-0000-4000-a000-00000000c002  bruno@autodoctor.demo          Bruno Costa (London; BMW 320i)
 --   customer  00000000-0000-4000-a000-00000000c003  chitra@autodoctor.demo         Chitra Iyer (Kolkata; Maruti Swift)
 --   customer  00000000-0000-4000-a000-00000000c004  dev@autodoctor.demo            Dev Patel (Toronto; no vehicle)
+--   customer  00000000-0000-4000-a000-00000000c005  emma@autodoctor.demo           Emma Wilson (Toronto; Mazda 3; nothing booked: book right away)
 --   mechanic  00000000-0000-4000-a000-00000000d001  marie@autodoctor.demo          Marie Tremblay  Maple Auto Clinic, Toronto; Honda/Toyota specialist; on shift
 --   mechanic  00000000-0000-4000-a000-00000000d002  sam@autodoctor.demo            Sam Okafor      Maple Auto Clinic, Toronto; offline
 --   mechanic  00000000-0000-4000-a000-00000000d003  oliver@autodoctor.demo         Oliver Hughes   Thames Motor Works, London; BMW specialist; offline
 --   mechanic  00000000-0000-4000-a000-00000000d004  priya@autodoctor.demo          Priya Sharma    Park Street Garage, Kolkata; Maruti/Hyundai; on shift
 --   mechanic  00000000-0000-4000-a000-00000000d005  jake@autodoctor.demo           Jake Morrison   independent, America/Toronto, Mon-Fri 08:00-16:00; offline
 --   mechanic  00000000-0000-4000-a000-00000000d006  lena@autodoctor.demo           Lena Fischer    independent, America/Vancouver, evenings 17:00-01:00; on shift
+-- Every customer has a time zone (emails show them their own time: Dev in Toronto books Lena in
+-- Vancouver). Ratings come with the number of reviews behind them.
 -- Workshops: ...e001 Maple Auto Clinic (America/Toronto), ...e002 Thames Motor Works (Europe/London),
 --            ...e003 Park Street Garage (Asia/Kolkata).
 DO $seed$
@@ -25,6 +28,7 @@ DECLARE
   v_bruno constant uuid := '00000000-0000-4000-a000-00000000c002';
   v_chitra constant uuid := '00000000-0000-4000-a000-00000000c003';
   v_dev constant uuid := '00000000-0000-4000-a000-00000000c004';
+  v_emma constant uuid := '00000000-0000-4000-a000-00000000c005';
   v_marie constant uuid := '00000000-0000-4000-a000-00000000d001';
   v_sam constant uuid := '00000000-0000-4000-a000-00000000d002';
   v_oliver constant uuid := '00000000-0000-4000-a000-00000000d003';
@@ -90,6 +94,10 @@ BEGIN
     '{Ford}', 20, '{"ASE Master"}', 4.6, 'Trucks and fleet vehicles, online only.', 'CA', 'ON', 'Toronto', 'M4C 1B5', v_jake);
   PERFORM api.create_mechanic('lena@autodoctor.demo', 'Lena Fischer', NULL, 'America/Vancouver', '{Volkswagen,Audi,EV}',
     '{Volkswagen}', 8, '{}', 4.5, 'Evening video consultations, EVs welcome.', 'CA', 'BC', 'Vancouver', 'V6B 1A1', v_lena);
+  -- A rating is an average of reviews: never a 4.9 from nobody.
+  UPDATE app.mechanics m SET rating_count = r.n
+    FROM (VALUES (v_marie, 212), (v_sam, 58), (v_oliver, 131), (v_priya, 97), (v_jake, 184), (v_lena, 41)) r (id, n)
+   WHERE m.user_id = r.id;
   PERFORM api.set_availability_blocks(v_jake,
     '[{"day_of_week": 1, "start_time": "08:00", "end_time": "16:00"},
       {"day_of_week": 2, "start_time": "08:00", "end_time": "16:00"},
@@ -104,14 +112,21 @@ BEGIN
   PERFORM api.set_shift(true, v_lena);
 
   ---------------------------------------------------------------- customers, vehicles, favorites
-  PERFORM api.create_customer('alice@autodoctor.demo', 'Alice Nguyen', 'CA', 'ON', 'Toronto', 'M5V 2T6', '+1 416 555 0142', v_alice);
-  PERFORM api.create_customer('bruno@autodoctor.demo', 'Bruno Costa', 'GB', 'England', 'London', 'SW11 3BX', NULL, v_bruno);
-  PERFORM api.create_customer('chitra@autodoctor.demo', 'Chitra Iyer', 'IN', 'West Bengal', 'Kolkata', '700019', NULL, v_chitra);
-  PERFORM api.create_customer('dev@autodoctor.demo', 'Dev Patel', 'CA', 'ON', 'Toronto', 'M4C 1B5', NULL, v_dev);
+  PERFORM api.create_customer('alice@autodoctor.demo', 'Alice Nguyen', 'CA', 'ON', 'Toronto', 'M5V 2T6', '+1 416 555 0142', v_alice,
+                              p_timezone => 'America/Toronto');
+  PERFORM api.create_customer('bruno@autodoctor.demo', 'Bruno Costa', 'GB', 'England', 'London', 'SW11 3BX', NULL, v_bruno,
+                              p_timezone => 'Europe/London');
+  PERFORM api.create_customer('chitra@autodoctor.demo', 'Chitra Iyer', 'IN', 'West Bengal', 'Kolkata', '700019', NULL, v_chitra,
+                              p_timezone => 'Asia/Kolkata');
+  PERFORM api.create_customer('dev@autodoctor.demo', 'Dev Patel', 'CA', 'ON', 'Toronto', 'M4C 1B5', NULL, v_dev,
+                              p_timezone => 'America/Toronto');
+  PERFORM api.create_customer('emma@autodoctor.demo', 'Emma Wilson', 'CA', 'ON', 'Toronto', 'M6J 1H4', NULL, v_emma,
+                              p_timezone => 'America/Toronto');
   v_alice_car := api.add_vehicle('Honda', 'Civic', 2019, '2HGFC2F59KH512345', 48200, 'CDKR 512', v_alice);
   PERFORM api.add_vehicle('Toyota', 'RAV4', 2022, NULL, 15100, 'CFAB 901', v_alice);
   v_bruno_car := api.add_vehicle('BMW', '320i', 2017, 'WBA8E1C50HK895432', 71000, 'LB17 XKE', v_bruno);
   v_chitra_car := api.add_vehicle('Maruti Suzuki', 'Swift', 2021, NULL, 23000, 'WB 02 AK 4412', v_chitra);
+  PERFORM api.add_vehicle('Mazda', '3', 2020, NULL, 36400, 'CKLM 330', v_emma);  -- Emma books nothing here
 
   PERFORM set_config('request.jwt.claims', jsonb_build_object('sub', v_alice, 'role', 'customer')::text, true);
   PERFORM api.add_favorite(v_marie);

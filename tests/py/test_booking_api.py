@@ -169,12 +169,13 @@ def test_malformed_requests_are_refused_before_the_database(shared_client: TestC
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/mechanics"), ("GET", "/api/mechanics/available"),
-    ("POST", "/api/mechanics/availability/slots"), ("POST", "/api/sessions/create"),
+    ("POST", "/api/sessions/create"), ("POST", "/api/scheduling/create-appointment"),
     ("GET", "/api/appointments"), ("POST", "/api/slot-holds"), ("GET", "/api/customer/vehicles"),
+    ("GET", "/api/customer/profile"), ("GET", "/api/mechanic/schedule"),
     ("POST", "/api/mechanic/shift"), ("POST", "/api/admin/workshops"),
 ])
-def test_every_booking_endpoint_needs_a_token(shared_client: TestClient[Any], method: str, path: str) -> None:
+def test_every_booking_endpoint_but_the_public_directory_needs_a_token(shared_client: TestClient[Any], method: str,
+                                                                       path: str) -> None:
     assert_error(shared_client.request(method, path, json={}), 401, "unauthorized")
 
 
@@ -376,8 +377,9 @@ def test_session_factory_validation_errors(world: World, client: TestClient[Any]
     assert_error(post(booking(vid, None, offline)), 409, "mechanic_offline")
     assert_error(post(booking(vid, at, mid, is_urgent=True)), 422, "invalid_value")
     # nothing was booked by any of these
-    assert client.get("/api/appointments", headers=h).json() == {"upcoming": [], "past": []}
-    assert client.get("/api/appointments", headers=auth(other, "customer")).json() == {"upcoming": [], "past": []}
+    assert client.get("/api/appointments", headers=h).json() == {"upcoming": [], "past": [], "waitlist": None}
+    assert client.get("/api/appointments", headers=auth(other, "customer")).json() == \
+        {"upcoming": [], "past": [], "waitlist": None}
 
 
 def test_only_customers_and_admins_book(world: World, client: TestClient[Any]) -> None:
@@ -530,7 +532,8 @@ def test_my_appointments_upcoming_past_and_one(world: World, client: TestClient[
     assert_error(client.get(f"/api/appointments/{second['id']}", headers=auth(other_mechanic, "mechanic")),
                  404, "session_not_found")
     assert_error(client.get(f"/api/appointments/{NOBODY}", headers=h), 404, "session_not_found")
-    assert client.get("/api/appointments", headers=auth(stranger, "customer")).json() == {"upcoming": [], "past": []}
+    assert client.get("/api/appointments", headers=auth(stranger, "customer")).json() == \
+        {"upcoming": [], "past": [], "waitlist": None}
     schedule = client.get("/api/mechanic/schedule", headers=auth(mid, "mechanic")).json()
     assert [a["id"] for a in schedule["upcoming"]] == [second["id"]]
 

@@ -59,8 +59,8 @@ def test_each_reminder_is_emailed_once_with_the_waiver_link(fx_settings: Setting
     last = reminders[2]
     text = last.get_body(("plain",))
     assert text is not None
-    waiver = f"{fx_settings.public_base_url}/customer/appointments/{session_id}/waiver"
-    assert waiver in text.get_content(), "the 15-minute reminder links to the waiver page"
+    waiver = f"{fx_settings.app_url}/customer/appointments/{session_id}/waiver"
+    assert waiver in text.get_content(), "the 15-minute reminder links to the frontend's waiver page"
 
 
 def test_a_late_run_sends_only_what_is_still_meaningful(fx_settings: Settings, smtp: LocalSMTP,

@@ -36,8 +36,9 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace
 ------------------------------------------------------------------ what anon and the worker may execute
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname = 'api' AND has_function_privilege('autodoc_anon', p.oid, 'EXECUTE')$$,
-  ARRAY['check_availability', 'mechanic_slots', 'mechanic_calendar', 'health', 'outbox_health', 'whoami'],
-  'anon executes only availability (free/busy), health and whoami');
+  ARRAY['check_availability', 'mechanic_slots', 'mechanic_calendar', 'list_mechanics', 'list_available_mechanics',
+        'health', 'outbox_health', 'whoami'],
+  'anon executes only the public directory, availability (free/busy), health and whoami');
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname = 'app_private' AND p.prosecdef AND has_function_privilege('autodoc_anon', p.oid, 'EXECUTE')$$,
   'anon executes no private SECURITY DEFINER helper');
