@@ -5,6 +5,8 @@ The database owns the invite's identity and order: a UID stable per session
 cancellation). This module only renders that data: METHOD REQUEST (new or updated) or CANCEL,
 instants in UTC (no VTIMEZONE needed; every client shows them in the viewer's zone), AutoDoctor as
 ORGANIZER and the recipient as ATTENDEE. Google Calendar, Apple Calendar and Outlook all accept it.
+The database hands over facts; SUMMARY and DESCRIPTION are written by the templates in
+api/templates/calendar/, LOCATION by api/presentation.py (the same place line the emails show).
 """
 
 from __future__ import annotations
@@ -12,19 +14,38 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from email.utils import parseaddr
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import jinja2
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from api.presentation import instant, place
+
 PRODID = "-//AutoDoctor//Booking//EN"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "calendar"
 
 
 def _instant(value: Any) -> dt.datetime:
-    """An ISO 8601 instant (as PostgreSQL's jsonb writes timestamptz) in UTC, whole seconds."""
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"instant without a time zone: {value!r}")
-    return moment.astimezone(dt.UTC).replace(microsecond=0)
+    """An ISO 8601 instant in UTC, whole seconds."""
+    return instant(value).astimezone(dt.UTC).replace(microsecond=0)
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=False,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+
+
+def invite_text(invite: Mapping[str, Any], base_url: str = "") -> tuple[str, str, str]:
+    """(SUMMARY, DESCRIPTION, LOCATION) written from the invite's facts."""
+    variables = {"invite": invite, "cancelled": str(invite.get("method") or "").upper() == "CANCEL",
+                 "url": lambda path: str(path) if "://" in str(path) else base_url.rstrip("/") + str(path or "")}
+    env = _env()
+    summary = " ".join(env.get_template("summary.txt.j2").render(**variables).split())
+    description = env.get_template("description.txt.j2").render(**variables).strip()
+    return summary, description, place(invite.get("place"))
 
 
 def organizer_from(mail_from: str) -> tuple[str, str]:
@@ -36,9 +57,10 @@ def organizer_from(mail_from: str) -> tuple[str, str]:
 def build_invite(invite: Mapping[str, Any], *, organizer_name: str, organizer_email: str,
                  base_url: str = "", now: dt.datetime | None = None) -> bytes:
     """The .ics bytes for one invite as the database describes it (api.appointment_invite /
-    the email payload's `invite`): uid, sequence, method, status, start, end, summary,
-    description, location, url, waiver_url, attendees [{email, name}]. `base_url` is the
-    frontend's (AUTODOC_APP_URL): relative paths (url, waiver_url) become absolute links on it,
+    the email payload's `invite`): uid, sequence, method, status, start, end, url, waiver_url,
+    attendees [{email, name}], and the facts SUMMARY/DESCRIPTION/LOCATION are written from
+    (recipient, plan, service_mode, concern, customer_name, mechanic_name, place). `base_url` is
+    the frontend's (AUTODOC_APP_URL): relative paths (url, waiver_url) become absolute links on it,
     and the DESCRIPTION carries them too (many calendar apps show only the description)."""
     def absolute(path: Any) -> str:
         text = str(path)
@@ -59,16 +81,11 @@ def build_invite(invite: Mapping[str, Any], *, organizer_name: str, organizer_em
     event.add("dtstamp", (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0))
     event.add("dtstart", _instant(invite["start"]))
     event.add("dtend", _instant(invite["end"]))
-    event.add("summary", str(invite.get("summary") or "AutoDoctor appointment"))
-    lines = [str(invite["description"])] if invite.get("description") else []
-    if invite.get("waiver_url") and method != "CANCEL":
-        lines.append(f"Sign the waiver from 15 minutes before the start: {absolute(invite['waiver_url'])}")
-    if invite.get("url") and method != "CANCEL":
-        lines.append(f"Your appointment: {absolute(invite['url'])}")
-    if lines:
-        event.add("description", "\n".join(lines))
-    if invite.get("location"):
-        event.add("location", str(invite["location"]))
+    summary, description, location = invite_text(invite, base_url)
+    event.add("summary", summary)
+    if description:
+        event.add("description", description)
+    event.add("location", location)
     if invite.get("url"):
         event.add("url", absolute(invite["url"]))
     event.add("status", "CANCELLED" if method == "CANCEL" else str(invite.get("status") or "CONFIRMED"))

@@ -31,10 +31,12 @@ from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Op
 log = logging.getLogger("autodoc.api")
 
 # Constraint name -> (HTTP status, stable code, message). One entry per constraint clients can hit.
+# The message is the code's one message in the database's error catalog (db/functions/00_errors.sql);
+# tests/py/test_error_messages.py fails if they differ.
 CONSTRAINT_CODES: dict[str, tuple[int, str, str]] = {
-    "sessions_no_mechanic_overlap": (409, "slot_unavailable", "That time slot is no longer available."),
-    "sessions_no_customer_overlap": (409, "customer_overlap", "You already have an appointment at that time."),
-    "users_email_unique": (409, "email_taken", "That email address is already registered."),
+    "sessions_no_mechanic_overlap": (409, "slot_unavailable", "That time slot is not available"),
+    "sessions_no_customer_overlap": (409, "customer_overlap", "You already have an appointment at that time"),
+    "users_email_unique": (409, "email_taken", "That email address is already registered"),
 }
 
 SQLSTATE_CODES: dict[str, tuple[int, str, str]] = {

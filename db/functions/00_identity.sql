@@ -70,10 +70,13 @@ $$;
 
 -- raise_error(): the one way business rules fail. SQLSTATE 'AD' || http status, HINT = stable
 -- machine code, DETAIL = JSON for the client. api/errors.py maps it to {code, message, detail}.
+-- MESSAGE is the code's one message from the error catalog (00_errors.sql); p_message is used only
+-- for codes the catalog leaves to their callers (missing_field, invalid_value, ...).
 CREATE OR REPLACE FUNCTION app_private.raise_error(p_status int, p_code text, p_message text, p_detail jsonb DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
-  RAISE EXCEPTION USING ERRCODE = 'AD' || p_status::text, MESSAGE = p_message, HINT = p_code,
+  RAISE EXCEPTION USING ERRCODE = 'AD' || p_status::text,
+    MESSAGE = coalesce(app_private.error_message(p_code), p_message, p_code), HINT = p_code,
     DETAIL = coalesce(p_detail::text, '');
 END
 $$;

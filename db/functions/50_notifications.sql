@@ -20,12 +20,25 @@ BEGIN
 END
 $$;
 
--- session_email_context(): what an email about a session says — people (each with the zone they
--- read times in: the customer's own, else the appointment's place; the mechanic's place), plan,
--- local time in the place's zone, place, links. NULL for an unknown session. Definer helper;
--- raises nothing. PL/pgSQL, not SQL: a SQL function that is not inlined (this one has SET and
--- SECURITY DEFINER, and a FROM clause) is parsed and planned again in every transaction, PL/pgSQL
--- keeps its plan for the session (measured ~0.4 ms a call on the booking path).
+-- place_facts(): where a session happens, as facts: the workshop's name and address parts for an
+-- in-person session, NULL for online (the templates say "Online"). The address is formatted once,
+-- in Python (api/presentation.py), for emails and calendar invites alike.
+CREATE OR REPLACE FUNCTION app_private.place_facts(p_service_mode text, p_workshop app.workshops) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+  SELECT CASE WHEN p_service_mode = 'in_person' AND p_workshop.id IS NOT NULL THEN
+           jsonb_build_object('name', p_workshop.name, 'address_line1', p_workshop.address_line1,
+                              'address_line2', p_workshop.address_line2, 'city', p_workshop.city,
+                              'state_province', p_workshop.state_province, 'postal_code', p_workshop.postal_code,
+                              'country', p_workshop.country) END
+$$;
+
+-- session_email_context(): the facts an email about a session is written from — ids, people (each
+-- with the zone they read times in: the customer's own, else the appointment's place; the
+-- mechanic's place), plan, UTC start and end with the place's zone, the place, links. No prose and no formatting: subjects, sentences, local times and the address are the
+-- templates' (api/templates/email/, api/presentation.py). NULL for an unknown session. Definer
+-- helper; raises nothing. PL/pgSQL, not SQL: a SQL function that is not inlined (this one has SET
+-- and SECURITY DEFINER, and a FROM clause) is parsed and planned again in every transaction,
+-- PL/pgSQL keeps its plan for the session (measured ~0.4 ms a call on the booking path).
 CREATE OR REPLACE FUNCTION app_private.session_email_context(p_session_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -43,16 +56,12 @@ BEGIN
     'starts_at', s.scheduled_for,
     'ends_at', s.ends_at,
     'timezone', z.tz,
-    'local_start', to_char(s.scheduled_for AT TIME ZONE z.tz, 'FMDay, FMMonth FMDD, YYYY "at" FMHH12:MI AM'),
-    'local_end', to_char(s.ends_at AT TIME ZONE z.tz, 'FMHH12:MI AM'),
     -- Each person's own zone: the worker writes their times in it (api/effects/mail.py).
     'customer', jsonb_build_object('id', cu.id, 'name', cu.full_name, 'email', cu.email,
                                    'timezone', coalesce(c.timezone, z.tz)),
     'mechanic', CASE WHEN m.user_id IS NOT NULL THEN
                   jsonb_build_object('id', m.user_id, 'name', m.display_name, 'email', mu.email, 'timezone', z.tz) END,
-    'location', CASE WHEN s.service_mode = 'in_person' AND w.id IS NOT NULL THEN
-                  concat_ws(', ', w.name, w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country)
-                ELSE 'Online (AutoDoctor)' END,
+    'place', app_private.place_facts(s.service_mode, w),
     'links', jsonb_build_object(
       'appointment', '/customer/appointments/' || s.id,
       'waiver', '/customer/appointments/' || s.id || '/waiver',
@@ -75,10 +84,13 @@ BEGIN
 END
 $$;
 
--- session_invite_data(): the calendar invite for one recipient ('customer' or 'mechanic'): stable
--- UID, the current SEQUENCE and method, UTC instants. Only the recipient is an ATTENDEE (the other
--- side's address stays private); the organizer is added by the worker from its settings. NULL when
--- the session has no invite. PL/pgSQL for its cached plan (see session_email_context).
+-- session_invite_data(): the calendar invite for one recipient ('customer' or 'mechanic'), as
+-- facts: stable UID, the current SEQUENCE and method, UTC instants, who and what (plan, mode,
+-- concern, the other side's name, the place) and the links. The invite's SUMMARY, DESCRIPTION and
+-- LOCATION are written from them by api/calendar_invite.py (templates in api/templates/calendar/).
+-- Only the recipient is an ATTENDEE (the other side's address stays private); the organizer is
+-- added by the worker from its settings. NULL when the session has no invite. PL/pgSQL for its
+-- cached plan (see session_email_context).
 CREATE OR REPLACE FUNCTION app_private.session_invite_data(p_session_id uuid, p_recipient text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -91,19 +103,15 @@ BEGIN
     'status', CASE WHEN i.method = 'CANCEL' THEN 'CANCELLED' ELSE 'CONFIRMED' END,
     'start', s.scheduled_for,
     'end', s.ends_at,
-    'summary', CASE WHEN p_recipient = 'mechanic'
-                    THEN format('AutoDoctor %s: %s', p.name, cu.full_name)
-                    ELSE format('AutoDoctor %s consultation%s', p.name,
-                                CASE WHEN m.display_name IS NOT NULL THEN ' with ' || m.display_name ELSE '' END) END,
-    'description', concat_ws(E'\n',
-                     format('%s %s session (%s minutes).', p.name, replace(s.service_mode, '_', '-'), p.duration_minutes),
-                     CASE WHEN s.concern IS NOT NULL THEN 'Concern: ' || s.concern END),
-    -- a frontend path; the .ics builder makes it an absolute link on AUTODOC_APP_URL
-    'waiver_url', CASE WHEN p_recipient = 'customer' THEN '/customer/appointments/' || s.id || '/waiver' END,
-    'location', CASE WHEN s.service_mode = 'in_person' AND w.id IS NOT NULL THEN
-                  concat_ws(', ', w.name, w.address_line1, w.address_line2, w.city, w.state_province, w.postal_code, w.country)
-                ELSE 'Online (AutoDoctor)' END,
+    'recipient', p_recipient,
+    'plan', jsonb_build_object('name', p.name, 'duration_minutes', p.duration_minutes),
+    'service_mode', s.service_mode,
+    'concern', s.concern,
+    'customer_name', cu.full_name,
+    'mechanic_name', m.display_name,
+    'place', app_private.place_facts(s.service_mode, w),
     'url', CASE WHEN p_recipient = 'mechanic' THEN '/mechanic/schedule' ELSE '/customer/appointments/' || s.id END,
+    'waiver_url', CASE WHEN p_recipient = 'customer' THEN '/customer/appointments/' || s.id || '/waiver' END,
     'attendees', jsonb_build_array(CASE WHEN p_recipient = 'mechanic'
                    THEN jsonb_build_object('email', mu.email, 'name', m.display_name)
                    ELSE jsonb_build_object('email', cu.email, 'name', cu.full_name) END))
@@ -244,9 +252,11 @@ BEGIN
                  FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
                  LEFT JOIN app.workshops w ON w.id = m.workshop_id WHERE m.user_id = p_old_mechanic),
         'context', app_private.session_email_context(p_session_id) || v_extra
-                   || jsonb_build_object('reassigned', true, 'starts_at', p_old_start),
-        'invite', (app_private.session_invite_data(p_session_id, 'customer')
+                   || jsonb_build_object('reassigned', true, 'starts_at', p_old_start,
+                                         'ends_at', p_old_start + (v_session.ends_at - v_session.scheduled_for)),
+        'invite', (app_private.session_invite_data(p_session_id, 'mechanic')
                    || jsonb_build_object('method', 'CANCEL', 'status', 'CANCELLED', 'start', p_old_start,
+                        'end', p_old_start + (v_session.ends_at - v_session.scheduled_for),
                         'attendees', (SELECT jsonb_build_array(jsonb_build_object('email', u.email, 'name', m.display_name))
                                         FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
                                        WHERE m.user_id = p_old_mechanic)))),

@@ -10,6 +10,9 @@ DROP TRIGGER IF EXISTS sessions_90_50_notifications ON app.sessions;
 DROP FUNCTION IF EXISTS app_private.sessions_money_effects();
 DROP FUNCTION IF EXISTS app_private.sessions_notification_effects();
 
+-- band 00: the error catalog raise_error reads (the previous 00_identity.sql, re-applied, stops reading it)
+DROP FUNCTION IF EXISTS app_private.error_message(text);
+DROP FUNCTION IF EXISTS app_private.error_catalog();
 -- band 30
 DROP FUNCTION IF EXISTS app_private.outbox_register_kind(text, smallint, text, regprocedure, regprocedure, integer,
                                                          double precision, double precision, text, text);
@@ -46,6 +49,7 @@ DROP FUNCTION IF EXISTS app_private.payment_for_intent(jsonb);
 DROP FUNCTION IF EXISTS api.stripe_apply_event(jsonb);
 DROP FUNCTION IF EXISTS api.request_refund(uuid, integer, text, text);
 -- band 50
+DROP FUNCTION IF EXISTS app_private.place_facts(text, app.workshops);
 DROP FUNCTION IF EXISTS app_private.invite_bump(uuid, text);
 DROP FUNCTION IF EXISTS app_private.enqueue_session_email(uuid, text, text, text, boolean, jsonb);
 DROP FUNCTION IF EXISTS app_private.plan_reminders(uuid, timestamptz);

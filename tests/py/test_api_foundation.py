@@ -114,12 +114,13 @@ def test_health_is_503_when_the_database_is_unreachable(settings: Settings) -> N
 def test_business_errors_map_to_code_message_detail(database: ClonedDatabase) -> None:
     with database.connect() as conn:
         try:
-            conn.execute("""SELECT app_private.raise_error(409, 'duplicate_booking', 'You already have one',
+            conn.execute("""SELECT app_private.raise_error(409, 'duplicate_booking', 'ignored: catalogued code',
                                                             '{"id": 1}'::jsonb)""")
         except Exception as e:
             status, body = translate(e)  # type: ignore[arg-type]
     assert status == 409
-    assert body == {"code": "duplicate_booking", "message": "You already have one", "detail": {"id": 1}}
+    assert body == {"code": "duplicate_booking", "detail": {"id": 1},
+                    "message": "You already have an upcoming appointment; reschedule it instead"}
 
 
 def test_permission_denied_maps_to_403(database: ClonedDatabase) -> None:

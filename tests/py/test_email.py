@@ -193,7 +193,7 @@ def _reminder_payload() -> Any:
         "template": "reminder_1h",
         "to": {"email": "someone@example.test", "name": "Someone"},
         "context": {"session_id": "00000000-0000-4000-8000-000000000000", "customer": {"name": "Someone"},
-                    "plan": {"name": "Standard", "duration_minutes": 30}, "local_start": "Monday at 10:00 AM",
-                    "local_end": "10:30 AM", "timezone": "America/Toronto", "location": "Online",
+                    "plan": {"name": "Standard", "duration_minutes": 30}, "starts_at": "2030-03-04T15:00:00+00:00",
+                    "ends_at": "2030-03-04T15:30:00+00:00", "timezone": "America/Toronto", "place": None,
                     "links": {"join": "/customer/sessions/x", "appointment": "/customer/appointments/x"}},
     })

@@ -48,8 +48,8 @@ SELECT is(app_private.current_user_id(), NULL, 'a malformed sub is no identity')
 SELECT set_config('request.jwt.claims', '{"sub": "------------------------------------", "role": "customer"}', true);
 SELECT is(app_private.current_user_id(), NULL, 'a uuid-shaped but invalid sub is no identity either');
 
-SELECT throws_ok($$SELECT app_private.raise_error(409, 'slot_unavailable', 'Slot not available')$$,
-  'AD409', 'Slot not available', 'raise_error raises SQLSTATE AD<status> with the message');
+SELECT throws_ok($$SELECT app_private.raise_error(409, 'slot_unavailable', 'Some other wording')$$,
+  'AD409', 'That time slot is not available', 'raise_error raises SQLSTATE AD<status> with the code''s one catalogued message');
 
 -- users: a customer sees only their own row and cannot write; an admin sees everyone
 SELECT tests.create_user('customer', 'a@example.test') AS a \gset

@@ -17,7 +17,7 @@ SELECT lives_ok($$SELECT api.create_workshop('London Garage', 'Europe/London')$$
 SELECT tests.clear_authentication();
 
 SELECT tests.authenticate_as(:'c', 'customer');
-SELECT throws_ok($$SELECT * FROM api.session_payments(gen_random_uuid())$$, 'AD404', 'No such session',
+SELECT throws_ok($$SELECT * FROM api.session_payments(gen_random_uuid())$$, 'AD404', 'Session not found',
   'payments of an unknown session: not found, as for every other appointment endpoint');
 SELECT ok(api.add_vehicle('Honda', 'Civic') IS NOT NULL, 'a customer adds a vehicle without naming themselves');
 SELECT tests.clear_authentication();

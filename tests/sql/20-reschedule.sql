@@ -33,7 +33,7 @@ SELECT results_eq(format($$SELECT (metadata ->> 'old_scheduled_for')::timestampt
 ------------------------------------------------------------------ failures change nothing
 SELECT tests.authenticate_as(:'c', 'customer');
 SELECT throws_ok(format($$SELECT api.reschedule_session(%L, '2026-06-12 17:00Z', p_now => '2026-06-10 12:00Z')$$, :'s'),
-  'AD409', 'Slot not available', 'rescheduling onto a taken slot: 409 slot_unavailable');
+  'AD409', 'That time slot is not available', 'rescheduling onto a taken slot: 409 slot_unavailable');
 SELECT is(tests.error_of(format($$SELECT api.reschedule_session(%L, '2026-06-12 23:30Z', p_now => '2026-06-10 12:00Z')$$, :'s')) ->> 'hint',
   'slot_unavailable', 'rescheduling outside opening hours: 409 slot_unavailable');
 SELECT throws_ok(format($$SELECT api.reschedule_session(%L, '2026-06-09 15:00Z', p_now => '2026-06-10 12:00Z')$$, :'s'),
@@ -70,7 +70,7 @@ SELECT is((api.reschedule_session(:'def', '2026-06-14 15:00Z', p_now => '2026-06
 
 ------------------------------------------------------------------ who may reschedule what
 SELECT throws_ok(format($$SELECT api.reschedule_session(%L, '2026-06-14 16:00Z', p_now => '2026-06-10 12:00Z')$$, :'s'),
-  'AD404', 'Appointment not found', 'another customer''s appointment: 404');
+  'AD404', 'Session not found', 'another customer''s appointment: 404');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(:'m', 'mechanic');
 SELECT throws_ok(format($$SELECT api.reschedule_session(%L, '2026-06-14 16:00Z')$$, :'s'), '42501', NULL,

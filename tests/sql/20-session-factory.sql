@@ -152,7 +152,7 @@ SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(:'c4', 'customer');  -- c3 has an appointment now; c4 has none
 SELECT throws_ok(format($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
   p_mechanic_id => %L, p_scheduled_for => '2026-06-12 23:00Z', p_now => '2026-06-10 12:00Z')$$, :'m'),
-  'AD409', 'Slot not available', 'outside opening hours: 409 slot_unavailable');
+  'AD409', 'That time slot is not available', 'outside opening hours: 409 slot_unavailable');
 SELECT is((tests.error_of(format($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
   p_mechanic_id => %L, p_scheduled_for => '2026-06-12 15:30Z', p_now => '2026-06-10 12:00Z')$$, :'m')) ->> 'detail')::jsonb -> 'reasons',
   '["overlapping_booking"]'::jsonb, 'a booked slot: 409 slot_unavailable with the reasons in the detail');

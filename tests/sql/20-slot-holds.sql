@@ -25,7 +25,7 @@ SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(:'c2', 'customer');
 SELECT throws_ok(format($$SELECT api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
   p_mechanic_id => %L, p_scheduled_for => '2026-06-12 15:30Z', p_now => '2026-06-10 12:05Z')$$, :'m'),
-  'AD409', 'Slot not available', 'a held slot cannot be booked by someone else');
+  'AD409', 'That time slot is not available', 'a held slot cannot be booked by someone else');
 SELECT is(tests.error_of(format($$SELECT api.hold_slot(%L, '2026-06-12 15:30Z', p_now => '2026-06-10 12:05Z')$$, :'m')) ->> 'hint',
   'slot_unavailable', 'a held slot cannot be held by someone else');
 SELECT is((api.hold_slot(:'m', '2026-06-12 17:00Z', p_hold_for => '5 minutes', p_now => '2026-06-10 12:05Z') ->> 'expires_at')::timestamptz,

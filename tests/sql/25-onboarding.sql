@@ -46,7 +46,7 @@ SELECT api.create_mechanic('im@example.test', 'Ian Independent', p_timezone => '
 SELECT is(:'im'::uuid, '00000000-0000-0000-0000-00000000abcd'::uuid, 'a fixed user id can be given (demo data)');
 SELECT throws_ok($$SELECT api.create_mechanic('x@example.test', 'No Zone')$$, 'AD422', 'timezone is required',
   'an independent mechanic needs a time zone');
-SELECT throws_ok($$SELECT api.create_mechanic('WM@example.test', 'Copy', p_timezone => 'UTC')$$, 'AD409', 'A user with that email (or id) exists',
+SELECT throws_ok($$SELECT api.create_mechanic('WM@example.test', 'Copy', p_timezone => 'UTC')$$, 'AD409', 'That email address is already registered',
   'emails are unique (case-insensitive): 409 email_taken');
 SELECT throws_ok($$SELECT api.create_mechanic('y@example.test', 'Y', '00000000-0000-0000-0000-000000000000')$$, 'AD404', 'Workshop not found',
   'an unknown workshop: 404');

@@ -1,0 +1,66 @@
+-- The error catalog: one message per error code, in one place. app_private.raise_error() (in
+-- 00_identity.sql) raises a catalogued code with the catalog's message whatever its caller passed,
+-- so `slot_unavailable` says the same thing from every function; api/errors.py maps constraint
+-- violations to the same codes with the same messages (tests/py/test_error_messages.py compares
+-- them, and fails for a code raised in SQL that is not catalogued).
+--
+-- A code whose message must name the field, value or rule at hand (missing_field: "concern is
+-- required") is catalogued with a NULL message: its callers write the message, the code's meaning
+-- stays one. A new code goes here, with its message or NULL.
+
+-- error_catalog(): every code raised in SQL, with its one message (NULL: the caller's). Any role
+-- (raise_error runs as its caller).
+CREATE OR REPLACE FUNCTION app_private.error_catalog() RETURNS TABLE (code text, message text)
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+  VALUES
+    ('already_on_waitlist', 'You are already on the waitlist'),
+    ('append_only', 'session_events is append-only'),
+    ('appointment_not_found', 'Appointment not found'),
+    ('appointment_not_upcoming', 'Only an upcoming appointment has a confirmation'),
+    ('customer_not_found', 'Customer not found'),
+    ('customer_overlap', 'You already have an appointment at that time'),
+    ('duplicate_booking', 'You already have an upcoming appointment; reschedule it instead'),
+    ('email_taken', 'That email address is already registered'),
+    ('hold_expired', 'The slot hold has expired; please pick the slot again'),
+    ('hold_mismatch', 'The booking does not match the slot hold'),
+    ('hold_not_found', 'Slot hold not found'),
+    ('in_person_unavailable', 'This mechanic has no workshop for in-person service'),
+    ('invalid_amount', 'A refund must be a positive amount'),
+    ('invalid_event', 'Not a Stripe event'),
+    ('mechanic_not_found', 'Mechanic not found'),
+    ('mechanic_offline', 'That mechanic is offline; schedule instead'),
+    ('mechanics_available', 'Mechanics are on shift now: request a session instead of waiting'),
+    ('no_invite', 'This appointment has no calendar invite'),
+    ('not_on_waitlist', 'You are not on the waitlist'),
+    ('outbox_not_dead', 'Only dead letters can be retried'),
+    ('outbox_not_found', 'No such outbox row'),
+    ('past_time', 'Cannot schedule in the past'),
+    ('payment_not_found', 'No such payment'),
+    ('payment_not_refundable', 'This payment cannot be refunded'),
+    ('refund_exceeds_charge', 'The refund would exceed what was charged'),
+    ('resend_too_soon', 'The confirmation was just re-sent; try again in a few minutes'),
+    ('session_not_found', 'Session not found'),
+    ('slot_unavailable', 'That time slot is not available'),
+    ('time_off_conflicts', 'The time off overlaps booked sessions'),
+    ('time_off_not_found', 'Time off not found'),
+    ('vehicle_in_use', 'Sessions refer to this vehicle'),
+    ('vehicle_not_found', 'Vehicle not found'),
+    ('vehicle_not_yours', 'That vehicle is not one of yours'),
+    ('workshop_mechanic', 'Workshop mechanics follow the workshop''s hours'),
+    ('workshop_not_found', 'Workshop not found'),
+    -- the caller's message names the field, value or rule
+    ('beyond_horizon', NULL), ('conflict', NULL), ('forbidden', NULL), ('illegal_transition', NULL),
+    ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_timezone', NULL), ('invalid_value', NULL),
+    ('missing_field', NULL), ('not_reschedulable', NULL), ('too_short_notice', NULL), ('unknown_plan', NULL),
+    ('validation_error', NULL)
+$$;
+
+-- error_message(code): the catalog's message for a code; NULL when the caller writes it (or the
+-- code is not catalogued). Any role.
+CREATE OR REPLACE FUNCTION app_private.error_message(p_code text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+  SELECT c.message FROM app_private.error_catalog() c WHERE c.code = p_code
+$$;
+
+GRANT EXECUTE ON FUNCTION app_private.error_catalog(), app_private.error_message(text)
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
