@@ -15,7 +15,6 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
   VALUES
     ('already_on_waitlist', 'You are already on the waitlist'),
     ('append_only', 'session_events is append-only'),
-    ('appointment_not_found', 'Appointment not found'),
     ('appointment_not_upcoming', 'Only an upcoming appointment has a confirmation'),
     ('customer_not_found', 'Customer not found'),
     ('customer_overlap', 'You already have an appointment at that time'),
@@ -51,7 +50,8 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     -- the caller's message names the field, value or rule
     ('beyond_horizon', NULL), ('conflict', NULL), ('forbidden', NULL), ('illegal_transition', NULL),
     ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_timezone', NULL), ('invalid_value', NULL),
-    ('missing_field', NULL), ('not_reschedulable', NULL), ('too_short_notice', NULL), ('unknown_plan', NULL),
+    ('missing_field', NULL), ('not_reschedulable', NULL), ('off_grid', NULL), ('too_short_notice', NULL),
+    ('unknown_plan', NULL),
     ('validation_error', NULL)
 $$;
 
