@@ -60,7 +60,7 @@ class MechanicsController(Controller):
         search: Filter = None,
         limit: Limit = 50,
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
-    ) -> MechanicList:
+    ) -> MechanicDirectory:
         rows = await call_rows(db, "list_mechanics", _given(
             tab=tab, online=online, make=make, country=country, state_province=state_province, city=city,
             postal_code=postal_code, search=search, limit=limit, offset=offset))
