@@ -18,10 +18,7 @@ first answer instead of charging twice.
 Shutdown: SIGTERM/SIGINT let the current effect finish and be written back, give unstarted claimed
 rows back to the queue, mark the heartbeat stopped and exit.
 
-Fault injection for tests only (environment): AUTODOC_WORKER_CRASH_AT = before_call | after_call |
-after_writeback (SIGKILLs the process at that point; AUTODOC_WORKER_CRASH_KIND limits it to one
-outbox kind), AUTODOC_WORKER_FAULT_UNSTABLE_KEYS=1 (a fresh idempotency key per attempt: the
-negative control that shows why keys must be persisted).
+Crash tests run a subclass with fault injection (tests/py/faulty_worker.py); nothing here knows it.
 """
 
 from __future__ import annotations
@@ -49,10 +46,6 @@ from api.effects import Effect, EffectError, Job, PermanentError, default_effect
 log = logging.getLogger("autodoc.worker")
 
 CHANNEL = "autodoc_outbox_v1"
-CRASH_ENV = "AUTODOC_WORKER_CRASH_AT"
-CRASH_KIND_ENV = "AUTODOC_WORKER_CRASH_KIND"
-UNSTABLE_KEYS_ENV = "AUTODOC_WORKER_FAULT_UNSTABLE_KEYS"
-CRASH_POINTS = frozenset({"before_call", "after_call", "after_writeback"})
 HEARTBEAT_SECONDS = 5.0
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
@@ -82,12 +75,6 @@ class Worker:
         self._wake = asyncio.Event()
         self._conn: Conn | None = None
         self._last_heartbeat = 0.0
-        crash = {p.strip() for p in os.environ.get(CRASH_ENV, "").split(",") if p.strip()}
-        if crash - CRASH_POINTS:
-            raise ValueError(f"{CRASH_ENV} must be among {sorted(CRASH_POINTS)}")
-        self._crash_at = crash
-        self._crash_kind = os.environ.get(CRASH_KIND_ENV) or None
-        self._unstable_keys = os.environ.get(UNSTABLE_KEYS_ENV) == "1"
 
     # -- database ------------------------------------------------------------------------------
     async def _connect(self) -> Conn:
@@ -154,11 +141,6 @@ class Worker:
         await self._call("SELECT api.worker_heartbeat(%s, %s, %s)", [self.worker_id, Jsonb(info), stopped])
 
     # -- one job -------------------------------------------------------------------------------
-    def _crash_if(self, point: str, job: Job) -> None:
-        if point in self._crash_at and (self._crash_kind is None or self._crash_kind == job.kind):
-            log.error("fault injection: SIGKILL at %s (outbox row %s)", point, job.id)
-            os.kill(os.getpid(), signal.SIGKILL)
-
     async def claim(self, limit: int | None = None) -> list[Job]:
         rows = await self._call(
             "SELECT * FROM api.outbox_claim(%s, %s, %s)",
@@ -190,24 +172,20 @@ class Worker:
             self.stats.done += 1
             log.info("outbox row %s (%s) skipped: %s", job.id, job.kind, job.skip_reason)
             return "done"
-        self._crash_if("before_call", job)
         effect = self.effects.get(job.kind)
-        call_job = job.with_key(f"{job.idempotency_key}:attempt-{job.attempts}") if self._unstable_keys else job
         try:
             if effect is None:
                 raise PermanentError(f"no effect registered for outbox kind {job.kind!r}")
-            result = await asyncio.to_thread(effect, self.settings, call_job)
+            result = await asyncio.to_thread(effect, self.settings, job)
         except EffectError as e:
             return await self._fail(job, str(e), e.retryable, stop)
         except Exception as e:  # a bug or an unexpected library error: retry, then dead letter
             log.exception("outbox row %s (%s) raised", job.id, job.kind)
             return await self._fail(job, f"{type(e).__name__}: {e}", True, stop)
-        self._crash_if("after_call", job)
         await self._call("SELECT api.outbox_complete(%s, %s, %s)", [job.id, self.worker_id, Jsonb(result)],
                          stop=stop, persistent=True)
         self.stats.done += 1
         log.info("outbox row %s (%s) done", job.id, job.kind)
-        self._crash_if("after_writeback", job)
         return "done"
 
     async def _fail(self, job: Job, error: str, retryable: bool, stop: asyncio.Event | None) -> str:
@@ -292,7 +270,7 @@ class Worker:
 
 async def run_worker(settings: Settings, *, worker_id: str | None = None, stop: asyncio.Event | None = None,
                      effects: Mapping[str, Effect] | None = None, exit_when_idle: bool = False,
-                     install_signal_handlers: bool = True) -> WorkerStats:
+                     install_signal_handlers: bool = True, worker_class: type[Worker] = Worker) -> WorkerStats:
     """Run one worker until SIGTERM/SIGINT (or `stop` is set). Several may run at once."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -303,13 +281,14 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, stop: 
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
     try:
-        return await Worker(settings, worker_id=worker_id, effects=effects).run(stop, exit_when_idle=exit_when_idle)
+        worker = worker_class(settings, worker_id=worker_id, effects=effects)
+        return await worker.run(stop, exit_when_idle=exit_when_idle)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
 
 
-def main(settings: Settings | None = None, argv: list[str] | None = None) -> int:
+def main(settings: Settings | None = None, argv: list[str] | None = None, worker_class: type[Worker] = Worker) -> int:
     """`autodoc worker` / `python -m api.worker [--worker-id ID] [--exit-when-idle]`."""
     parser = argparse.ArgumentParser(prog="autodoc worker", description="Run the outbox worker.")
     parser.add_argument("--worker-id", default=None,
@@ -319,7 +298,7 @@ def main(settings: Settings | None = None, argv: list[str] | None = None) -> int
     logging.basicConfig(level=os.environ.get("AUTODOC_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(run_worker(settings or Settings.from_env(), worker_id=args.worker_id,
-                           exit_when_idle=args.exit_when_idle))
+                           exit_when_idle=args.exit_when_idle, worker_class=worker_class))
     return 0
 
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl)
+PKGS=(postgresql-15-cron postgresql-15-pgtap postgresql-15-plpgsql-check libtap-parser-sourcehandler-pgtap-perl)
 PG_BIN=${AUTODOC_PG_BIN:-/usr/lib/postgresql/15/bin}
 
 if [ ! -x "$PG_BIN/initdb" ]; then

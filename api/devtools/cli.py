@@ -83,6 +83,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "rollback":
         _running(cluster)
         print("rolled back", migrate.rollback(cluster, db, args.count))
+        print("now re-apply the previous version's files: check out its commit and run `autodoc db migrate` "
+              "(docs/migrations.md, Rolling back)")
     elif args.action == "migrate":
         cluster.start()
         migrate.bootstrap(cluster, db, api_password())

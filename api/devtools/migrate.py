@@ -44,8 +44,9 @@ def bootstrap(cluster: Cluster, dbname: str, api_password: str, *, with_pgtap: b
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO autodoc_api").format(sql.Identifier(dbname)))
     with psycopg.connect(cluster.superuser_dsn(dbname), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
-        if with_pgtap:
+        if with_pgtap:  # test databases only: the test frameworks
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check")
         if dbname == cluster.cron_database:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
             # Jobs are scheduled by, and run as, the owner (pg_cron's documented non-superuser setup).
@@ -63,16 +64,22 @@ def _backend(cluster: Cluster, dbname: str) -> Iterator[Any]:
         backend.connection.close()  # an open connection would block CREATE DATABASE ... TEMPLATE
 
 
-def apply_migrations(cluster: Cluster, dbname: str) -> list[str]:
-    """Apply pending numbered migrations; returns their ids."""
+def apply_migrations(cluster: Cluster, dbname: str, db_dir: Path = DB_DIR) -> list[str]:
+    """Apply pending numbered migrations (of `db_dir`: another version's tree in tests); returns their ids."""
     with _backend(cluster, dbname) as backend, backend.lock():
-        pending = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))
+        pending = backend.to_apply(read_migrations(str(db_dir / "migrations")))
         backend.apply_migrations(pending)
     return [m.id for m in pending]
 
 
 def rollback(cluster: Cluster, dbname: str, count: int = 1) -> list[str]:
-    """Roll back the last `count` applied migrations (all of them with count <= 0)."""
+    """Roll back the last `count` applied migrations (all of them with count <= 0).
+
+    A rollback drops the tables of the migrations it undoes and every function, trigger, policy and
+    job that only those migrations' versions of the code create. The functions the older version
+    shares with this one keep this version's bodies until that version's files are re-applied: run
+    `autodoc db migrate` from the older checkout (it applies nothing and re-applies its files).
+    """
     with _backend(cluster, dbname) as backend, backend.lock():
         todo = backend.to_rollback(read_migrations(str(MIGRATIONS_DIR)))
         todo = todo if count <= 0 else todo[:count]
@@ -80,24 +87,24 @@ def rollback(cluster: Cluster, dbname: str, count: int = 1) -> list[str]:
     return [m.id for m in todo]
 
 
-def idempotent_files(dbname: str, cluster: Cluster) -> list[Path]:
+def idempotent_files(dbname: str, cluster: Cluster, db_dir: Path = DB_DIR) -> list[Path]:
     dirs = list(IDEMPOTENT_DIRS) + (["jobs"] if dbname == cluster.cron_database else [])
-    return [f for d in dirs for f in sorted((DB_DIR / d).glob("*.sql"))]
+    return [f for d in dirs for f in sorted((db_dir / d).glob("*.sql"))]
 
 
-def reapply(cluster: Cluster, dbname: str) -> None:
+def reapply(cluster: Cluster, dbname: str, db_dir: Path = DB_DIR) -> None:
     """Re-create every function, trigger, policy (and cron job) from the repository, atomically."""
     with psycopg.connect(cluster.owner_dsn(dbname)) as conn:
-        for f in idempotent_files(dbname, cluster):
+        for f in idempotent_files(dbname, cluster, db_dir):
             try:
                 conn.execute(f.read_text().encode())
             except psycopg.Error as e:
-                raise RuntimeError(f"{f.relative_to(PROJECT_ROOT)}: {e}") from e
+                raise RuntimeError(f"{f.relative_to(db_dir.parent)}: {e}") from e
 
 
-def migrate(cluster: Cluster, dbname: str) -> list[str]:
-    applied = apply_migrations(cluster, dbname)
-    reapply(cluster, dbname)
+def migrate(cluster: Cluster, dbname: str, db_dir: Path = DB_DIR) -> list[str]:
+    applied = apply_migrations(cluster, dbname, db_dir)
+    reapply(cluster, dbname, db_dir)
     return applied
 
 

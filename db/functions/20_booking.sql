@@ -590,7 +590,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.set_session_status(uuid, text, text) IS
-'Admin/DBA: change a session''s status through the lifecycle rules (held->scheduled|cancelled, scheduled->pending|cancelled, pending->waiting|active|cancelled, waiting->active|cancelled, active->completed). Money is not touched (customer cancellation with refunds is api.cancel_session). Raises 403 forbidden, 404 session_not_found, 409 illegal_transition, 422 missing_field.';
+'Admin/DBA: change a session''s status through the lifecycle rules (held->scheduled|cancelled, scheduled->pending|cancelled, pending->waiting|active|cancelled, waiting->active|cancelled, active->completed). Money is not touched: cancelling here refunds nothing (a customer cancellation with refunds is not built yet; the money issue will add api.cancel_session). Raises 403 forbidden, 404 session_not_found, 409 illegal_transition, 422 missing_field.';
 GRANT EXECUTE ON FUNCTION api.set_session_status(uuid, text, text) TO autodoc_admin;
 
 ------------------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  SELECT coalesce(sum(amount_cents), 0) INTO v_deposit FROM app.scheduled_payments
+  SELECT coalesce(sum(amount_cents), 0)::integer INTO v_deposit FROM app.scheduled_payments
    WHERE session_id = p_session_id AND payment_type = 'deposit';
   RETURN app_private.payment_ensure(p_session_id, 'balance', v_price - v_deposit);
 END
@@ -472,7 +472,7 @@ BEGIN
       END LOOP;
       -- A refund made outside this system (e.g. the Stripe dashboard) still counts: record the
       -- difference so the ledger matches Stripe (it cannot exceed the charge; Stripe refuses that).
-      SELECT coalesce(sum(amount_cents), 0) INTO v_ledger FROM app.payment_refunds
+      SELECT coalesce(sum(amount_cents), 0)::integer INTO v_ledger FROM app.payment_refunds
        WHERE payment_id = v_payment_id AND status = 'succeeded';
       IF (v_obj ->> 'amount_refunded')::integer > v_ledger
          AND NOT EXISTS (SELECT 1 FROM app.payment_refunds WHERE payment_id = v_payment_id AND status = 'requested') THEN

@@ -389,10 +389,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_customer uuid;
   v_status text;
-  v_start timestamptz;
   v_outbox bigint;
 BEGIN
-  SELECT s.customer_id, s.status, s.scheduled_for INTO v_customer, v_status, v_start
+  SELECT s.customer_id, s.status INTO v_customer, v_status
     FROM app.sessions s WHERE s.id = p_session_id;
   -- coalesce: a caller without a user id must not slip through a NULL comparison
   IF NOT FOUND OR NOT (app_private.is_admin()

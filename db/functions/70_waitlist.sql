@@ -42,7 +42,7 @@ BEGIN
     RETURN NULL;
   END IF;
   IF p_entry.status = 'pending' THEN
-    SELECT count(*) + 1 INTO v_position
+    SELECT (count(*) + 1)::int INTO v_position
     FROM app.waitlist_entries e
     WHERE e.status = 'pending' AND e.created_at > v_now - v_settings.max_wait
       AND (e.created_at, e.id) < (p_entry.created_at, p_entry.id);
@@ -138,7 +138,7 @@ BEGIN
                    AND (a.expires_at IS NULL OR a.expires_at > v_now)) THEN
     RETURN 0;
   END IF;
-  SELECT v_settings.customers_per_mechanic - count(*) INTO v_free
+  SELECT (v_settings.customers_per_mechanic - count(*))::int INTO v_free
     FROM app.waitlist_entries e
    WHERE e.status = 'notified' AND e.notified_mechanic_id = p_mechanic_id;
   IF v_free <= 0 THEN

@@ -1,9 +1,18 @@
--- Reverts 0002_booking. Triggers and policies go with their tables. The booking functions of the
--- idempotent files (db/functions/10-25, db/triggers/20, db/policies/20) are dropped too, so the
--- database is back to exactly 0001 (they are re-created by the next migrate's idempotent pass),
--- plus any other function whose signature uses these tables' row types.
+-- Reverts 0002_booking to version 0001. Triggers and policies go with their tables. The booking
+-- functions and the hold-release job of version 0002's files are dropped too, plus any other
+-- function whose signature uses these tables' row types, so that re-applying version 0001's files
+-- gives exactly version 0001 (docs/migrations.md).
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
+
+DO $$
+BEGIN
+  IF to_regclass('cron.job') IS NOT NULL THEN  -- only the pg_cron database has jobs
+    PERFORM cron.unschedule(jobid) FROM cron.job
+    WHERE database = current_database() AND jobname IN ('autodoc-release-expired-holds');
+  END IF;
+END
+$$;
 
 DO $$
 DECLARE

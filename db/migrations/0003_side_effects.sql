@@ -137,7 +137,8 @@ CREATE TABLE app.session_invites (
 ALTER TABLE app.session_invites ENABLE ROW LEVEL SECURITY;
 
 -- Reminders: one row per session and kind, planned for one start time. A reschedule re-plans
--- the row (new start, sent/skipped cleared); a cancellation deletes unsent rows.
+-- the row (new start, sent/skipped cleared); a cancellation marks the unsent rows skipped
+-- (app_private.stop_reminders; comment corrected after the fact, the DDL is unchanged).
 CREATE TABLE app.session_reminders (
   session_id    uuid NOT NULL REFERENCES app.sessions (id) ON DELETE CASCADE,
   kind          text NOT NULL,

@@ -1,7 +1,6 @@
 -- Users: everyone sees their own row; admins see and manage all. The worker reads no user: the
 -- addresses it mails to are in the outbox payload, written by definer functions.
 GRANT SELECT ON app.users TO autodoc_customer, autodoc_mechanic, autodoc_admin;
-REVOKE ALL ON app.users FROM autodoc_worker, autodoc_anon;
 GRANT INSERT, UPDATE, DELETE ON app.users TO autodoc_admin;
 
 DROP POLICY IF EXISTS "people see their own user row" ON app.users;
@@ -11,5 +10,3 @@ CREATE POLICY "people see their own user row" ON app.users FOR SELECT
 DROP POLICY IF EXISTS "admins manage every user" ON app.users;
 CREATE POLICY "admins manage every user" ON app.users FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-
-DROP POLICY IF EXISTS "the worker reads users to address email" ON app.users;

@@ -5,8 +5,7 @@
 -- grants below are what a caller (or a DBA doing SET ROLE) can do directly, and RLS narrows them.
 -- The worker reads only the public reference data: everything it does with people's rows goes
 -- through definer functions (outbox payloads, payments, hold release), so it holds no grant on
--- sessions, assignments or events.
-REVOKE ALL ON app.sessions, app.session_assignments, app.session_events FROM autodoc_worker, autodoc_anon;
+-- sessions, assignments or events (what version 0002 gave it was removed by migration 0015).
 
 -- Helpers the policies use; SECURITY DEFINER so a policy on one table can look at another without
 -- recursing through that table's policies. Evaluated once per statement as (SELECT ...).
@@ -72,7 +71,6 @@ CREATE POLICY "mechanics see the sessions booked with or offered to them" ON app
 DROP POLICY IF EXISTS "admins manage every session" ON app.sessions;
 CREATE POLICY "admins manage every session" ON app.sessions FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads every session" ON app.sessions;
 
 DROP POLICY IF EXISTS "customers see the assignments of their sessions" ON app.session_assignments;
 CREATE POLICY "customers see the assignments of their sessions" ON app.session_assignments FOR SELECT
@@ -85,7 +83,6 @@ CREATE POLICY "mechanics see their own assignments" ON app.session_assignments F
 DROP POLICY IF EXISTS "admins manage every assignment" ON app.session_assignments;
 CREATE POLICY "admins manage every assignment" ON app.session_assignments FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads every assignment" ON app.session_assignments;
 
 DROP POLICY IF EXISTS "customers see the events of their sessions" ON app.session_events;
 CREATE POLICY "customers see the events of their sessions" ON app.session_events FOR SELECT TO autodoc_customer
@@ -100,4 +97,3 @@ CREATE POLICY "admins read every event" ON app.session_events FOR SELECT TO auto
 DROP POLICY IF EXISTS "admins append events" ON app.session_events;
 CREATE POLICY "admins append events" ON app.session_events FOR INSERT TO autodoc_admin
   WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads every event" ON app.session_events;

@@ -1,8 +1,7 @@
 -- Mechanic directory and self-service: grants and row-level security (mechanics, their weekly
 -- availability blocks and time off). Writes by mechanics go through api functions or these grants;
 -- RLS keeps each mechanic to their own rows. The worker and anonymous callers get no grant on
--- availability or time off.
-REVOKE ALL ON app.mechanic_availability_blocks, app.mechanic_time_off FROM autodoc_worker, autodoc_anon;
+-- availability or time off (what version 0002 gave the worker was removed by migration 0015).
 
 ------------------------------------------------------------------ mechanics (a public directory)
 GRANT SELECT ON app.mechanics TO autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
@@ -32,7 +31,6 @@ CREATE POLICY "mechanics manage their own availability blocks" ON app.mechanic_a
 DROP POLICY IF EXISTS "admins manage every availability block" ON app.mechanic_availability_blocks;
 CREATE POLICY "admins manage every availability block" ON app.mechanic_availability_blocks FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads availability blocks" ON app.mechanic_availability_blocks;
 
 DROP POLICY IF EXISTS "mechanics manage their own time off" ON app.mechanic_time_off;
 CREATE POLICY "mechanics manage their own time off" ON app.mechanic_time_off FOR ALL TO autodoc_mechanic
@@ -41,4 +39,3 @@ CREATE POLICY "mechanics manage their own time off" ON app.mechanic_time_off FOR
 DROP POLICY IF EXISTS "admins manage every time off" ON app.mechanic_time_off;
 CREATE POLICY "admins manage every time off" ON app.mechanic_time_off FOR ALL TO autodoc_admin
   USING ((SELECT app_private.is_admin())) WITH CHECK ((SELECT app_private.is_admin()));
-DROP POLICY IF EXISTS "the worker reads time off" ON app.mechanic_time_off;

@@ -99,6 +99,28 @@ def database(template_db: ClonedDatabase) -> Iterator[ClonedDatabase]:
         drop_database(db)
 
 
+CRON_DB = "t_cron"
+
+
+@pytest.fixture(scope="session")
+def cron_cluster() -> Iterator[tuple[Cluster, str]]:
+    """A cluster of its own whose pg_cron database is CRON_DB, for tests that rebuild that database
+    from scratch (migration history, drift): cron jobs can only be scheduled there."""
+    cluster = test_cluster(CRON_DB)
+    cluster.start()
+    try:
+        yield cluster, secrets.token_urlsafe(16)
+    finally:
+        cluster.destroy()
+
+
+def fresh_database(cluster: Cluster, password: str) -> None:
+    """CRON_DB dropped and bootstrapped again: roles, extensions, no migration."""
+    with psycopg.connect(cluster.superuser_dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(CRON_DB)))
+    migrate.bootstrap(cluster, CRON_DB, password)
+
+
 @pytest.fixture
 def settings(database: ClonedDatabase) -> Settings:
     return replace(Settings.from_env(), database_url=database.api_url, jwt_secret=JWT_SECRET)

@@ -198,8 +198,12 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn_worker(settings: Settings, worker_id: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "api.worker", "--worker-id", worker_id, *args],
+def spawn_worker(settings: Settings, worker_id: str, *args: str, faulty: bool = False,
+                 **env: str) -> subprocess.Popen[bytes]:
+    """`python -m api.worker` in a subprocess; with `faulty`, the worker with fault injection
+    (tests/py/faulty_worker.py, configured by the AUTODOC_WORKER_* variables in `env`)."""
+    module = "tests.py.faulty_worker" if faulty else "api.worker"
+    return subprocess.Popen([sys.executable, "-m", module, "--worker-id", worker_id, *args],
                             cwd=PROJECT_ROOT, env=worker_env(settings, **env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

@@ -16,6 +16,7 @@ from api.config import Settings
 from api.devtools.local_services import LocalSMTP
 from api.effects import Job
 from api.worker import Worker
+from tests.py.faulty_worker import FaultyWorker
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     fx_settings,
     local_stripe,
@@ -93,4 +94,5 @@ def test_a_kind_without_an_effect_is_dead_at_once(fx_settings: Settings, su: psy
 def test_fault_injection_is_validated(fx_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTODOC_WORKER_CRASH_AT", "sometime")
     with pytest.raises(ValueError):
-        Worker(fx_settings, effects={})
+        FaultyWorker(fx_settings, effects={})
+    Worker(fx_settings, effects={})  # the runtime worker reads no fault-injection setting

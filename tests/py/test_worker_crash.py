@@ -35,7 +35,8 @@ POINTS = ["before_call", "after_call", "after_writeback"]
 
 
 def _crash(settings: Settings, worker_id: str, point: str, kind: str, **env: str) -> None:
-    proc = spawn_worker(settings, worker_id, AUTODOC_WORKER_CRASH_AT=point, AUTODOC_WORKER_CRASH_KIND=kind, **env)
+    proc = spawn_worker(settings, worker_id, faulty=True, AUTODOC_WORKER_CRASH_AT=point,
+                        AUTODOC_WORKER_CRASH_KIND=kind, **env)
     try:
         out, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -45,7 +46,7 @@ def _crash(settings: Settings, worker_id: str, point: str, kind: str, **env: str
 
 
 def _restart(settings: Settings, worker_id: str, **env: str) -> None:
-    proc = spawn_worker(settings, worker_id, "--exit-when-idle", **env)
+    proc = spawn_worker(settings, worker_id, "--exit-when-idle", faulty=bool(env), **env)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out.decode()[-2000:]
 
