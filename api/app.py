@@ -15,10 +15,10 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.response import Response
 
-from api.auth import make_jwt_auth
+from api.auth import TokenVerifier, identity_config, make_auth_middleware
 from api.body import strict_body
 from api.config import Settings
-from api.db import Conn, as_caller, call, make_pool, provide_db
+from api.db import as_caller, call, make_pool, provide_db
 from api.docs_ui import assets_router, swagger_plugin
 from api.errors import (
     database_error_handler,
@@ -51,11 +51,6 @@ async def health(request: Request[Any, Any, Any]) -> Response[Health]:
     return Response(shape(Health, {"status": "ok", **status}), status_code=200)
 
 
-@get("/api/me", tags=["identity"], summary="Who the database thinks you are")
-async def me(db: Conn) -> Me:
-    return shape(Me, await call(db, "whoami"))
-
-
 def cors_config(settings: Settings) -> CORSConfig:
     """Browsers on these origins may call the API (AUTODOC_CORS_ORIGINS). Identity is the bearer
     token in the Authorization header, never a cookie, so no credentials mode is offered
@@ -73,13 +68,14 @@ def cors_config(settings: Settings) -> CORSConfig:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    jwt_auth = make_jwt_auth(settings.jwt_secret)
+    verifier = TokenVerifier(identity_config(settings))
     pool = make_pool(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         app.state.pool = pool
         app.state.settings = settings
+        app.state.verifier = verifier
         await pool.open(wait=False)
         try:
             yield
@@ -87,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[health, me, *ROUTE_HANDLERS, assets_router()],
+        route_handlers=[health, *ROUTE_HANDLERS, assets_router()],
         dependencies={"db": Provide(provide_db)},
         exception_handlers={psycopg.Error: database_error_handler, HTTPException: http_error_handler,
                             RecursionError: too_deep_handler, Exception: internal_error_handler},
@@ -95,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         after_request=json_error_bodies,
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[lifespan],
-        on_app_init=[jwt_auth.on_app_init],
+        middleware=[make_auth_middleware(verifier)],
         cors_config=cors_config(settings) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(
             title="AutoDoctor booking API", version="0.1.0", path="/schema",

@@ -67,6 +67,10 @@ def origins(value: str) -> list[str]:
     return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
 
 
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
 def local_database_url() -> str:
     """The API role on the local cluster of `make run`."""
     port = env("AUTODOC_DB_PORT", "54329")
@@ -92,6 +96,17 @@ class Settings:
     worker_batch_size: int = 10
     app_url: str = DEFAULT_APP_URL  # the frontend: every link in an email or invite points here
     cors_origins: tuple[str, ...] = tuple(origins(DEFAULT_CORS_ORIGINS))  # browsers allowed to call the API
+    # Identity provider (docs/identity.md): which tokens the API accepts and how it reads them.
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_issuer: str = ""
+    jwt_audience: tuple[str, ...] = ()
+    jwks_url: str = ""
+    jwks_cache_seconds: float = 600.0
+    jwks_min_refresh_seconds: float = 30.0
+    jwt_leeway_seconds: int = 30
+    jwt_role_claim: str = "role"
+    jwt_email_claim: str = "email"
+    jwt_email_verified_claim: str = "email_verified"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -115,4 +130,15 @@ class Settings:
             worker_batch_size=int(env("AUTODOC_WORKER_BATCH_SIZE", "10")),
             app_url=env("AUTODOC_APP_URL", DEFAULT_APP_URL).rstrip("/"),
             cors_origins=tuple(origins(env("AUTODOC_CORS_ORIGINS", DEFAULT_CORS_ORIGINS))),
+            jwt_algorithms=tuple(_csv(env("AUTODOC_JWT_ALGORITHMS", "HS256"))),
+            jwt_issuer=env("AUTODOC_JWT_ISSUER"),
+            jwt_audience=tuple(_csv(env("AUTODOC_JWT_AUDIENCE"))),
+            jwks_url=env("AUTODOC_JWKS_URL"),
+            jwks_cache_seconds=float(env("AUTODOC_JWKS_CACHE_SECONDS", "600")),
+            jwks_min_refresh_seconds=float(env("AUTODOC_JWKS_MIN_REFRESH_SECONDS", "30")),
+            jwt_leeway_seconds=int(env("AUTODOC_JWT_LEEWAY_SECONDS", "30")),
+            jwt_role_claim=env("AUTODOC_JWT_ROLE_CLAIM", "role"),
+            jwt_email_claim=env("AUTODOC_JWT_EMAIL_CLAIM", "email"),
+            # "-" = none: the provider only issues tokens for verified addresses
+            jwt_email_verified_claim=env("AUTODOC_JWT_EMAIL_VERIFIED_CLAIM", "email_verified").strip("-"),
         )

@@ -34,7 +34,8 @@ def make_pool(url: str, *, min_size: int = 2, max_size: int = 16) -> AsyncConnec
 
 
 async def as_caller(conn: Conn, claims: dict[str, Any]) -> None:
-    """Become the caller for the rest of the current transaction."""
+    """Become an internal caller (the worker, anon health checks) for the rest of the current
+    transaction, with exactly these claims. Requests from people go through `begin_request`."""
     role = claims.get("role", "anon")
     if role not in APP_ROLES:  # the JWT layer rejects these first; this is the last line of defence
         raise ValueError(f"unknown role {role!r}")
@@ -42,15 +43,27 @@ async def as_caller(conn: Conn, claims: dict[str, Any]) -> None:
     await conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
 
 
+async def begin_request(conn: Conn, identity: dict[str, Any] | None) -> str:
+    """Become the caller a verified token names (api/auth.py) for the rest of the transaction, in
+    one round trip: the DATABASE decides the application role from app.users (a token's role claim
+    never elevates; see app_private.begin_request). Returns that role; raises 403 account_deleted
+    as a database error."""
+    row = await (await conn.execute("SELECT app_private.begin_request(%s) AS role",
+                                    [Jsonb(identity or {})])).fetchone()
+    return str(row["role"]) if row else "anon"
+
+
 async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, None]:
     """Litestar dependency `db`: a connection inside the caller's transaction.
 
     An exception in the handler is thrown into this generator, which rolls the transaction back.
     """
-    claims: dict[str, Any] = request.scope.get("user") or {"role": "anon"}
+    identity: dict[str, Any] | None = request.scope.get("user")
     pool: AsyncConnectionPool[Conn] = request.app.state.pool
     async with pool.connection() as conn, conn.transaction():
-        await as_caller(conn, claims)
+        role = await begin_request(conn, identity)
+        if isinstance(identity, dict):
+            identity["role"] = role  # what error messages say the caller was (api/errors.py)
         yield conn
 
 

@@ -177,11 +177,12 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
         return Response(error_body(exc.extra["code"], exc.detail, exc.extra.get("detail")),
                         status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
+        # api/auth.py chains the token's fault: expired (refresh and retry) or invalid (sign in again)
         if isinstance(exc.__cause__, jwt.ExpiredSignatureError):
             return Response(error_body("token_expired", "The token has expired; get a new one."), status_code=401)
-        if "no jwt token" in exc.detail.lower():
-            return Response(error_body("unauthorized", "This request needs a bearer token."), status_code=401)
-        return Response(error_body("invalid_token", "The token is not valid."), status_code=401)
+        if isinstance(exc.__cause__, jwt.InvalidTokenError):
+            return Response(error_body("invalid_token", "The token is not valid."), status_code=401)
+        return Response(error_body("unauthorized", exc.detail), status_code=401)
     if isinstance(exc, ValidationException):
         return _litestar_validation(request, exc)
     code = HTTP_STATUS_CODES.get(exc.status_code, "http_error")

@@ -261,6 +261,44 @@ class CustomerProfileUpdate(Input):
     customer_id: uuid.UUID | UnsetType = UNSET   # admins
 
 
+# ---------------------------------------------------------------------------- self-service identity
+
+
+class MyCustomerProfile(Input):
+    """PUT /api/me/customer: create or update my customer profile. The email is the token's verified
+    email. A field left out keeps its value (on creation: none); "" clears an optional one."""
+    full_name: Name | UnsetType = UNSET  # required on creation
+    timezone: Zone | UnsetType = UNSET  # the browser's Intl.DateTimeFormat().resolvedOptions().timeZone
+    phone: Name | UnsetType = UNSET
+    country: Name | UnsetType = UNSET
+    state_province: Name | UnsetType = UNSET
+    city: Name | UnsetType = UNSET
+    postal_code: Name | UnsetType = UNSET
+
+
+class MechanicApplicationRequest(Input):
+    """POST /api/me/mechanic-application: apply to work as a mechanic (again while open: update).
+    A workshop mechanic names workshop_id; an independent one gives timezone."""
+    full_name: Name
+    bio: Text | UnsetType | None = UNSET
+    specialties: Tags | UnsetType = UNSET
+    brand_specialist_brands: Tags | UnsetType = UNSET
+    years_of_experience: Int32 | UnsetType = UNSET
+    certifications: Tags | UnsetType = UNSET
+    country: Name | UnsetType | None = UNSET
+    state_province: Name | UnsetType | None = UNSET
+    city: Name | UnsetType | None = UNSET
+    postal_code: Name | UnsetType | None = UNSET
+    timezone: Zone | UnsetType | None = UNSET
+    workshop_id: uuid.UUID | UnsetType | None = UNSET
+    phone: Name | UnsetType | None = UNSET
+
+
+class ApplicationDecision(Input):
+    """POST /api/admin/mechanic-applications/{id}/reject: the reason the applicant is told (optional)."""
+    reason: Text | UnsetType | None = UNSET
+
+
 # ---------------------------------------------------------------------------- waitlist
 
 

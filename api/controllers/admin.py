@@ -7,16 +7,23 @@ Only admins get through: each function checks the caller's role (403 forbidden o
     POST /api/admin/customers                                 api.create_customer
     POST /api/admin/mechanics/{mechanic_id}/availability-blocks  api.set_availability_blocks
     POST /api/admin/mechanics/{mechanic_id}/time-off          api.add_time_off
+    GET  /api/admin/mechanic-applications?status=pending      api.mechanic_applications
+    POST /api/admin/mechanic-applications/{id}/approve        api.approve_mechanic_application
+    POST /api/admin/mechanic-applications/{id}/reject         api.reject_mechanic_application
 """
 
 from __future__ import annotations
 
-from litestar import Controller, post, put
+from typing import Annotated, Any
+
+from litestar import Controller, get, post, put
+from litestar.params import Parameter
 
 from api.controllers.common import parse_uuid, sql_args, time_off_args
-from api.db import Conn, call
+from api.db import Conn, call, call_rows
 from api.responses import CreatedId, MechanicBlockCount, WorkshopHours
 from api.schemas import (
+    ApplicationDecision,
     AvailabilityBlocksRequest,
     CustomerRequest,
     MechanicRequest,
@@ -61,3 +68,26 @@ class AdminController(Controller):
     async def time_off(self, db: Conn, mechanic_id: str, data: TimeOffRequest) -> CreatedId:
         mechanic = parse_uuid(mechanic_id, "mechanic_id")
         return CreatedId(id=await call(db, "add_time_off", await time_off_args(db, data, mechanic)))
+
+    @get("/mechanic-applications", summary="Mechanic applications (status pending by default, or all)")
+    async def applications(self, db: Conn, status: Annotated[str, Parameter(max_length=16)] = "pending",
+                           limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+                           offset: Annotated[int, Parameter(ge=0, le=2_147_483_647)] = 0) -> dict[str, Any]:
+        rows = await call_rows(db, "mechanic_applications", {"p_status": None if status == "all" else status,
+                                                             "p_limit": limit, "p_offset": offset})
+        return {"applications": [r["mechanic_applications"] for r in rows]}
+
+    @post("/mechanic-applications/{application_id:str}/approve", status_code=200,
+          summary="Approve: creates the mechanic profile, grants the role, emails the applicant")
+    async def approve(self, db: Conn, application_id: str) -> dict[str, Any]:
+        app_id = parse_uuid(application_id, "application_id")
+        application: dict[str, Any] = await call(db, "approve_mechanic_application", {"p_application_id": app_id})
+        return application
+
+    @post("/mechanic-applications/{application_id:str}/reject", status_code=200,
+          summary="Reject, with a reason the applicant is emailed")
+    async def reject(self, db: Conn, application_id: str, data: ApplicationDecision | None = None) -> dict[str, Any]:
+        app_id = parse_uuid(application_id, "application_id")
+        args = sql_args(data, p_application_id=app_id) if data else {"p_application_id": app_id}
+        application: dict[str, Any] = await call(db, "reject_mechanic_application", args)
+        return application

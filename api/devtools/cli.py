@@ -4,7 +4,7 @@
     autodoc seed --demo        load the demo data set
     autodoc serve              the API on 127.0.0.1:8000
     autodoc worker             the outbox worker
-    autodoc token USER ROLE    a signed JWT for local use
+    autodoc token USER [ROLE]  a signed JWT for local use (docs/identity.md)
     autodoc where [WHAT]       where the running system listens (api, app, db, mail, smtp, stripe)
     autodoc mail [--to ADDR]   the newest email the local SMTP server saved in .data/mail/, decoded
     autodoc dev                everything, in the foreground (what `make run` runs)
@@ -140,10 +140,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    """A token for the local run: ES256 with the local key when the run serves its JWKS (what
+    `make run` does), else HS256 with the local secret. The database decides the role in the end
+    (docs/identity.md): a role the user does not have in app.users gives them nothing."""
     from api.auth import mint_token
+    from api.devtools.secrets import LOCAL_KEY_FILE, local_signing_key
 
     _dev_cluster_ready()  # makes sure the local JWT secret exists
-    print(mint_token(Settings.from_env().jwt_secret, args.user_id, args.role, ttl=timedelta(hours=args.hours)))
+    settings = Settings.from_env()
+    role = None if args.role == "none" else args.role
+    ttl = timedelta(hours=args.hours)
+    local_jwks = settings.jwks_url.startswith("http://127.0.0.1:") and "ES256" in settings.jwt_algorithms
+    if local_jwks and LOCAL_KEY_FILE.exists() and not args.hs256:
+        key, kid = local_signing_key()
+        print(mint_token("", args.user_id, role, ttl=ttl, email=args.email, algorithm="ES256", key=key, kid=kid,
+                         issuer=settings.jwt_issuer or None, audience=(settings.jwt_audience or (None,))[0]))
+    else:
+        print(mint_token(settings.jwt_secret, args.user_id, role, ttl=ttl, email=args.email,
+                         issuer=settings.jwt_issuer or None, audience=(settings.jwt_audience or (None,))[0]))
     return 0
 
 
@@ -246,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
 
     tok = sub.add_parser("token", help="mint a JWT for local use")
     tok.add_argument("user_id")
-    tok.add_argument("role", choices=["customer", "mechanic", "admin"])
+    tok.add_argument("role", nargs="?", default="none", choices=["customer", "mechanic", "admin", "none"],
+                     help="the role the token claims (advisory: the database decides); none = signed in, no profile")
+    tok.add_argument("--email", help="a verified email claim (signing up needs one)")
+    tok.add_argument("--hs256", action="store_true", help="sign with the local shared secret, not the local key")
     tok.add_argument("--hours", type=float, default=12,
                      help="lifetime in hours (default 12); negative: an already expired token, for testing")
     tok.set_defaults(fn=cmd_token)

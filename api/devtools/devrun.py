@@ -1,6 +1,7 @@
 """`autodoc dev` (make run): the whole system in the foreground with readable, prefixed logs.
 
-Order: database (start, migrate, demo data) → local Stripe → local SMTP → API → worker.
+Order: database (start, migrate, demo data) → local Stripe → local SMTP → local identity provider's
+JWKS (unless AUTODOC_JWKS_URL names a real one) → API → worker.
 Ctrl-C (or SIGTERM) stops them in reverse order, then the database, and leaves nothing behind.
 """
 
@@ -20,7 +21,7 @@ import psycopg
 from api.config import PROJECT_ROOT, Settings, env, record_run
 from api.devtools import migrate
 from api.devtools.cluster import Cluster, dev_cluster
-from api.devtools.secrets import api_password, ensure_local_secrets
+from api.devtools.secrets import LOCAL_JWKS_PORT, api_password, ensure_local_key, ensure_local_secrets
 
 
 def _pump(name: str, stream: IO[bytes]) -> None:
@@ -86,7 +87,19 @@ def run_dev() -> int:
         record_run(AUTODOC_API_PORT=api_port, AUTODOC_SMTP_PORT=settings.smtp_port,
                    AUTODOC_STRIPE_API_BASE=settings.stripe_api_base)
         py = sys.executable
-        plan = [
+        plan: list[tuple[str, list[str], int | None]] = []
+        if not os.environ.get("AUTODOC_JWKS_URL"):
+            # The local identity provider: ES256 tokens from `autodoc token`, verified through a
+            # JWKS like a real provider's; HS256 with the local secret keeps working beside it.
+            ensure_local_key()
+            jwks_port = int(env("AUTODOC_JWKS_PORT", str(LOCAL_JWKS_PORT)))
+            jwks_url = f"http://127.0.0.1:{jwks_port}/.well-known/jwks.json"
+            algorithms = os.environ.get("AUTODOC_JWT_ALGORITHMS") or "HS256,ES256"
+            child_env.update(AUTODOC_JWKS_URL=jwks_url, AUTODOC_JWT_ALGORITHMS=algorithms)
+            record_run(AUTODOC_JWKS_URL=jwks_url, AUTODOC_JWT_ALGORITHMS=algorithms)
+            plan.append(("jwks", [py, "-m", "api.devtools.local_services", "jwks", "--port", str(jwks_port)],
+                         jwks_port))
+        plan += [
             ("stripe", [py, "-m", "api.devtools.local_services", "stripe", "--port", str(stripe_port)], stripe_port),
             ("smtp", [py, "-m", "api.devtools.local_services", "smtp", "--port", str(settings.smtp_port),
                       "--maildir", str(mail_dir)], settings.smtp_port),
@@ -139,7 +152,7 @@ def _banner(cluster: Cluster, api_port: int, settings: Settings) -> None:
                    psql as a role: .venv/bin/autodoc db psql --role customer --user <uuid>
     Stripe (local) {settings.stripe_api_base}
     SMTP (local)   127.0.0.1:{settings.smtp_port}, every message saved in {settings.mail_dir}/
-    token          .venv/bin/autodoc token <user-uuid> customer|mechanic|admin
+    token          .venv/bin/autodoc token <user-uuid> customer|mechanic|admin  (ES256, local JWKS; --hs256)
     frontend       {settings.app_url} (email links; CORS allows {", ".join(settings.cors_origins)})
     walkthrough    docs/walkthrough.md (ports recorded in .data/run.env: `.venv/bin/autodoc where`)
     users (role, id, email)

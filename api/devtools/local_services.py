@@ -1,4 +1,5 @@
-"""Local stand-ins for the outside world, for `make run` and the tests: Stripe and SMTP.
+"""Local stand-ins for the outside world, for `make run` and the tests: Stripe, SMTP and an
+identity provider's key set (JWKS).
 
 - `LocalStripe`: localstripe's aiohttp application, started by us (not by its CLI, which binds
   every interface and reloads state from /tmp/localstripe.pickle): bound to 127.0.0.1, from
@@ -225,6 +226,47 @@ class LocalSMTP:
 
 # --- command line ---------------------------------------------------------------------------------
 
+# --- identity provider (JWKS) ---------------------------------------------------------------------
+
+class LocalJWKS:
+    """Serves the local key's JWKS at http://127.0.0.1:<port>/.well-known/jwks.json (the local
+    stand-in for a provider's key endpoint, so `make run` verifies ES256 tokens the way it would
+    verify Supabase's or Auth0's)."""
+
+    def __init__(self, key_file: Path, port: int = 0, host: str = "127.0.0.1") -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from api.devtools.secrets import local_jwks
+
+        body = json.dumps(local_jwks(key_file)).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] != "/.well-known/jwks.json":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, port or free_port()), Handler)
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://{host}:{self.port}/.well-known/jwks.json"
+
+    def __enter__(self) -> LocalJWKS:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -249,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--host", default="127.0.0.1", help="bind address (containers: 0.0.0.0)")
     m.add_argument("--port", type=int, default=8025)
     m.add_argument("--maildir", default=str(DATA_DIR / "mail"))
+    j = sub.add_parser("jwks", help="the local identity provider's JWKS (the key in .data/jwt-local-key.pem)")
+    j.add_argument("--port", type=int, default=8426)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -260,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
                 url = args.webhook_url or settings.public_base_url.rstrip("/") + "/api/webhooks/stripe"
                 stripe_server.register_webhook(url, settings.stripe_webhook_secret)
                 print(f"webhooks go to {url}", flush=True)
+            _wait_for_signal()
+    elif args.service == "jwks":
+        from api.devtools.secrets import ensure_local_key
+
+        with LocalJWKS(ensure_local_key(), args.port) as jwks:
+            print(f"JWKS of the local signing key at {jwks.url}", flush=True)
             _wait_for_signal()
     else:
         with LocalSMTP(args.maildir, args.port, host=args.host) as smtp:

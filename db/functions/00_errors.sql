@@ -13,11 +13,15 @@
 CREATE OR REPLACE FUNCTION app_private.error_catalog() RETURNS TABLE (code text, message text)
 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
   VALUES
+    ('account_deleted', 'This account has been deleted'),
     ('already_on_waitlist', 'You are already on the waitlist'),
+    ('application_not_found', 'Mechanic application not found'),
+    ('application_pending', 'You have applied to work as a mechanic; an account is either a customer or a mechanic'),
     ('append_only', 'session_events is append-only'),
     ('appointment_not_upcoming', 'Only an upcoming appointment has a confirmation'),
     ('customer_not_found', 'Customer not found'),
     ('customer_overlap', 'You already have an appointment at that time'),
+    ('email_unverified', 'Your sign-in has no verified email address; verify it with your identity provider first'),
     ('duplicate_booking', 'You already have an upcoming appointment; reschedule it instead'),
     ('email_taken', 'That email address is already registered'),
     ('hold_expired', 'The slot hold has expired; please pick the slot again'),
@@ -42,12 +46,15 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('slot_unavailable', 'That time slot is not available'),
     ('time_off_conflicts', 'The time off overlaps booked sessions'),
     ('time_off_not_found', 'Time off not found'),
+    ('unauthorized', 'Sign in first'),
+    ('upcoming_bookings', 'Cancel your upcoming appointments before deleting your account'),
     ('vehicle_in_use', 'Sessions refer to this vehicle'),
     ('vehicle_not_found', 'Vehicle not found'),
     ('vehicle_not_yours', 'That vehicle is not one of yours'),
     ('workshop_mechanic', 'Workshop mechanics follow the workshop''s hours'),
     ('workshop_not_found', 'Workshop not found'),
     -- the caller's message names the field, value or rule
+    ('account_role_conflict', NULL), ('application_decided', NULL),
     ('beyond_horizon', NULL), ('conflict', NULL), ('forbidden', NULL), ('illegal_transition', NULL),
     ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_timezone', NULL), ('invalid_value', NULL),
     ('missing_field', NULL), ('not_reschedulable', NULL), ('off_grid', NULL), ('too_short_notice', NULL),

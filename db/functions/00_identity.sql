@@ -94,3 +94,78 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
 $$;
 COMMENT ON FUNCTION api.whoami() IS 'The caller''s user id, application role and database role. Any role.';
 GRANT EXECUTE ON FUNCTION api.whoami() TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+
+-- current_user_email(): the caller's verified email, as the API read it from the token (claims
+-- `email`; the API passes it only when the provider says it is verified). NULL when unknown.
+CREATE OR REPLACE FUNCTION app_private.current_user_email() RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT nullif(btrim(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email'), '')
+$$;
+GRANT EXECUTE ON FUNCTION app_private.current_user_email()
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin;
+
+-- signed_in_user(): the caller's user id; raises 401 unauthorized for a caller without one (a visitor).
+-- Self-service functions use it: a signed-in person may have no profile (no role) yet.
+CREATE OR REPLACE FUNCTION app_private.signed_in_user() RETURNS uuid
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+  v_id uuid := app_private.current_user_id();
+BEGIN
+  IF v_id IS NULL THEN
+    PERFORM app_private.raise_error(401, 'unauthorized', 'Sign in first');
+  END IF;
+  RETURN v_id;
+END
+$$;
+GRANT EXECUTE ON FUNCTION app_private.signed_in_user()
+  TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin;
+
+-- token_user_role(user): the application role the database gives a token's subject: the users
+-- row's role (customer, mechanic, admin), or NULL when the person has no profile yet. Raises 403
+-- account_deleted for an account deleted by its owner (api.delete_my_account). Definer: it reads
+-- app.users for the API's login role, before any application role is set. Called only by
+-- begin_request.
+CREATE OR REPLACE FUNCTION app_private.token_user_role(p_user_id uuid) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_role text;
+  v_deleted timestamptz;
+BEGIN
+  SELECT u.role, u.deleted_at INTO v_role, v_deleted FROM app.users u WHERE u.id = p_user_id;
+  IF v_deleted IS NOT NULL THEN
+    PERFORM app_private.raise_error(403, 'account_deleted', 'This account has been deleted');
+  END IF;
+  RETURN v_role;
+END
+$$;
+
+-- begin_request(identity): become the caller for the rest of the transaction, the first statement
+-- of every API request (api/db.py). p_identity is what the verified token says: {"sub": uuid,
+-- "email"?: verified email, "token_role"?: the role the token claims}. The role is the
+-- DATABASE's: app.users.role for a known subject, 'anon' with the user id kept for a signed-in
+-- person without a profile (who may only use self-service: PUT /api/me/customer, mechanic
+-- applications, export, deletion), 'anon' without a user id for a visitor. A token's role claim
+-- never elevates anyone: elevation is an admin's write to app.users (api.approve_mechanic_application).
+-- Returns the application role. Raises 403 account_deleted.
+-- Invoker and WITHOUT a SET clause on purpose: a function with SET clauses undoes every SET LOCAL
+-- made inside it on exit, and the role and claims set here must outlive it. Every name is
+-- schema-qualified instead. Executable by the API's login role only.
+CREATE OR REPLACE FUNCTION app_private.begin_request(p_identity jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_sub uuid;
+  v_role text;
+BEGIN
+  IF p_identity ->> 'sub' IS NOT NULL THEN
+    v_sub := (p_identity ->> 'sub')::uuid;
+  END IF;
+  v_role := coalesce(app_private.token_user_role(v_sub), 'anon');
+  PERFORM pg_catalog.set_config('role', 'autodoc_' || v_role, true);
+  PERFORM pg_catalog.set_config('request.jwt.claims',
+    (pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('sub', v_sub, 'email', p_identity ->> 'email'))
+     || pg_catalog.jsonb_build_object('role', v_role))::text, true);
+  RETURN v_role;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION app_private.begin_request(jsonb), app_private.token_user_role(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_private.begin_request(jsonb), app_private.token_user_role(uuid) TO autodoc_api;

@@ -85,6 +85,37 @@ CREATE SEQUENCE app.live_events_id_seq
     NO MAXVALUE
     CACHE 1;
 ALTER SEQUENCE app.live_events_id_seq OWNED BY app.live_events.id;
+CREATE TABLE app.mechanic_applications (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    email text NOT NULL,
+    full_name text NOT NULL,
+    phone text,
+    bio text,
+    specialties text[] DEFAULT '{}'::text[] NOT NULL,
+    brand_specialist_brands text[] DEFAULT '{}'::text[] NOT NULL,
+    years_of_experience integer DEFAULT 0 NOT NULL,
+    certifications text[] DEFAULT '{}'::text[] NOT NULL,
+    country text,
+    state_province text,
+    city text,
+    postal_code text,
+    timezone text,
+    workshop_id uuid,
+    status text DEFAULT 'pending'::text NOT NULL,
+    decided_by uuid,
+    decided_at timestamp with time zone,
+    decision_reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mechanic_applications_decided CHECK (((status = 'pending'::text) = (decided_at IS NULL))),
+    CONSTRAINT mechanic_applications_email_looks_valid CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
+    CONSTRAINT mechanic_applications_experience_sensible CHECK (((years_of_experience >= 0) AND (years_of_experience <= 80))),
+    CONSTRAINT mechanic_applications_name_present CHECK ((btrim(full_name) <> ''::text)),
+    CONSTRAINT mechanic_applications_status_valid CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text]))),
+    CONSTRAINT mechanic_applications_timezone_valid CHECK (((timezone IS NULL) OR app_private.is_valid_timezone(timezone))),
+    CONSTRAINT mechanic_applications_zone_or_workshop CHECK (((workshop_id IS NOT NULL) OR (timezone IS NOT NULL)))
+);
 CREATE TABLE app.mechanic_availability_blocks (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     mechanic_id uuid NOT NULL,
@@ -340,6 +371,7 @@ CREATE TABLE app.users (
     full_name text NOT NULL,
     role text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
     CONSTRAINT users_email_looks_valid CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT users_role_is_known CHECK ((role = ANY (ARRAY['customer'::text, 'mechanic'::text, 'admin'::text])))
 );
@@ -435,6 +467,8 @@ ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_pkey PRIMARY KEY (customer_id, mechanic_id);
 ALTER TABLE ONLY app.live_events
     ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.mechanic_applications
+    ADD CONSTRAINT mechanic_applications_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
@@ -500,6 +534,11 @@ ALTER TABLE ONLY app.workshops
 CREATE INDEX favorites_mechanic_id_idx ON app.favorites USING btree (mechanic_id);
 CREATE INDEX live_events_audience_idx ON app.live_events USING gin (audience);
 CREATE INDEX live_events_created_at_idx ON app.live_events USING btree (created_at);
+CREATE INDEX mechanic_applications_decided_by_idx ON app.mechanic_applications USING btree (decided_by);
+CREATE UNIQUE INDEX mechanic_applications_one_pending ON app.mechanic_applications USING btree (user_id) WHERE (status = 'pending'::text);
+CREATE INDEX mechanic_applications_status_idx ON app.mechanic_applications USING btree (status, created_at);
+CREATE INDEX mechanic_applications_user_id_idx ON app.mechanic_applications USING btree (user_id, created_at);
+CREATE INDEX mechanic_applications_workshop_id_idx ON app.mechanic_applications USING btree (workshop_id);
 CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
 CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_shift) WHERE currently_on_shift;
@@ -540,6 +579,10 @@ ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanic_applications
+    ADD CONSTRAINT mechanic_applications_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES app.users(id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.mechanic_applications
+    ADD CONSTRAINT mechanic_applications_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanic_time_off
@@ -593,6 +636,7 @@ ALTER TABLE app.clock_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.favorites ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.live_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanic_applications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;

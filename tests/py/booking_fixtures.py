@@ -50,6 +50,12 @@ class World:
 
     db: ClonedDatabase
 
+    def __post_init__(self) -> None:
+        # The database decides a token's role (app.users), so the admin whose tokens tests send exists.
+        with psycopg.connect(self.db.superuser_dsn) as conn:
+            conn.execute("INSERT INTO app.users (id, email, full_name, role) VALUES "
+                         "(%s, 'test-admin@example.test', 'Test Admin', 'admin') ON CONFLICT DO NOTHING", [ADMIN])
+
     @contextmanager
     def as_caller(self, user_id: str, role: str) -> Iterator[psycopg.Connection[Any]]:
         with psycopg.connect(self.db.superuser_dsn, row_factory=dict_row) as conn, conn.transaction():

@@ -16,7 +16,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from api.auth import mint_token
 from api.config import Settings
-from tests.py.conftest import JWT_SECRET
+from tests.py.conftest import JWT_SECRET, ClonedDatabase
 
 ADMIN = "00000000-0000-4000-a000-000000000001"
 CUSTOMER = "00000000-0000-4000-a000-00000000c001"
@@ -24,7 +24,10 @@ WEBHOOK_SECRET = "whsec_robustness_test"
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient[Any]]:
+def client(settings: Settings, database: ClonedDatabase) -> Iterator[TestClient[Any]]:
+    with database.connect() as conn:  # the database decides a token's role: the admin must exist
+        conn.execute("INSERT INTO app.users (id, email, full_name, role) "
+                     "VALUES (%s, 'ada@example.test', 'Ada', 'admin')", [ADMIN])
     with TestClient(app=create_app(replace(settings, stripe_webhook_secret=WEBHOOK_SECRET))) as c:
         yield c
 

@@ -73,7 +73,8 @@ def test_the_walkthrough_runs_exactly_as_written(tmp_path: Path) -> None:
     data = checkout / ".data"
     reader = _clean_env(AUTODOC_DATA_DIR=str(data))
     ports = {"AUTODOC_DB_PORT": str(free_port()), "AUTODOC_API_PORT": str(free_port()),
-             "AUTODOC_SMTP_PORT": str(free_port()), "AUTODOC_STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}"}
+             "AUTODOC_SMTP_PORT": str(free_port()), "AUTODOC_STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",
+             "AUTODOC_JWKS_PORT": str(free_port())}
 
     system = subprocess.Popen(["bash", "-c", blocks[0]], cwd=checkout, env={**reader, **ports}, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

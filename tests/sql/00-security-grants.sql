@@ -2,15 +2,21 @@
 -- the worker can execute exactly what they need; application roles cannot become one another;
 -- every project object belongs to the owner.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 ------------------------------------------------------------------ autodoc_api (NOINHERIT)
 SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname IN ('app', 'app_private', 'api') AND c.relkind IN ('r', 'v', 'm', 'S')
     AND has_table_privilege('autodoc_api', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
   'the API login role holds no table privilege of its own');
-SELECT is_empty($$SELECT nspname FROM pg_namespace WHERE nspname IN ('app', 'app_private', 'api')
-  AND has_schema_privilege('autodoc_api', oid, 'USAGE')$$, 'the API login role has no USAGE on the project schemas');
+-- Its one privilege of its own: starting a request (app_private.begin_request decides the caller's role
+-- from app.users, through one definer lookup), so it needs USAGE on app_private and nothing else.
+SELECT is_empty($$SELECT nspname FROM pg_namespace WHERE nspname IN ('app', 'api')
+  AND has_schema_privilege('autodoc_api', oid, 'USAGE')$$, 'the API login role has no USAGE on app or api');
+SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname IN ('app', 'app_private', 'api') AND has_function_privilege('autodoc_api', p.oid, 'EXECUTE')$$,
+  ARRAY['app_private.begin_request(jsonb)', 'app_private.token_user_role(uuid)'],
+  'the API login role executes only the request start (and its role lookup)');
 SET LOCAL ROLE autodoc_api;
 SELECT throws_ok('SELECT email FROM app.users', '42501', NULL, 'the API login role cannot read tables without SET ROLE');
 SELECT throws_ok('SELECT api.whoami()', '42501', NULL, 'nor call api functions');
@@ -37,8 +43,11 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname = 'api' AND has_function_privilege('autodoc_anon', p.oid, 'EXECUTE')$$,
   ARRAY['check_availability', 'mechanic_slots', 'mechanic_calendar', 'list_mechanics', 'list_available_mechanics',
-        'health', 'outbox_health', 'whoami'],
-  'anon executes only the public directory, availability (free/busy), health and whoami');
+        'health', 'outbox_health', 'whoami',
+        -- a signed-in person without a profile runs as anon with their user id (visitors get 401)
+        'save_my_customer_profile', 'apply_as_mechanic', 'my_mechanic_application', 'export_my_data',
+        'delete_my_account'],
+  'anon executes only the public directory, availability (free/busy), health, whoami and self-service');
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname = 'app_private' AND p.prosecdef AND has_function_privilege('autodoc_anon', p.oid, 'EXECUTE')$$,
   'anon executes no private SECURITY DEFINER helper');

@@ -43,4 +43,14 @@ BEGIN
 END
 $$;
 
+-- sign_in(user, email?): become the caller a verified token names, exactly as the API does per
+-- request (app_private.begin_request: the database decides the role; a person without a profile is
+-- anon with a user id). Returns that role. Call it as the test superuser; clear_authentication() undoes it.
+CREATE OR REPLACE FUNCTION tests.sign_in(p_user_id uuid, p_email text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN app_private.begin_request(jsonb_strip_nulls(jsonb_build_object('sub', p_user_id, 'email', p_email)));
+END
+$$;
+
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
