@@ -28,7 +28,7 @@ from api.errors import (
     too_deep_handler,
 )
 from api.openapi_contract import document_contract
-from api.responses import Health, Me, Unavailable, shape
+from api.responses import Health, Unavailable, shape
 from api.routes import ROUTE_HANDLERS
 
 log = logging.getLogger("autodoc.api")

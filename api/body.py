@@ -31,10 +31,12 @@ _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required|unknown) field `(?P<name>[^`]+)`")
 
 
-def body_type(handler: HTTPRouteHandler) -> Any:
-    """The Struct a handler takes as `data`, or _NO_BODY."""
+def body_type(handler: HTTPRouteHandler) -> tuple[Any, bool]:
+    """The Struct a handler takes as `data` (or _NO_BODY), and whether the body may be left out."""
     param = handler.parsed_fn_signature.parameters.get("data")
-    return param.annotation if param is not None else _NO_BODY
+    if param is None:
+        return _NO_BODY, True
+    return param.annotation, param.has_default
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -57,10 +59,12 @@ def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
 
 async def strict_body(request: Request[Any, Any, Any]) -> None:
     """`before_request` hook (see the module docstring)."""
-    target = body_type(request.route_handler)
+    target, optional = body_type(request.route_handler)
     if target is _NO_BODY:
         return
     body = await request.body()
+    if optional and not body.strip():
+        return  # e.g. a rejection without a reason
     if body.strip() and not is_json_media_type(request.headers.get("content-type")):
         raise api_error(415, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json).",
                         {"content_type": request.headers.get("content-type")})

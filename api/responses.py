@@ -443,3 +443,68 @@ class MechanicDirectory(MechanicList):
     """The directory; admins also get the waitlist at a glance."""
 
     waitlist_queue: WaitlistQueue | msgspec.UnsetType = msgspec.UNSET
+
+
+# ---------------------------------------------------------------------------- identity self-service
+
+
+class MechanicApplication(Output):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    status: str
+    email: str
+    full_name: str
+    phone: str | None
+    bio: str | None
+    specialties: list[str]
+    brand_specialist_brands: list[str]
+    years_of_experience: int
+    certifications: list[str]
+    country: str | None
+    state_province: str | None
+    city: str | None
+    postal_code: str | None
+    timezone: str | None
+    workshop_id: uuid.UUID | None
+    decided_at: dt.datetime | None
+    decision_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class MechanicApplications(Output):
+    applications: list[MechanicApplication]
+
+
+class AccountDeleted(Output):
+    user_id: uuid.UUID
+    deleted: bool
+
+
+class ExportAccount(Output):
+    email: str
+    full_name: str
+    role: str
+    created_at: dt.datetime
+
+
+class ExportCredit(Output):
+    balance_cents: int | None
+
+
+class DataExport(Output):
+    """Everything held about the caller. The records of each table are as stored (free-form objects:
+    the export follows the tables, whatever columns they gain)."""
+
+    format: str
+    exported_at: dt.datetime
+    user_id: uuid.UUID
+    account: ExportAccount | None
+    customer: CustomerProfile | None
+    vehicles: list[dict[str, Any]]
+    favorites: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    credit: ExportCredit
+    waitlist: list[dict[str, Any]]
+    mechanic_applications: list[MechanicApplication]

@@ -14,14 +14,21 @@ Only admins get through: each function checks the caller's role (403 forbidden o
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, get, post, put
 from litestar.params import Parameter
 
 from api.controllers.common import parse_uuid, sql_args, time_off_args
 from api.db import Conn, call, call_rows
-from api.responses import CreatedId, MechanicBlockCount, WorkshopHours
+from api.responses import (
+    CreatedId,
+    MechanicApplication,
+    MechanicApplications,
+    MechanicBlockCount,
+    WorkshopHours,
+    shape,
+)
 from api.schemas import (
     ApplicationDecision,
     AvailabilityBlocksRequest,
@@ -72,22 +79,21 @@ class AdminController(Controller):
     @get("/mechanic-applications", summary="Mechanic applications (status pending by default, or all)")
     async def applications(self, db: Conn, status: Annotated[str, Parameter(max_length=16)] = "pending",
                            limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-                           offset: Annotated[int, Parameter(ge=0, le=2_147_483_647)] = 0) -> dict[str, Any]:
+                           offset: Annotated[int, Parameter(ge=0, le=2_147_483_647)] = 0) -> MechanicApplications:
         rows = await call_rows(db, "mechanic_applications", {"p_status": None if status == "all" else status,
                                                              "p_limit": limit, "p_offset": offset})
-        return {"applications": [r["mechanic_applications"] for r in rows]}
+        return shape(MechanicApplications, {"applications": [r["mechanic_applications"] for r in rows]})
 
     @post("/mechanic-applications/{application_id:str}/approve", status_code=200,
           summary="Approve: creates the mechanic profile, grants the role, emails the applicant")
-    async def approve(self, db: Conn, application_id: str) -> dict[str, Any]:
+    async def approve(self, db: Conn, application_id: str) -> MechanicApplication:
         app_id = parse_uuid(application_id, "application_id")
-        application: dict[str, Any] = await call(db, "approve_mechanic_application", {"p_application_id": app_id})
-        return application
+        return shape(MechanicApplication, await call(db, "approve_mechanic_application", {"p_application_id": app_id}))
 
     @post("/mechanic-applications/{application_id:str}/reject", status_code=200,
           summary="Reject, with a reason the applicant is emailed")
-    async def reject(self, db: Conn, application_id: str, data: ApplicationDecision | None = None) -> dict[str, Any]:
+    async def reject(self, db: Conn, application_id: str,
+                     data: ApplicationDecision | None = None) -> MechanicApplication:
         app_id = parse_uuid(application_id, "application_id")
         args = sql_args(data, p_application_id=app_id) if data else {"p_application_id": app_id}
-        application: dict[str, Any] = await call(db, "reject_mechanic_application", args)
-        return application
+        return shape(MechanicApplication, await call(db, "reject_mechanic_application", args))
