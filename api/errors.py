@@ -131,11 +131,12 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     assert isinstance(exc, psycopg.Error)
     status, body = translate(exc)
     headers: dict[str, str] = {}
-    if status == 403 and body["detail"] is None:
+    if exc.diag.sqlstate == "42501":
         # a grant or a row-level security policy refused: "permission denied for function ..."
         # names SQL objects; say instead which request this role may not make
         role = _caller_role(request)
-        body = error_body("forbidden", f"A {role} may not {request.method} {request.url.path}.",
+        article = "An" if role[:1] in ("a", "e", "i", "o", "u") else "A"
+        body = error_body("forbidden", f"{article} {role} may not {request.method} {request.url.path}.",
                           {"role": role, "method": request.method, "path": request.url.path})
     if status == 429 and isinstance(body["detail"], dict) and "retry_after_seconds" in body["detail"]:
         headers["Retry-After"] = str(max(1, int(body["detail"]["retry_after_seconds"])))

@@ -18,7 +18,7 @@ DECLARE
   v_zone text := app_private.mechanic_zone(p_mechanic_id);
   v_step interval := (app_private.booking_settings()).slot_step;
   v_window tstzrange;
-  v_k float8;
+  v_k numeric;
   v_nearest jsonb;
 BEGIN
   IF v_zone IS NULL OR p_start IS NULL THEN
@@ -43,7 +43,7 @@ BEGIN
     RETURN;     -- outside the opening hours: not a grid question
   END IF;
   SELECT coalesce(jsonb_agg(c.g ORDER BY c.g), '[]') INTO v_nearest
-  FROM (VALUES (lower(v_window) + v_step * floor(v_k)), (lower(v_window) + v_step * ceil(v_k))) AS c(g)
+  FROM (VALUES (lower(v_window) + v_step * floor(v_k)::float8), (lower(v_window) + v_step * ceil(v_k)::float8)) AS c(g)
   WHERE c.g + p_duration <= upper(v_window);
   PERFORM app_private.raise_error(422, 'off_grid',
     format('Appointments start every %s minutes from the opening time; pick one of the offered starts',

@@ -84,7 +84,7 @@ def _operations(server: Server) -> list[Any]:
 def test_every_response_matches_the_openapi_document(server: Server, role: str) -> None:
     headers = {"Authorization": f"Bearer {server.tokens[role]}"} if role in server.tokens else {}
     operations = _operations(server)
-    assert len(operations) >= 39
+    assert len(operations) >= 46
     calls = 0
     for operation in operations:
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
@@ -96,5 +96,9 @@ def test_every_response_matches_the_openapi_document(server: Server, role: str) 
                 calls += 1
                 case.call_and_validate(base_url=server.base_url, headers=headers, checks=CHECKS)
 
-            run()
+            try:
+                run()
+            except hypothesis.errors.Unsatisfiable:
+                # nothing of this operation can be made invalid (no parameters, no body): nothing to send
+                assert mode == schemathesis.GenerationMode.NEGATIVE, operation.label
     print(f"role={role} operations={len(operations)} requests={calls}")

@@ -154,9 +154,9 @@ def test_an_unseen_session_is_session_not_found_everywhere(world: World, client:
             assert body["detail"] == {"session_id": session}, (r.request.url, body)
 
 
-def test_forbidden_says_what_the_caller_may_not_do(client: TestClient[Any]) -> None:
-    r = client.post("/api/admin/workshops", json={"name": "Shop", "timezone": "UTC"},
-                    headers=auth(NOBODY, "customer"))
+def test_forbidden_says_what_the_caller_may_not_do(world: World, client: TestClient[Any]) -> None:
+    cid, _ = world.customer()
+    r = client.post("/api/admin/workshops", json={"name": "Shop", "timezone": "UTC"}, headers=auth(cid, "customer"))
     body = refused(r, 403, "forbidden")
     assert "permission denied" not in r.text and "create_workshop" not in r.text and "function" not in r.text
     assert body["message"] == "A customer may not POST /api/admin/workshops."
