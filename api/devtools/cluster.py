@@ -152,13 +152,28 @@ class Cluster:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+def link_data_dir(link: Path, home: Path) -> None:
+    """Make `link` (`.data/pg`) a symlink to the cluster folder `home`. A link whose target was deleted
+    (or that points elsewhere, e.g. the checkout moved) is replaced, with a line saying so; a real
+    directory in its place is left alone (not ours to remove)."""
+    if link.is_symlink():
+        target = Path(os.readlink(link))
+        if target == home:
+            return
+        why = "no longer exists" if not link.exists() else "is another cluster's folder"
+        print(f"autodoc: {link} pointed at {target}, which {why}; relinking it to {home}", flush=True)
+        link.unlink()
+    elif link.exists():
+        return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(home, target_is_directory=True)
+
+
 def dev_cluster() -> Cluster:
     """The long-lived local cluster of `make run` (data kept between runs)."""
     home = cluster_home("dev")
-    link = DATA_DIR / "pg"
-    if IS_ROOT and not link.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(home, target_is_directory=True)
+    if IS_ROOT:
+        link_data_dir(DATA_DIR / "pg", home)
     # AUTODOC_DB_PORT, else the port the last `make run` / `autodoc db start` recorded, else 54329.
     port = int(env("AUTODOC_DB_PORT", "54329"))
     return Cluster(home=home, port=port, cron_database="autodoc")

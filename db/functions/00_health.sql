@@ -1,12 +1,12 @@
 -- api.health(): what /health reports from inside the database — migration version, pg_cron and
--- the project's scheduled jobs, and (when the outbox exists) queue depth and worker heartbeat.
+-- the project's scheduled jobs, and the outbox's queue depth and worker heartbeat.
 -- SECURITY DEFINER because cron.job and the migration table are not readable by application
 -- roles; it exposes only operational facts, never rows of users. Callable by every role.
-CREATE OR REPLACE FUNCTION api.health(p_now timestamptz DEFAULT now()) RETURNS jsonb
+CREATE OR REPLACE FUNCTION api.health() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   result jsonb;
-  jobs jsonb := '[]';
+  jobs jsonb := '[]'::jsonb;
   has_cron boolean := to_regclass('cron.job') IS NOT NULL;
 BEGIN
   IF has_cron THEN
@@ -18,13 +18,12 @@ BEGIN
     'migration', (SELECT migration_id FROM public._yoyo_migration
                    ORDER BY applied_at_utc DESC, migration_id DESC LIMIT 1),
     'pg_cron', jsonb_build_object('installed', has_cron, 'jobs', jobs));
-  IF to_regprocedure('api.outbox_health()') IS NOT NULL THEN
-    EXECUTE 'SELECT api.outbox_health()' INTO jobs;
-    result := result || jsonb_build_object('outbox', jobs);
-  END IF;
+  -- a static call: PL/pgSQL resolves it when run, and band 30 (api.outbox_health) is installed with
+  -- every version that has this health function
+  result := result || jsonb_build_object('outbox', api.outbox_health());
   RETURN result;
 END
 $$;
-COMMENT ON FUNCTION api.health(timestamptz) IS
+COMMENT ON FUNCTION api.health() IS
   'Operational status: migration version, pg_cron jobs, outbox and worker heartbeat. Any role.';
-GRANT EXECUTE ON FUNCTION api.health(timestamptz) TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+GRANT EXECUTE ON FUNCTION api.health() TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;

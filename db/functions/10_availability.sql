@@ -4,9 +4,12 @@
 --   app_private.booking_settings()      the one settings row (notice, horizon, grid, default window)
 --   app_private.mechanic_zone()         the IANA zone hours are read in (workshop's or mechanic's)
 --   app_private.mechanic_windows()      opening windows as instants, per local day they open on
---   app_private.mechanic_busy()         bookings (held/scheduled/pending/waiting/active) as a multirange
+--   app_private.mechanic_busy()         bookings (blocking_statuses(), live holds) as a multirange
 --   app_private.mechanic_time_off_in()  time off as a multirange
+--   app_private.mechanic_open_during()  the opening hours around one range, as a multirange
 --   app_private.availability_reasons()  the rules: which reasons make a slot unavailable
+-- "Now" is app_private.now() (the trusted clock), read once per call by the PL/pgSQL functions and
+-- handed to the inlined rule function as a value.
 -- Local wall-clock times become instants with `(date + time) AT TIME ZONE zone`, so DST days
 -- (23 h / 25 h), half-hour zones and windows crossing midnight give exact instants.
 --
@@ -71,20 +74,22 @@ LANGUAGE sql STABLE AS $$
   FROM m CROSS JOIN days JOIN effective e ON e.dow = extract(dow FROM days.d)::int
 $$;
 
--- mechanic_busy(mechanic, range, now, except session): the mechanic's bookings overlapping range.
--- Counts exactly what sessions_no_mechanic_overlap counts, minus holds already expired at `now`
+-- mechanic_busy(mechanic, range, except session): the mechanic's bookings overlapping range.
+-- Counts exactly what sessions_no_mechanic_overlap counts, minus holds already lapsed by now
 -- (they no longer block; the booking functions release them before inserting). Owner only.
-CREATE OR REPLACE FUNCTION app_private.mechanic_busy(p_mechanic_id uuid, p_range tstzrange, p_now timestamptz,
+CREATE OR REPLACE FUNCTION app_private.mechanic_busy(p_mechanic_id uuid, p_range tstzrange,
                                                      p_except_session uuid DEFAULT NULL)
 RETURNS tstzmultirange
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+  v_now timestamptz := app_private.now();
 BEGIN
   RETURN (SELECT coalesce(range_agg(s.period), '{}'::tstzmultirange)
           FROM app.sessions s
           WHERE s.mechanic_id = p_mechanic_id
-            AND s.status IN ('held', 'scheduled', 'pending', 'waiting', 'active')
+            AND s.status = ANY (app_private.blocking_statuses())
             AND s.period && p_range
-            AND NOT (s.status = 'held' AND s.hold_expires_at <= p_now)
+            AND NOT (s.status = 'held' AND s.hold_expires_at <= v_now)
             AND s.id IS DISTINCT FROM p_except_session);
 END
 $$;
@@ -100,55 +105,71 @@ BEGIN
 END
 $$;
 
+-- mechanic_open_during(mechanic, range): the mechanic's opening hours (see mechanic_windows) on the
+-- local days `range` touches, from the day before (a window opening the evening before may still be
+-- open), as a multirange; NULL for an unknown mechanic. `range <@ result` = inside opening hours.
+-- Owner only.
+CREATE OR REPLACE FUNCTION app_private.mechanic_open_during(p_mechanic_id uuid, p_range tstzrange)
+RETURNS tstzmultirange
+LANGUAGE plpgsql STABLE SET search_path = '' SET jit = off SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  v_zone text := app_private.mechanic_zone(p_mechanic_id);
+BEGIN
+  IF v_zone IS NULL THEN
+    RETURN NULL;
+  END IF;
+  RETURN (SELECT coalesce(range_agg(w.opening), '{}'::tstzmultirange)
+          FROM app_private.mechanic_windows(p_mechanic_id, (lower(p_range) AT TIME ZONE v_zone)::date - 1,
+                                            (upper(p_range) AT TIME ZONE v_zone)::date) w);
+END
+$$;
+
 -- availability_reasons(...): THE rules. Empty array = available. Reasons, in this order:
 -- in_the_past, too_short_notice, beyond_horizon, closed, time_off, overlapping_booking.
+-- A pure function of its arguments (p_as_of is the caller's app_private.now(), read once), so the
+-- planner inlines it into the grid query.
 CREATE OR REPLACE FUNCTION app_private.availability_reasons(
   p_slot tstzrange, p_open tstzmultirange, p_time_off tstzmultirange, p_busy tstzmultirange,
-  p_now timestamptz, p_min_notice interval, p_horizon interval)
+  p_as_of timestamptz, p_min_notice interval, p_horizon interval)
 RETURNS text[]
 LANGUAGE sql STABLE AS $$   -- STABLE, not IMMUTABLE: timestamptz + interval is stable, and an
                             -- over-declared volatility would stop the planner inlining it
   SELECT array_remove(ARRAY[
-    CASE WHEN lower(p_slot) < p_now THEN 'in_the_past' END,
-    CASE WHEN lower(p_slot) >= p_now AND lower(p_slot) < p_now + p_min_notice THEN 'too_short_notice' END,
-    CASE WHEN lower(p_slot) > p_now + p_horizon THEN 'beyond_horizon' END,
+    CASE WHEN lower(p_slot) < p_as_of THEN 'in_the_past' END,
+    CASE WHEN lower(p_slot) >= p_as_of AND lower(p_slot) < p_as_of + p_min_notice THEN 'too_short_notice' END,
+    CASE WHEN lower(p_slot) > p_as_of + p_horizon THEN 'beyond_horizon' END,
     CASE WHEN NOT coalesce(p_slot <@ p_open, false) THEN 'closed' END,
     CASE WHEN coalesce(p_slot && p_time_off, false) THEN 'time_off' END,
     CASE WHEN coalesce(p_slot && p_busy, false) THEN 'overlapping_booking' END
   ], NULL)
 $$;
 
--- slot_reasons(mechanic, slot, now, except session): reasons for one arbitrary [start, end).
--- Used by the booking functions and api.check_availability. Owner only.
-CREATE OR REPLACE FUNCTION app_private.slot_reasons(p_mechanic_id uuid, p_slot tstzrange, p_now timestamptz,
+-- slot_reasons(mechanic, slot, except session): reasons for one arbitrary [start, end), as of now.
+-- Used by api.check_availability (the booking functions check through require_slot and the
+-- sessions trigger, see 20_booking.sql). Owner only.
+CREATE OR REPLACE FUNCTION app_private.slot_reasons(p_mechanic_id uuid, p_slot tstzrange,
                                                     p_except_session uuid DEFAULT NULL)
 RETURNS text[]
 LANGUAGE plpgsql STABLE SET search_path = '' SET jit = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-  v_zone text := app_private.mechanic_zone(p_mechanic_id);
   v_settings app.booking_settings := app_private.booking_settings();
-  v_open tstzmultirange;
+  v_open tstzmultirange := app_private.mechanic_open_during(p_mechanic_id, p_slot);
 BEGIN
-  IF v_zone IS NULL THEN
+  IF v_open IS NULL THEN
     RETURN NULL;
   END IF;
-  -- windows that open the local day before may still be open at the start (overnight hours)
-  SELECT coalesce(range_agg(w.opening), '{}'::tstzmultirange) INTO v_open
-  FROM app_private.mechanic_windows(p_mechanic_id, (lower(p_slot) AT TIME ZONE v_zone)::date - 1,
-                                    (upper(p_slot) AT TIME ZONE v_zone)::date) w;
   RETURN app_private.availability_reasons(p_slot, v_open,
            app_private.mechanic_time_off_in(p_mechanic_id, p_slot),
-           app_private.mechanic_busy(p_mechanic_id, p_slot, p_now, p_except_session),
-           p_now, v_settings.min_notice, v_settings.booking_horizon);
+           app_private.mechanic_busy(p_mechanic_id, p_slot, p_except_session),
+           app_private.now(), v_settings.min_notice, v_settings.booking_horizon);
 END
 $$;
 
--- slot_grid(mechanic, from, to, duration, now): every candidate slot of the local days [from, to]:
+-- slot_grid(mechanic, from, to, duration): every candidate slot of the local days [from, to]:
 -- starts every slot_step across each (merged) opening window; a slot is available when the whole
 -- duration fits in the opening hours and nothing else excludes it. Set-based: one query for the
 -- whole range (busy time and time off are read once). Owner only.
-CREATE OR REPLACE FUNCTION app_private.slot_grid(p_mechanic_id uuid, p_from date, p_to date, p_duration interval,
-                                                 p_now timestamptz)
+CREATE OR REPLACE FUNCTION app_private.slot_grid(p_mechanic_id uuid, p_from date, p_to date, p_duration interval)
 RETURNS TABLE (local_date date, starts_at timestamptz, ends_at timestamptz, available boolean, reasons text[])
 LANGUAGE plpgsql STABLE SET search_path = ''
 -- generate_series' row estimates would trigger JIT (~20 ms); custom plans would re-plan the inlined
@@ -156,6 +177,7 @@ LANGUAGE plpgsql STABLE SET search_path = ''
 SET jit = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_settings app.booking_settings := app_private.booking_settings();
+  v_now timestamptz := app_private.now();
   v_open tstzmultirange;
   v_span tstzrange;
   v_busy tstzmultirange;
@@ -168,7 +190,7 @@ BEGIN
   IF v_span IS NULL THEN
     RETURN;   -- closed on every day
   END IF;
-  v_busy := app_private.mechanic_busy(p_mechanic_id, v_span, p_now);
+  v_busy := app_private.mechanic_busy(p_mechanic_id, v_span);
   v_off := app_private.mechanic_time_off_in(p_mechanic_id, v_span);
   RETURN QUERY
   WITH merged AS (
@@ -183,7 +205,7 @@ BEGIN
   SELECT c.local_date, c.starts_at, c.starts_at + p_duration, cardinality(r.reasons) = 0, r.reasons
   FROM cand c
   CROSS JOIN LATERAL (SELECT app_private.availability_reasons(tstzrange(c.starts_at, c.starts_at + p_duration, '[)'),
-                        v_open, v_off, v_busy, p_now, v_settings.min_notice, v_settings.booking_horizon) AS reasons) r
+                        v_open, v_off, v_busy, v_now, v_settings.min_notice, v_settings.booking_horizon) AS reasons) r
   ORDER BY c.starts_at;
 END
 $$;
@@ -224,12 +246,12 @@ $$;
 -- Public interface
 ------------------------------------------------------------------------------------------------
 
--- api.check_availability(mechanic, starts_at, ends_at?, plan?, now?): is the mechanic available for
+-- api.check_availability(mechanic, starts_at, ends_at?, plan?): is the mechanic available for
 -- [starts_at, ends_at) (ends_at defaults to starts_at + the plan's duration)? Returns one row with
 -- the reasons when not. Any role (reveals only free/busy). Raises 404 mechanic_not_found,
 -- 422 missing_field, 422 unknown_plan, 422 invalid_range.
 CREATE OR REPLACE FUNCTION api.check_availability(p_mechanic_id uuid, p_starts_at timestamptz,
-  p_ends_at timestamptz DEFAULT NULL, p_plan_code text DEFAULT 'standard', p_now timestamptz DEFAULT now())
+  p_ends_at timestamptz DEFAULT NULL, p_plan_code text DEFAULT 'standard')
 RETURNS TABLE (available boolean, reasons text[], starts_at timestamptz, ends_at timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -246,21 +268,20 @@ BEGIN
     PERFORM app_private.raise_error(422, 'invalid_range', 'ends_at must be after starts_at',
       jsonb_build_object('starts_at', p_starts_at, 'ends_at', v_end));
   END IF;
-  v_reasons := app_private.slot_reasons(p_mechanic_id, tstzrange(p_starts_at, v_end, '[)'), p_now);
+  v_reasons := app_private.slot_reasons(p_mechanic_id, tstzrange(p_starts_at, v_end, '[)'));
   RETURN QUERY SELECT cardinality(v_reasons) = 0, v_reasons, p_starts_at, v_end;
 END
 $$;
-COMMENT ON FUNCTION api.check_availability(uuid, timestamptz, timestamptz, text, timestamptz) IS
+COMMENT ON FUNCTION api.check_availability(uuid, timestamptz, timestamptz, text) IS
 'Is the mechanic available for [starts_at, ends_at) (ends_at defaults to starts_at + plan duration)? Returns available and reasons (in_the_past, too_short_notice, beyond_horizon, closed, time_off, overlapping_booking). Any role. Raises 404 mechanic_not_found, 422 missing_field/unknown_plan/invalid_range.';
-GRANT EXECUTE ON FUNCTION api.check_availability(uuid, timestamptz, timestamptz, text, timestamptz)
+GRANT EXECUTE ON FUNCTION api.check_availability(uuid, timestamptz, timestamptz, text)
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
 
--- api.mechanic_slots(mechanic, date, plan?, now?): the candidate slots of one LOCAL day (in the
+-- api.mechanic_slots(mechanic, date, plan?): the candidate slots of one LOCAL day (in the
 -- mechanic's or workshop's zone), every 30 minutes across the opening window, each with available
 -- and reasons; a slot is available only when the plan's whole duration fits. Any role.
 -- Raises 404 mechanic_not_found, 422 missing_field, 422 unknown_plan.
-CREATE OR REPLACE FUNCTION api.mechanic_slots(p_mechanic_id uuid, p_date date, p_plan_code text DEFAULT 'standard',
-                                              p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.mechanic_slots(p_mechanic_id uuid, p_date date, p_plan_code text DEFAULT 'standard')
 RETURNS TABLE (starts_at timestamptz, ends_at timestamptz, local_start timestamp, available boolean, reasons text[])
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -273,20 +294,20 @@ BEGIN
   v_zone := app_private.require_mechanic(p_mechanic_id);
   RETURN QUERY
   SELECT g.starts_at, g.ends_at, g.starts_at AT TIME ZONE v_zone, g.available, g.reasons
-  FROM app_private.slot_grid(p_mechanic_id, p_date, p_date, app_private.plan_duration(p_plan_code), p_now) g;
+  FROM app_private.slot_grid(p_mechanic_id, p_date, p_date, app_private.plan_duration(p_plan_code)) g;
 END
 $$;
-COMMENT ON FUNCTION api.mechanic_slots(uuid, date, text, timestamptz) IS
+COMMENT ON FUNCTION api.mechanic_slots(uuid, date, text) IS
 'Slots of one local day (mechanic''s/workshop''s zone): a 30-minute grid across the opening window (default 09:00-18:00), each with starts_at, ends_at (= start + plan duration), local_start, available, reasons. Any role. Raises 404 mechanic_not_found, 422 missing_field/unknown_plan.';
-GRANT EXECUTE ON FUNCTION api.mechanic_slots(uuid, date, text, timestamptz)
+GRANT EXECUTE ON FUNCTION api.mechanic_slots(uuid, date, text)
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
 
--- api.mechanic_calendar(mechanic, from?, days?, plan?, now?): one row per local day from `from`
+-- api.mechanic_calendar(mechanic, from?, days?, plan?): one row per local day from `from`
 -- (default: the mechanic's local today) for `days` days (default 30, from the settings) with the
 -- number of available and candidate slots, so a calendar can grey out days. Any role.
 -- Raises 404 mechanic_not_found, 422 unknown_plan, 422 invalid_value (days outside 1..366).
 CREATE OR REPLACE FUNCTION api.mechanic_calendar(p_mechanic_id uuid, p_from date DEFAULT NULL, p_days int DEFAULT NULL,
-                                                 p_plan_code text DEFAULT 'standard', p_now timestamptz DEFAULT now())
+                                                 p_plan_code text DEFAULT 'standard')
 RETURNS TABLE (local_date date, available_slots int, total_slots int)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -298,7 +319,7 @@ BEGIN
     PERFORM app_private.raise_error(422, 'missing_field', 'mechanic_id is required', '{"field": "mechanic_id"}');
   END IF;
   v_zone := app_private.require_mechanic(p_mechanic_id);
-  v_from := coalesce(p_from, (p_now AT TIME ZONE v_zone)::date);
+  v_from := coalesce(p_from, (app_private.now() AT TIME ZONE v_zone)::date);
   v_days := coalesce(p_days, (app_private.booking_settings()).calendar_days);
   IF v_days NOT BETWEEN 1 AND 366 THEN
     PERFORM app_private.raise_error(422, 'invalid_value', 'days must be between 1 and 366',
@@ -308,14 +329,14 @@ BEGIN
   SELECT d.day, coalesce(count(*) FILTER (WHERE g.available), 0)::int, count(g.starts_at)::int
   FROM (SELECT v_from + i AS day FROM generate_series(0, v_days - 1) i) d
   LEFT JOIN app_private.slot_grid(p_mechanic_id, v_from, v_from + v_days - 1,
-                                  app_private.plan_duration(p_plan_code), p_now) g ON g.local_date = d.day
+                                  app_private.plan_duration(p_plan_code)) g ON g.local_date = d.day
   GROUP BY d.day
   ORDER BY d.day;
 END
 $$;
-COMMENT ON FUNCTION api.mechanic_calendar(uuid, date, int, text, timestamptz) IS
+COMMENT ON FUNCTION api.mechanic_calendar(uuid, date, int, text) IS
 'Per local day from p_from (default mechanic''s today) for p_days (default 30): available_slots and total_slots for the plan. Any role. Raises 404 mechanic_not_found, 422 unknown_plan/invalid_value.';
-GRANT EXECUTE ON FUNCTION api.mechanic_calendar(uuid, date, int, text, timestamptz)
+GRANT EXECUTE ON FUNCTION api.mechanic_calendar(uuid, date, int, text)
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
 
 -- parse_time(text, field): a local wall-clock time from JSON text; raises 422 invalid_value.
@@ -349,18 +370,3 @@ BEGIN
 END
 $$;
 
--- lock_mechanic_time(mechanic): THE guarantee for a mechanic's time. Everything that occupies or
--- removes a mechanic's time (a booking, a hold, a reschedule, time off, weekly hours, workshop hours,
--- going off shift, accepting an offer) takes this lock first, then checks, then writes, all in one
--- transaction; so no two of them can both pass their check where they conflict. A transaction-level
--- advisory lock: no row is written, it is released at commit or rollback, and writers for other
--- mechanics never wait. Key: the first 8 bytes of the uuid in advisory-lock class 20 (booking band);
--- a hash collision only makes two mechanics' writers wait for each other. Owner only.
-CREATE OR REPLACE FUNCTION app_private.lock_mechanic_time(p_mechanic_id uuid) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
-BEGIN
-  IF p_mechanic_id IS NOT NULL THEN
-    PERFORM pg_catalog.pg_advisory_xact_lock(20, pg_catalog.hashtext(p_mechanic_id::text));
-  END IF;
-END
-$$;

@@ -2,11 +2,15 @@
 --
 -- Conflicts: holds are rows of app.sessions with status 'held', so the exclusion constraints
 -- sessions_no_mechanic_overlap / sessions_no_customer_overlap are the one guarantee for holds and
--- bookings alike. The checks below only produce the friendly 409 slot_unavailable first; under
+-- bookings alike. Opening hours and time off are checked by the trigger sessions_occupy_mechanic_time
+-- (db/triggers/10_mechanic_time.sql) under the mechanic's lock (app_private.lock_mechanic_time),
+-- which every function here takes before its checks (order: customer row, then mechanic locks, then
+-- session rows). The checks below only produce the friendly 409 slot_unavailable first; under
 -- concurrency the constraint fires (SQLSTATE 23P01, constraint name) and the API maps it to the
 -- same 409. Expired holds stay in the constraint until released (a constraint cannot depend on
 -- "now"), so every function that claims time first releases the expired holds in its way, in the
 -- same transaction; api.release_expired_holds() (pg_cron, every minute) sweeps the rest.
+-- "Now" is app_private.now(), the trusted clock, read once per call (v_now).
 
 -- session_json(session): the public shape of a session / hold. Owner only.
 CREATE OR REPLACE FUNCTION app_private.session_json(p_session app.sessions) RETURNS jsonb
@@ -33,45 +37,46 @@ BEGIN
 END
 $$;
 
--- require_schedule_time(at, now): raises 422 past_time ("Cannot schedule in the past"),
--- 422 too_short_notice or 422 beyond_horizon.
-CREATE OR REPLACE FUNCTION app_private.require_schedule_time(p_at timestamptz, p_now timestamptz) RETURNS void
+-- require_schedule_time(at): raises 422 past_time ("Cannot schedule in the past"),
+-- 422 too_short_notice or 422 beyond_horizon (as of now).
+CREATE OR REPLACE FUNCTION app_private.require_schedule_time(p_at timestamptz) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
   v_settings app.booking_settings := app_private.booking_settings();
+  v_now constant timestamptz := app_private.now();
 BEGIN
-  IF p_at < p_now THEN
+  IF p_at < v_now THEN
     PERFORM app_private.raise_error(422, 'past_time', 'Cannot schedule in the past',
-      jsonb_build_object('field', 'scheduled_for', 'scheduled_for', p_at, 'now', p_now));
-  ELSIF p_at < p_now + v_settings.min_notice THEN
+      jsonb_build_object('field', 'scheduled_for', 'scheduled_for', p_at, 'now', v_now));
+  ELSIF p_at < v_now + v_settings.min_notice THEN
     PERFORM app_private.raise_error(422, 'too_short_notice',
       format('Appointments must be booked at least %s ahead', v_settings.min_notice),
-      jsonb_build_object('field', 'scheduled_for', 'earliest', p_now + v_settings.min_notice));
-  ELSIF p_at > p_now + v_settings.booking_horizon THEN
+      jsonb_build_object('field', 'scheduled_for', 'earliest', v_now + v_settings.min_notice));
+  ELSIF p_at > v_now + v_settings.booking_horizon THEN
     PERFORM app_private.raise_error(422, 'beyond_horizon',
       format('Appointments can be booked at most %s ahead', v_settings.booking_horizon),
-      jsonb_build_object('field', 'scheduled_for', 'latest', p_now + v_settings.booking_horizon));
+      jsonb_build_object('field', 'scheduled_for', 'latest', v_now + v_settings.booking_horizon));
   END IF;
 END
 $$;
 
--- release_expired_holds_in_way(mechanic, customer, range, now): cancel (reason 'expired') the holds
--- that lapsed by `now` and overlap `range` for this mechanic or customer, so they stop counting in
+-- release_expired_holds_in_way(mechanic, customer, range): cancel (reason 'expired') the holds
+-- that lapsed by now and overlap `range` for this mechanic or customer, so they stop counting in
 -- the exclusion constraints. Owner only.
 CREATE OR REPLACE FUNCTION app_private.release_expired_holds_in_way(p_mechanic_id uuid, p_customer_id uuid,
-                                                                    p_range tstzrange, p_now timestamptz)
+                                                                    p_range tstzrange)
 RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
   UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
-  WHERE s.status = 'held' AND s.hold_expires_at <= p_now AND s.period && p_range
+  WHERE s.status = 'held' AND s.hold_expires_at <= app_private.now() AND s.period && p_range
     AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id);
 END
 $$;
 
--- upcoming_appointment(customer, now, except): the customer's next scheduled appointment (not yet
+-- upcoming_appointment(customer, except): the customer's next scheduled appointment (not yet
 -- over) other than `except`, as JSON; NULL when none. Owner only.
-CREATE OR REPLACE FUNCTION app_private.upcoming_appointment(p_customer_id uuid, p_now timestamptz, p_except uuid)
+CREATE OR REPLACE FUNCTION app_private.upcoming_appointment(p_customer_id uuid, p_except uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
@@ -80,7 +85,7 @@ BEGIN
   SELECT * INTO v
   FROM app.sessions s
   WHERE s.customer_id = p_customer_id AND s.scheduled_for IS NOT NULL
-    AND s.status IN ('scheduled', 'pending', 'waiting', 'active') AND s.ends_at > p_now
+    AND s.status = ANY (app_private.upcoming_statuses()) AND s.ends_at > app_private.now()
     AND s.id IS DISTINCT FROM p_except
   ORDER BY s.scheduled_for
   LIMIT 1;
@@ -91,30 +96,29 @@ BEGIN
 END
 $$;
 
--- require_slot(mechanic, customer, range, now, except): friendly check before claiming time:
--- releases lapsed holds in the way, then raises 409 slot_unavailable (detail: reasons) when the
--- mechanic is not available, or 409 customer_overlap when the customer has another booking
--- overlapping (the same codes the API gives for the two exclusion constraints). Owner only.
+-- require_slot(mechanic, customer, range, except): friendly check before claiming time, called with
+-- the mechanic's lock held: releases lapsed holds in the way, then raises 409 slot_unavailable
+-- (detail reasons ['overlapping_booking']) when the mechanic has another booking or live hold there,
+-- or 409 customer_overlap when the customer has another booking overlapping (the same codes the API
+-- gives for the two exclusion constraints). Opening hours and time off are NOT checked here: the
+-- trigger sessions_occupy_mechanic_time checks them once, for every writer (see its comment);
+-- notice and horizon are checked by require_schedule_time (422). Owner only.
 CREATE OR REPLACE FUNCTION app_private.require_slot(p_mechanic_id uuid, p_customer_id uuid, p_range tstzrange,
-                                                    p_now timestamptz, p_except uuid, p_check_rules boolean DEFAULT true)
+                                                    p_except uuid)
 RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
-  v_reasons text[];
   v_other uuid;
 BEGIN
-  PERFORM app_private.release_expired_holds_in_way(p_mechanic_id, p_customer_id, p_range, p_now);
-  IF p_mechanic_id IS NOT NULL AND p_check_rules THEN
-    v_reasons := app_private.slot_reasons(p_mechanic_id, p_range, p_now, p_except);
-    IF cardinality(v_reasons) > 0 THEN
-      PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
-        jsonb_build_object('mechanic_id', p_mechanic_id, 'starts_at', lower(p_range), 'ends_at', upper(p_range),
-                           'reasons', to_jsonb(v_reasons)));
-    END IF;
+  PERFORM app_private.release_expired_holds_in_way(p_mechanic_id, p_customer_id, p_range);
+  IF p_mechanic_id IS NOT NULL AND p_range && app_private.mechanic_busy(p_mechanic_id, p_range, p_except) THEN
+    PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
+      jsonb_build_object('mechanic_id', p_mechanic_id, 'starts_at', lower(p_range), 'ends_at', upper(p_range),
+                         'reasons', jsonb_build_array('overlapping_booking')));
   END IF;
   SELECT s.id INTO v_other
   FROM app.sessions s
-  WHERE s.customer_id = p_customer_id AND s.status IN ('held', 'scheduled', 'pending', 'waiting', 'active')
+  WHERE s.customer_id = p_customer_id AND s.status = ANY (app_private.blocking_statuses())
     AND s.period && p_range AND s.id IS DISTINCT FROM p_except
   LIMIT 1;
   IF v_other IS NOT NULL THEN
@@ -167,8 +171,7 @@ CREATE OR REPLACE FUNCTION api.create_session(
   p_special_requests text DEFAULT NULL,
   p_file_refs jsonb DEFAULT '[]',
   p_metadata jsonb DEFAULT '{}',
-  p_customer_id uuid DEFAULT NULL,
-  p_now timestamptz DEFAULT now())
+  p_customer_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -187,16 +190,21 @@ DECLARE
   v_session app.sessions;
   v_meta jsonb := coalesce(p_metadata, '{}');
   v_make text;
+  v_now constant timestamptz := app_private.now();
 BEGIN
   -- One booking transaction per customer at a time: the duplicate rule cannot be raced.
   SELECT * INTO v_cust FROM app.customers c WHERE c.user_id = v_customer FOR NO KEY UPDATE;
 
   IF p_hold_id IS NOT NULL THEN
+    -- the held mechanic's lock before the hold's row lock (the lock order: customer, mechanic, rows);
+    -- a hold's mechanic never changes, so reading it unlocked first is safe
+    PERFORM app_private.lock_mechanic_time(
+      (SELECT s.mechanic_id FROM app.sessions s WHERE s.id = p_hold_id AND s.customer_id = v_customer));
     SELECT * INTO v_hold FROM app.sessions s WHERE s.id = p_hold_id AND s.customer_id = v_customer FOR UPDATE;
     IF v_hold.id IS NULL OR (v_hold.status <> 'held' AND v_hold.cancel_reason IS DISTINCT FROM 'expired') THEN
       PERFORM app_private.raise_error(404, 'hold_not_found', 'Slot hold not found', jsonb_build_object('hold_id', p_hold_id));
     END IF;
-    IF v_hold.status <> 'held' OR v_hold.hold_expires_at <= p_now THEN
+    IF v_hold.status <> 'held' OR v_hold.hold_expires_at <= v_now THEN
       PERFORM app_private.raise_error(409, 'hold_expired', 'The slot hold has expired; please pick the slot again',
         jsonb_build_object('hold_id', p_hold_id, 'expired_at', v_hold.hold_expires_at));
     END IF;
@@ -264,28 +272,28 @@ BEGIN
       PERFORM app_private.raise_error(409, 'mechanic_offline', 'That mechanic is offline; schedule instead',
         jsonb_build_object('mechanic_id', v_mechanic));
     END IF;
-    v_range := tstzrange(p_now, p_now + v_duration, '[)');
-    PERFORM app_private.require_slot(NULL, v_customer, v_range, p_now, NULL);
+    v_range := tstzrange(v_now, v_now + v_duration, '[)');
+    PERFORM app_private.require_slot(NULL, v_customer, v_range, NULL);
     INSERT INTO app.sessions (customer_id, plan_code, type, service_mode, vehicle_id, is_advice_only, concern,
                               concern_category, is_urgent, preparation_notes, special_requests, file_refs,
                               scheduled_for, ends_at, status, metadata, created_at)
     VALUES (v_customer, v_plan, p_type, v_mode, p_vehicle_id, coalesce(p_is_advice_only, false), btrim(p_concern),
             p_concern_category, coalesce(p_is_urgent, false), p_preparation_notes, p_special_requests,
-            coalesce(p_file_refs, '[]'), NULL, p_now + v_duration, 'pending',
-            v_meta || jsonb_strip_nulls(jsonb_build_object('preferred_mechanic_id', v_mechanic)), p_now)
+            coalesce(p_file_refs, '[]'), NULL, v_now + v_duration, 'pending',
+            v_meta || jsonb_strip_nulls(jsonb_build_object('preferred_mechanic_id', v_mechanic)), v_now)
     RETURNING * INTO v_session;
     IF v_mechanic IS NOT NULL THEN
       INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, offered_at)
-      VALUES (v_session.id, v_mechanic, 'offered', 'high', p_now);
+      VALUES (v_session.id, v_mechanic, 'offered', 'high', v_now);
     END IF;
     RETURN app_private.session_json(v_session);
   END IF;
 
   ---------------------------------------------------------------- scheduled
   IF p_hold_id IS NULL THEN
-    PERFORM app_private.require_schedule_time(v_at, p_now);
+    PERFORM app_private.require_schedule_time(v_at);
   END IF;
-  v_existing := app_private.upcoming_appointment(v_customer, p_now, NULL);
+  v_existing := app_private.upcoming_appointment(v_customer, NULL);
   IF v_existing IS NOT NULL THEN
     PERFORM app_private.raise_error(409, 'duplicate_booking',
       'You already have an upcoming appointment; reschedule it instead', v_existing);
@@ -303,8 +311,9 @@ BEGIN
     WHERE s.id = p_hold_id
     RETURNING * INTO v_session;
   ELSE
+    PERFORM app_private.lock_mechanic_time(v_mechanic);   -- no-op without a mechanic (deferred matching)
     PERFORM app_private.require_on_grid(v_mechanic, v_at, v_duration);  -- 422 off_grid (SPEC §4)
-    PERFORM app_private.require_slot(v_mechanic, v_customer, v_range, p_now, NULL);
+    PERFORM app_private.require_slot(v_mechanic, v_customer, v_range, NULL);
     IF v_mechanic IS NULL THEN
       v_meta := v_meta || jsonb_build_object(
         'matching_deferred', true,
@@ -321,13 +330,13 @@ BEGIN
     VALUES (v_customer, v_mechanic, v_plan, p_type, v_mode, p_vehicle_id, coalesce(p_is_advice_only, false),
             btrim(p_concern), p_concern_category, false, p_preparation_notes, p_special_requests,
             coalesce(p_file_refs, '[]'), v_at, v_at + v_duration, 'scheduled', v_meta,
-            CASE WHEN v_mechanic IS NULL THEN v_at - (app_private.booking_settings()).matching_lead END, p_now)
+            CASE WHEN v_mechanic IS NULL THEN v_at - (app_private.booking_settings()).matching_lead END, v_now)
     RETURNING * INTO v_session;
   END IF;
 
   IF v_mechanic IS NOT NULL THEN
     INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, offered_at, responded_at)
-    VALUES (v_session.id, v_mechanic, 'scheduled', 'high', p_now, p_now);
+    VALUES (v_session.id, v_mechanic, 'scheduled', 'high', v_now, v_now);
   END IF;
   RETURN app_private.session_json(v_session);
 EXCEPTION WHEN deadlock_detected THEN
@@ -338,12 +347,12 @@ EXCEPTION WHEN deadlock_detected THEN
                                   jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
 END
 $$;
-COMMENT ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid, timestamptz) IS
+COMMENT ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid) IS
 'The session factory (immediate when p_scheduled_for is NULL, else scheduled; p_mechanic_id or p_hold_id for a chosen mechanic, else deferred matching). Customers book for themselves, admins pass p_customer_id. Returns the session as JSON. Raises 403 forbidden; 404 customer_not_found/mechanic_not_found/hold_not_found; 422 missing_field/invalid_value/unknown_plan/vehicle_not_yours/past_time/too_short_notice/beyond_horizon/in_person_unavailable/hold_mismatch/off_grid (detail.nearest); 409 duplicate_booking (detail = existing appointment)/slot_unavailable/customer_overlap/hold_expired/mechanic_offline; 23P01 sessions_no_mechanic_overlap/sessions_no_customer_overlap.';
-GRANT EXECUTE ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid, timestamptz)
+GRANT EXECUTE ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid)
   TO autodoc_customer, autodoc_admin;
 
--- api.hold_slot(mechanic, starts_at, plan?, service_mode?, customer?, hold_for?, now?): hold a slot
+-- api.hold_slot(mechanic, starts_at, plan?, service_mode?, customer?, hold_for?): hold a slot
 -- for the customer while they pay (default 10 minutes, from the settings). The hold is a session
 -- row with status 'held', so it blocks other bookings through the same exclusion constraint.
 -- A customer has at most one hold: a new hold releases the previous one. Returns
@@ -353,7 +362,7 @@ GRANT EXECUTE ON FUNCTION api.create_session(text, text, text, text, uuid, boole
 -- 409 duplicate_booking/slot_unavailable/customer_overlap; 23P01 on a lost race.
 CREATE OR REPLACE FUNCTION api.hold_slot(p_mechanic_id uuid, p_starts_at timestamptz,
   p_plan_code text DEFAULT 'standard', p_service_mode text DEFAULT 'online', p_customer_id uuid DEFAULT NULL,
-  p_hold_for interval DEFAULT NULL, p_now timestamptz DEFAULT now())
+  p_hold_for interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -363,6 +372,7 @@ DECLARE
   v_hold_for interval := coalesce(p_hold_for, (app_private.booking_settings()).hold_duration);
   v_existing jsonb;
   v_hold app.sessions;
+  v_now constant timestamptz := app_private.now();
 BEGIN
   PERFORM 1 FROM app.customers c WHERE c.user_id = v_customer FOR NO KEY UPDATE;
   IF p_mechanic_id IS NULL OR p_starts_at IS NULL THEN
@@ -381,23 +391,24 @@ BEGIN
     PERFORM app_private.raise_error(422, 'in_person_unavailable', 'This mechanic has no workshop for in-person service',
       jsonb_build_object('field', 'service_mode', 'mechanic_id', p_mechanic_id));
   END IF;
-  PERFORM app_private.require_schedule_time(p_starts_at, p_now);
-  v_existing := app_private.upcoming_appointment(v_customer, p_now, NULL);
+  PERFORM app_private.require_schedule_time(p_starts_at);
+  v_existing := app_private.upcoming_appointment(v_customer, NULL);
   IF v_existing IS NOT NULL THEN
     PERFORM app_private.raise_error(409, 'duplicate_booking',
       'You already have an upcoming appointment; reschedule it instead', v_existing);
   END IF;
+  PERFORM app_private.lock_mechanic_time(p_mechanic_id);   -- before any session row is locked
   -- one hold per customer: a new pick replaces the previous one
   UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'customer'
   WHERE s.customer_id = v_customer AND s.status = 'held';
 
   v_range := tstzrange(p_starts_at, p_starts_at + v_duration, '[)');
   PERFORM app_private.require_on_grid(p_mechanic_id, p_starts_at, v_duration, 'starts_at');  -- 422 off_grid
-  PERFORM app_private.require_slot(p_mechanic_id, v_customer, v_range, p_now, NULL);
+  PERFORM app_private.require_slot(p_mechanic_id, v_customer, v_range, NULL);
   INSERT INTO app.sessions (customer_id, mechanic_id, plan_code, service_mode, scheduled_for, ends_at, status,
                             hold_expires_at, created_at)
   VALUES (v_customer, p_mechanic_id, coalesce(p_plan_code, 'standard'), coalesce(p_service_mode, 'online'),
-          p_starts_at, p_starts_at + v_duration, 'held', p_now + v_hold_for, p_now)
+          p_starts_at, p_starts_at + v_duration, 'held', v_now + v_hold_for, v_now)
   RETURNING * INTO v_hold;
   RETURN jsonb_build_object('hold_id', v_hold.id, 'expires_at', v_hold.hold_expires_at,
                             'mechanic_id', v_hold.mechanic_id, 'starts_at', v_hold.scheduled_for,
@@ -408,14 +419,15 @@ EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion const
                                   jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
 END
 $$;
-COMMENT ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval, timestamptz) IS
+COMMENT ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval) IS
 'Hold a slot for the calling customer (admins: p_customer_id) for 10 minutes by default; blocks other bookings via sessions_no_mechanic_overlap. One hold per customer (a new hold releases the previous). Returns {hold_id, expires_at, mechanic_id, starts_at, ends_at, plan_code, service_mode}. Raises 403 forbidden, 404 customer_not_found/mechanic_not_found, 422 missing_field/unknown_plan/past_time/too_short_notice/beyond_horizon/in_person_unavailable/invalid_value/off_grid (detail.nearest), 409 duplicate_booking/slot_unavailable/customer_overlap, 23P01 on a lost race.';
-GRANT EXECUTE ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval, timestamptz)
+GRANT EXECUTE ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval)
   TO autodoc_customer, autodoc_admin;
 
--- api.release_hold(hold, now?): the customer gives a hold back (cancel_reason 'customer').
+-- api.release_hold(hold): the customer gives a hold back (cancel_reason 'customer'; 'expired' when
+-- it had lapsed already).
 -- Returns true when released, false when it had already lapsed/been used. Raises 404 hold_not_found.
-CREATE OR REPLACE FUNCTION api.release_hold(p_hold_id uuid, p_now timestamptz DEFAULT now()) RETURNS boolean
+CREATE OR REPLACE FUNCTION api.release_hold(p_hold_id uuid) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_hold app.sessions;
@@ -431,28 +443,28 @@ BEGIN
     RETURN false;
   END IF;
   UPDATE app.sessions s
-  SET status = 'cancelled', cancel_reason = CASE WHEN s.hold_expires_at <= p_now THEN 'expired' ELSE 'customer' END
+  SET status = 'cancelled', cancel_reason = CASE WHEN s.hold_expires_at <= app_private.now() THEN 'expired' ELSE 'customer' END
   WHERE s.id = p_hold_id;
   RETURN true;
 END
 $$;
-COMMENT ON FUNCTION api.release_hold(uuid, timestamptz) IS
+COMMENT ON FUNCTION api.release_hold(uuid) IS
 'Give back a slot hold (the holding customer or an admin). Returns true when released, false when it was already used or released. Raises 404 hold_not_found.';
-GRANT EXECUTE ON FUNCTION api.release_hold(uuid, timestamptz) TO autodoc_customer, autodoc_admin;
+GRANT EXECUTE ON FUNCTION api.release_hold(uuid) TO autodoc_customer, autodoc_admin;
 
--- api.release_expired_holds(now?): cancel (reason 'expired') every hold that lapsed by `now`.
+-- api.release_expired_holds(): cancel (reason 'expired') every hold that lapsed by now.
 -- Safe to run twice, also concurrently: rows another run is releasing are skipped (SKIP LOCKED),
 -- and a released hold no longer matches. Returns how many this run released. Who may call it is
 -- decided by EXECUTE grants alone (worker, admin; pg_cron runs it as the owner), since it only
 -- applies a rule that every booking function applies anyway.
-CREATE OR REPLACE FUNCTION api.release_expired_holds(p_now timestamptz DEFAULT now()) RETURNS int
+CREATE OR REPLACE FUNCTION api.release_expired_holds() RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_count int;
 BEGIN
   WITH due AS (
     SELECT s.id FROM app.sessions s
-    WHERE s.status = 'held' AND s.hold_expires_at <= p_now
+    WHERE s.status = 'held' AND s.hold_expires_at <= app_private.now()
     FOR UPDATE SKIP LOCKED
   )
   UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
@@ -461,11 +473,11 @@ BEGIN
   RETURN v_count;
 END
 $$;
-COMMENT ON FUNCTION api.release_expired_holds(timestamptz) IS
-'Release (cancel with reason expired) every slot hold whose expires_at <= p_now. Idempotent and safe to run concurrently. Returns the number released. pg_cron job autodoc-release-expired-holds (every minute), worker, admin.';
-GRANT EXECUTE ON FUNCTION api.release_expired_holds(timestamptz) TO autodoc_worker, autodoc_admin;
+COMMENT ON FUNCTION api.release_expired_holds() IS
+'Release (cancel with reason expired) every slot hold whose expires_at <= now (the trusted clock). Idempotent and safe to run concurrently. Returns the number released. pg_cron job autodoc-release-expired-holds (every minute), worker, admin.';
+GRANT EXECUTE ON FUNCTION api.release_expired_holds() TO autodoc_worker, autodoc_admin;
 
--- api.reschedule_session(session, scheduled_for, mechanic?, now?): move a scheduled booking to a new
+-- api.reschedule_session(session, scheduled_for, mechanic?): move a scheduled booking to a new
 -- time (and optionally another mechanic) atomically: ONE UPDATE of the session row, so the new slot
 -- is claimed (exclusion constraint) in the same statement that frees the old one; when anything
 -- fails, nothing changes. The booking's customer or an admin. Returns the session JSON.
@@ -474,7 +486,7 @@ GRANT EXECUTE ON FUNCTION api.release_expired_holds(timestamptz) TO autodoc_work
 -- 422 missing_field, past_time, too_short_notice, beyond_horizon, in_person_unavailable, off_grid;
 -- 23P01 sessions_no_mechanic_overlap / sessions_no_customer_overlap on a lost race.
 CREATE OR REPLACE FUNCTION api.reschedule_session(p_session_id uuid, p_scheduled_for timestamptz,
-  p_mechanic_id uuid DEFAULT NULL, p_now timestamptz DEFAULT now())
+  p_mechanic_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -482,15 +494,20 @@ DECLARE
   v_mechanic uuid;
   v_duration interval;
   v_range tstzrange;
+  v_locked uuid[];
+  v_now constant timestamptz := app_private.now();
 BEGIN
   IF p_session_id IS NULL OR p_scheduled_for IS NULL THEN
     PERFORM app_private.raise_error(422, 'missing_field', 'session_id and scheduled_for are required',
       jsonb_build_object('field', CASE WHEN p_session_id IS NULL THEN 'session_id' ELSE 'scheduled_for' END));
   END IF;
-  -- same lock order as the factory (customer row, then the session) so the two never deadlock
+  -- same lock order as the factory (customer row, then the mechanics' time, then the session) so the
+  -- two never deadlock; the old and the new mechanic are locked together, in one global order
   PERFORM 1 FROM app.customers c
   WHERE c.user_id = (SELECT s.customer_id FROM app.sessions s WHERE s.id = p_session_id)
   FOR NO KEY UPDATE;
+  v_locked := ARRAY[(SELECT s.mechanic_id FROM app.sessions s WHERE s.id = p_session_id), p_mechanic_id];
+  PERFORM app_private.lock_mechanics_time(v_locked);
   SELECT * INTO v_s FROM app.sessions s
   WHERE s.id = p_session_id AND s.type IS NOT NULL
     AND ((app_private.current_app_role() = 'customer' AND s.customer_id = app_private.current_user_id())
@@ -504,7 +521,10 @@ BEGIN
     PERFORM app_private.raise_error(409, 'not_reschedulable', format('A session that is %s cannot be rescheduled', v_s.status),
       jsonb_build_object('session_id', v_s.id, 'status', v_s.status));
   END IF;
-  PERFORM app_private.require_schedule_time(p_scheduled_for, p_now);
+  PERFORM app_private.require_schedule_time(p_scheduled_for);
+  IF v_s.mechanic_id IS NOT NULL AND NOT v_s.mechanic_id = ANY (v_locked) THEN
+    PERFORM app_private.lock_mechanic_time(v_s.mechanic_id);   -- matching assigned one meanwhile
+  END IF;
   v_mechanic := coalesce(p_mechanic_id, v_s.mechanic_id);
   IF v_mechanic IS NOT NULL THEN
     PERFORM app_private.require_mechanic(v_mechanic);
@@ -517,7 +537,7 @@ BEGIN
   v_duration := v_s.ends_at - v_s.scheduled_for;
   v_range := tstzrange(p_scheduled_for, p_scheduled_for + v_duration, '[)');
   PERFORM app_private.require_on_grid(v_mechanic, p_scheduled_for, v_duration);  -- 422 off_grid (SPEC §4)
-  PERFORM app_private.require_slot(v_mechanic, v_s.customer_id, v_range, p_now, v_s.id);
+  PERFORM app_private.require_slot(v_mechanic, v_s.customer_id, v_range, v_s.id);
 
   PERFORM set_config('autodoc.event_metadata', jsonb_build_object('reason', 'reschedule')::text, true);
   UPDATE app.sessions s
@@ -533,7 +553,7 @@ BEGIN
     UPDATE app.session_assignments a SET status = 'withdrawn'
     WHERE a.session_id = v_s.id AND a.mechanic_id <> v_mechanic AND a.status = 'scheduled';
     INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, offered_at, responded_at)
-    VALUES (v_s.id, v_mechanic, 'scheduled', 'high', p_now, p_now)
+    VALUES (v_s.id, v_mechanic, 'scheduled', 'high', v_now, v_now)
     ON CONFLICT (session_id, mechanic_id) DO UPDATE SET status = 'scheduled', responded_at = excluded.responded_at;
   END IF;
   RETURN app_private.session_json(v_s);
@@ -542,9 +562,9 @@ EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion const
                                   jsonb_build_object('reasons', jsonb_build_array('concurrent_booking')));
 END
 $$;
-COMMENT ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid, timestamptz) IS
+COMMENT ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid) IS
 'Move a scheduled appointment to p_scheduled_for (optionally to p_mechanic_id) atomically: one UPDATE claims the new slot and frees the old; on any error nothing changes. The booking''s customer or an admin. Returns the session JSON. Raises 404 session_not_found, 409 not_reschedulable/slot_unavailable/customer_overlap, 422 missing_field/past_time/too_short_notice/beyond_horizon/in_person_unavailable/off_grid (detail.nearest), 23P01 on a lost race.';
-GRANT EXECUTE ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid, timestamptz) TO autodoc_customer, autodoc_admin;
+GRANT EXECUTE ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid) TO autodoc_customer, autodoc_admin;
 
 -- transition_session(session, to, cancel_reason?, event metadata?): THE way functions change a
 -- session's status (the lifecycle trigger checks the transition; the audit trigger logs it with
@@ -626,12 +646,11 @@ LANGUAGE sql STABLE AS $$
 $$;
 GRANT EXECUTE ON FUNCTION app_private.appointments() TO autodoc_customer, autodoc_mechanic, autodoc_admin;
 
--- api.my_appointments(scope?, now?, limit?): the caller's appointments (customers: theirs,
+-- api.my_appointments(scope?, limit?): the caller's appointments (customers: theirs,
 -- mechanics: the ones booked with them, admins: all), holds excluded. scope 'upcoming' (not over
 -- and not cancelled/completed; soonest first), 'past' (latest first) or 'all'.
 -- Raises 422 invalid_value.
-CREATE OR REPLACE FUNCTION api.my_appointments(p_scope text DEFAULT 'upcoming', p_now timestamptz DEFAULT now(),
-                                               p_limit int DEFAULT 100)
+CREATE OR REPLACE FUNCTION api.my_appointments(p_scope text DEFAULT 'upcoming', p_limit int DEFAULT 100)
 RETURNS TABLE (id uuid, status text, type text, service_mode text, plan_code text, plan_name text, price_cents int,
                starts_at timestamptz, scheduled_for timestamptz, ends_at timestamptz, is_immediate boolean,
                customer_id uuid, mechanic_id uuid, mechanic_name text, workshop_id uuid, workshop_name text,
@@ -648,17 +667,17 @@ BEGIN
           WHEN 'mechanic' THEN a.mechanic_id = app_private.current_user_id()
           ELSE true END
     AND CASE p_scope
-          WHEN 'upcoming' THEN a.status IN ('scheduled', 'pending', 'waiting', 'active') AND a.ends_at > p_now
-          WHEN 'past' THEN a.status IN ('completed', 'cancelled') OR a.ends_at <= p_now
+          WHEN 'upcoming' THEN a.status = ANY (app_private.upcoming_statuses()) AND a.ends_at > app_private.now()
+          WHEN 'past' THEN a.status = ANY (app_private.final_statuses()) OR a.ends_at <= app_private.now()
           ELSE true END
   ORDER BY CASE WHEN p_scope = 'upcoming' THEN a.starts_at END ASC,
            a.starts_at DESC
   LIMIT greatest(coalesce(p_limit, 100), 0);
 END
 $$;
-COMMENT ON FUNCTION api.my_appointments(text, timestamptz, int) IS
+COMMENT ON FUNCTION api.my_appointments(text, int) IS
 'The caller''s appointments (customer: own; mechanic: booked with them; admin: all), holds excluded; p_scope upcoming (soonest first) | past (latest first) | all. RLS decides visibility. Raises 422 invalid_value.';
-GRANT EXECUTE ON FUNCTION api.my_appointments(text, timestamptz, int) TO autodoc_customer, autodoc_mechanic, autodoc_admin;
+GRANT EXECUTE ON FUNCTION api.my_appointments(text, int) TO autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.get_appointment(id): one appointment visible to the caller (RLS), same columns as
 -- api.my_appointments. Raises 404 session_not_found.

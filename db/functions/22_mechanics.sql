@@ -21,7 +21,10 @@ $$;
 -- p_blocks: JSON array of {"day_of_week": 0-6, "start_time": "09:00", "end_time": "17:00"} (local
 -- times in the mechanic's zone; end <= start ends next day); [] = no hours defined (default window).
 -- The mechanic themselves (p_mechanic_id NULL) or an admin. Returns the number of blocks.
--- Raises 403 forbidden, 404 mechanic_not_found, 409 workshop_mechanic, 422 invalid_value/missing_field.
+-- Shrinking the hours under booked sessions is refused (the deferred trigger
+-- blocks_keep_bookings_inside_hours checks the final set of blocks; this function asks for that check
+-- before it returns). Raises 403 forbidden, 404 mechanic_not_found, 409 workshop_mechanic,
+-- 409 hours_conflict (detail.sessions), 422 invalid_value/missing_field.
 CREATE OR REPLACE FUNCTION api.set_availability_blocks(p_mechanic_id uuid, p_blocks jsonb) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -29,7 +32,8 @@ DECLARE
   v_block jsonb;
   v_count int := 0;
 BEGIN
-  IF (SELECT m.workshop_id FROM app.mechanics m WHERE m.user_id = v_id FOR UPDATE) IS NOT NULL THEN
+  PERFORM app_private.lock_mechanic_time(v_id);   -- first: see "Who may change a mechanic's time"
+  IF (SELECT m.workshop_id FROM app.mechanics m WHERE m.user_id = v_id) IS NOT NULL THEN
     PERFORM app_private.raise_error(409, 'workshop_mechanic', 'Workshop mechanics follow the workshop''s hours',
       jsonb_build_object('mechanic_id', v_id));
   END IF;
@@ -49,24 +53,28 @@ BEGIN
     ON CONFLICT (mechanic_id, day_of_week, start_time) DO UPDATE SET end_time = excluded.end_time;
     v_count := v_count + 1;
   END LOOP;
+  -- run the deferred hours check now, on the final blocks, so a conflict is this call's 409
+  SET CONSTRAINTS app.blocks_keep_bookings_inside_hours IMMEDIATE;
+  SET CONSTRAINTS app.blocks_keep_bookings_inside_hours DEFERRED;
   RETURN v_count;
 END
 $$;
 COMMENT ON FUNCTION api.set_availability_blocks(uuid, jsonb) IS
-'Replace an independent mechanic''s weekly availability blocks: p_blocks = [{"day_of_week":0-6 (0=Sunday),"start_time":"09:00","end_time":"17:00"}, ...] in the mechanic''s zone (end <= start ends next day; [] = default 09:00-18:00 daily). The mechanic (p_mechanic_id NULL) or an admin. Returns blocks written. Raises 403 forbidden, 404 mechanic_not_found, 409 workshop_mechanic, 422 invalid_value/missing_field.';
+'Replace an independent mechanic''s weekly availability blocks: p_blocks = [{"day_of_week":0-6 (0=Sunday),"start_time":"09:00","end_time":"17:00"}, ...] in the mechanic''s zone (end <= start ends next day; [] = default 09:00-18:00 daily). Refused when booked sessions (not yet over) would fall outside the new hours. The mechanic (p_mechanic_id NULL) or an admin. Returns blocks written. Raises 403 forbidden, 404 mechanic_not_found, 409 workshop_mechanic, 409 hours_conflict (detail.sessions), 422 invalid_value/missing_field.';
 GRANT EXECUTE ON FUNCTION api.set_availability_blocks(uuid, jsonb) TO autodoc_mechanic, autodoc_admin;
 
--- api.add_time_off(start, end, reason?, mechanic?, now?): time off for the mechanic (themselves, or an
--- admin naming one). Refuses to overlap booked sessions (cancel or move them first).
--- Returns the time-off id. Raises 403 forbidden, 404 mechanic_not_found, 409 time_off_conflicts
--- (detail: the sessions), 422 missing_field/invalid_range/past_time.
+-- api.add_time_off(start, end, reason?, mechanic?): time off for the mechanic (themselves, or an
+-- admin naming one). Refuses to overlap booked sessions or live holds (cancel or move them first):
+-- the trigger mechanic_time_off_keeps_bookings takes the mechanic's lock and checks, for this
+-- function and for direct INSERTs alike. Returns the time-off id. Raises 403 forbidden,
+-- 404 mechanic_not_found, 409 time_off_conflicts (detail: the sessions), 422 missing_field/
+-- invalid_range/past_time.
 CREATE OR REPLACE FUNCTION api.add_time_off(p_start_date timestamptz, p_end_date timestamptz, p_reason text DEFAULT NULL,
-  p_mechanic_id uuid DEFAULT NULL, p_now timestamptz DEFAULT now())
+  p_mechanic_id uuid DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_id uuid := app_private.acting_mechanic(p_mechanic_id);
-  v_conflicts jsonb;
   v_time_off uuid;
 BEGIN
   IF p_start_date IS NULL OR p_end_date IS NULL THEN
@@ -77,30 +85,19 @@ BEGIN
     PERFORM app_private.raise_error(422, 'invalid_range', 'end_date must be after start_date',
       jsonb_build_object('start_date', p_start_date, 'end_date', p_end_date));
   END IF;
-  IF p_end_date <= p_now THEN
+  IF p_end_date <= app_private.now() THEN
     PERFORM app_private.raise_error(422, 'past_time', 'Cannot schedule in the past', '{"field": "end_date"}');
   END IF;
-  PERFORM 1 FROM app.mechanics m WHERE m.user_id = v_id FOR NO KEY UPDATE;
-  SELECT jsonb_agg(jsonb_build_object('session_id', s.id, 'starts_at', lower(s.period), 'ends_at', s.ends_at,
-                                      'status', s.status) ORDER BY lower(s.period))
-  INTO v_conflicts
-  FROM app.sessions s
-  WHERE s.mechanic_id = v_id AND s.status IN ('held', 'scheduled', 'pending', 'waiting', 'active')
-    AND s.period && tstzrange(p_start_date, p_end_date, '[)')
-    AND NOT (s.status = 'held' AND s.hold_expires_at <= p_now);
-  IF v_conflicts IS NOT NULL THEN
-    PERFORM app_private.raise_error(409, 'time_off_conflicts', 'The time off overlaps booked sessions',
-      jsonb_build_object('sessions', v_conflicts));
-  END IF;
+  PERFORM app_private.lock_mechanic_time(v_id);   -- the trigger locks again (free) and checks
   INSERT INTO app.mechanic_time_off (mechanic_id, start_date, end_date, reason)
   VALUES (v_id, p_start_date, p_end_date, p_reason)
   RETURNING id INTO v_time_off;
   RETURN v_time_off;
 END
 $$;
-COMMENT ON FUNCTION api.add_time_off(timestamptz, timestamptz, text, uuid, timestamptz) IS
-'Add time off [p_start_date, p_end_date) for the calling mechanic (admins: p_mechanic_id). Refuses to overlap booked sessions. Returns the id. Raises 403 forbidden, 404 mechanic_not_found, 409 time_off_conflicts (detail.sessions), 422 missing_field/invalid_range/past_time.';
-GRANT EXECUTE ON FUNCTION api.add_time_off(timestamptz, timestamptz, text, uuid, timestamptz) TO autodoc_mechanic, autodoc_admin;
+COMMENT ON FUNCTION api.add_time_off(timestamptz, timestamptz, text, uuid) IS
+'Add time off [p_start_date, p_end_date) for the calling mechanic (admins: p_mechanic_id). Refuses to overlap booked sessions or live slot holds. Returns the id. Raises 403 forbidden, 404 mechanic_not_found, 409 time_off_conflicts (detail.sessions), 422 missing_field/invalid_range/past_time.';
+GRANT EXECUTE ON FUNCTION api.add_time_off(timestamptz, timestamptz, text, uuid) TO autodoc_mechanic, autodoc_admin;
 
 -- api.remove_time_off(id): delete one time-off entry of the calling mechanic (or any, for admins).
 -- Raises 404 time_off_not_found.
@@ -120,39 +117,55 @@ COMMENT ON FUNCTION api.remove_time_off(uuid) IS
 'Delete a time-off entry (the mechanic''s own; admins any). Raises 403 forbidden, 404 time_off_not_found.';
 GRANT EXECUTE ON FUNCTION api.remove_time_off(uuid) TO autodoc_mechanic, autodoc_admin;
 
--- api.my_time_off(now?): the calling mechanic's current and future time off (admins: everyone's).
+-- api.my_time_off(): the calling mechanic's current and future time off (admins: everyone's).
 -- SECURITY INVOKER (RLS).
-CREATE OR REPLACE FUNCTION api.my_time_off(p_now timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION api.my_time_off()
 RETURNS TABLE (id uuid, mechanic_id uuid, start_date timestamptz, end_date timestamptz, reason text)
 LANGUAGE sql STABLE SET search_path = '' AS $$
   SELECT t.id, t.mechanic_id, t.start_date, t.end_date, t.reason
   FROM app.mechanic_time_off t
-  WHERE t.end_date > p_now
+  WHERE t.end_date > app_private.now()
   ORDER BY t.start_date
 $$;
-COMMENT ON FUNCTION api.my_time_off(timestamptz) IS
+COMMENT ON FUNCTION api.my_time_off() IS
 'Current and future time off the caller may see (mechanic: own; admin: all), soonest first.';
-GRANT EXECUTE ON FUNCTION api.my_time_off(timestamptz) TO autodoc_mechanic, autodoc_admin;
+GRANT EXECUTE ON FUNCTION api.my_time_off() TO autodoc_mechanic, autodoc_admin;
 
--- api.set_shift(on_shift, mechanic?, now?): go on or off shift (currently_on_shift, the online
--- flag). The mechanic themselves or an admin. Returns {mechanic_id, currently_on_shift,
--- shift_changed_at, changed}. Raises 403 forbidden, 404 mechanic_not_found, 422 missing_field.
-CREATE OR REPLACE FUNCTION api.set_shift(p_on_shift boolean, p_mechanic_id uuid DEFAULT NULL,
-                                         p_now timestamptz DEFAULT now())
+-- api.set_shift(on_shift, mechanic?): go on or off shift (currently_on_shift, the online flag). The
+-- mechanic themselves or an admin. Going off shift removes the mechanic's time for immediate
+-- sessions, so it takes the mechanic's lock and is refused while the mechanic has an immediate
+-- session that is pending, waiting or active (finish it or cancel it first). Accepting an offer takes
+-- the same lock, so the two are decided one after the other.
+-- Returns {mechanic_id, currently_on_shift, shift_changed_at, changed}. Raises 403 forbidden,
+-- 404 mechanic_not_found, 409 sessions_in_progress (detail.sessions), 422 missing_field.
+CREATE OR REPLACE FUNCTION api.set_shift(p_on_shift boolean, p_mechanic_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_id uuid := app_private.acting_mechanic(p_mechanic_id);
   v_m app.mechanics;
   v_changed boolean;
+  v_open jsonb;
 BEGIN
   IF p_on_shift IS NULL THEN
     PERFORM app_private.raise_error(422, 'missing_field', 'on_shift is required', '{"field": "on_shift"}');
   END IF;
+  PERFORM app_private.lock_mechanic_time(v_id);
   SELECT * INTO v_m FROM app.mechanics m WHERE m.user_id = v_id FOR NO KEY UPDATE;
   v_changed := v_m.currently_on_shift IS DISTINCT FROM p_on_shift;
+  IF v_changed AND NOT p_on_shift THEN
+    SELECT jsonb_agg(jsonb_build_object('session_id', s.id, 'status', s.status, 'starts_at', lower(s.period),
+                                        'ends_at', s.ends_at) ORDER BY lower(s.period))
+    INTO v_open
+    FROM app.sessions s
+    WHERE s.mechanic_id = v_id AND s.scheduled_for IS NULL AND s.status = ANY (app_private.active_statuses());
+    IF v_open IS NOT NULL THEN
+      PERFORM app_private.raise_error(409, 'sessions_in_progress',
+        'Finish or cancel your immediate sessions before going off shift', jsonb_build_object('sessions', v_open));
+    END IF;
+  END IF;
   IF v_changed THEN
-    UPDATE app.mechanics m SET currently_on_shift = p_on_shift, shift_changed_at = p_now
+    UPDATE app.mechanics m SET currently_on_shift = p_on_shift, shift_changed_at = app_private.now()
     WHERE m.user_id = v_id
     RETURNING * INTO v_m;
   END IF;
@@ -160,9 +173,9 @@ BEGIN
                             'shift_changed_at', v_m.shift_changed_at, 'changed', v_changed);
 END
 $$;
-COMMENT ON FUNCTION api.set_shift(boolean, uuid, timestamptz) IS
-'Go on (true) or off (false) shift: sets currently_on_shift, the one online flag. The mechanic (p_mechanic_id NULL) or an admin. Returns {mechanic_id, currently_on_shift, shift_changed_at, changed}. Raises 403 forbidden, 404 mechanic_not_found, 422 missing_field.';
-GRANT EXECUTE ON FUNCTION api.set_shift(boolean, uuid, timestamptz) TO autodoc_mechanic, autodoc_admin;
+COMMENT ON FUNCTION api.set_shift(boolean, uuid) IS
+'Go on (true) or off (false) shift: sets currently_on_shift, the one online flag. Going off shift is refused while the mechanic has an immediate session pending, waiting or active. The mechanic (p_mechanic_id NULL) or an admin. Returns {mechanic_id, currently_on_shift, shift_changed_at, changed}. Raises 403 forbidden, 404 mechanic_not_found, 409 sessions_in_progress (detail.sessions), 422 missing_field.';
+GRANT EXECUTE ON FUNCTION api.set_shift(boolean, uuid) TO autodoc_mechanic, autodoc_admin;
 
 
 -- directory_search_query(text): what a client types, as a tsquery over

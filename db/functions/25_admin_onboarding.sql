@@ -5,8 +5,11 @@
 -- of {"day_of_week": 0-6 (0 = Sunday), "is_open": bool (default true), "open_time": "09:00",
 -- "close_time": "18:00"} (close <= open: closes the next day). Days not listed are closed; an
 -- empty array means "no hours defined" (default window 09:00-18:00 every day). Admin.
+-- Takes the lock of every mechanic of the workshop first (one global order), and refuses hours that
+-- would leave booked sessions outside (the deferred trigger workshop_hours_keep_bookings_inside
+-- checks the final hours; this function asks for that check before it returns).
 -- Returns the number of days written. Raises 403 forbidden, 404 workshop_not_found,
--- 422 invalid_value / invalid_hours.
+-- 409 hours_conflict (detail.sessions), 422 invalid_value / invalid_hours.
 CREATE OR REPLACE FUNCTION api.set_workshop_hours(p_workshop_id uuid, p_hours jsonb) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -16,6 +19,7 @@ DECLARE
   v_count int := 0;
 BEGIN
   PERFORM app_private.require_role('admin');
+  PERFORM app_private.lock_mechanics_time(ARRAY(SELECT m.user_id FROM app.mechanics m WHERE m.workshop_id = p_workshop_id));
   PERFORM 1 FROM app.workshops w WHERE w.id = p_workshop_id FOR UPDATE;
   IF NOT FOUND THEN
     PERFORM app_private.raise_error(404, 'workshop_not_found', 'Workshop not found', jsonb_build_object('workshop_id', p_workshop_id));
@@ -42,11 +46,14 @@ BEGIN
             CASE WHEN v_open THEN app_private.parse_time(v_day ->> 'close_time', 'close_time') END);
     v_count := v_count + 1;
   END LOOP;
+  -- run the deferred hours check now, on the final hours, so a conflict is this call's 409
+  SET CONSTRAINTS app.workshop_hours_keep_bookings_inside IMMEDIATE;
+  SET CONSTRAINTS app.workshop_hours_keep_bookings_inside DEFERRED;
   RETURN v_count;
 END
 $$;
 COMMENT ON FUNCTION api.set_workshop_hours(uuid, jsonb) IS
-'Admin: replace a workshop''s weekly hours with p_hours = [{"day_of_week":0-6 (0=Sunday),"is_open":true,"open_time":"09:00","close_time":"18:00"}, ...] (local times in the workshop''s zone; close <= open closes next day; unlisted days closed; [] = default 09:00-18:00 daily). Returns days written. Raises 403 forbidden, 404 workshop_not_found, 422 invalid_hours/invalid_value.';
+'Admin: replace a workshop''s weekly hours with p_hours = [{"day_of_week":0-6 (0=Sunday),"is_open":true,"open_time":"09:00","close_time":"18:00"}, ...] (local times in the workshop''s zone; close <= open closes next day; unlisted days closed; [] = default 09:00-18:00 daily). Refused when booked sessions (not yet over) of the workshop''s mechanics would fall outside the new hours. Returns days written. Raises 403 forbidden, 404 workshop_not_found, 409 hours_conflict (detail.sessions), 422 invalid_hours/invalid_value.';
 GRANT EXECUTE ON FUNCTION api.set_workshop_hours(uuid, jsonb) TO autodoc_admin;
 
 -- api.create_workshop(name, timezone, hours?, address..., id?): a workshop and its weekly hours

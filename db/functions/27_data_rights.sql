@@ -125,7 +125,7 @@ BEGIN
                                       'ends_at', s.ends_at, 'mechanic_id', s.mechanic_id) ORDER BY s.scheduled_for, s.id)
     INTO v_upcoming
     FROM app.sessions s
-   WHERE s.customer_id = v_id AND s.status IN ('held', 'scheduled', 'pending', 'waiting', 'active');
+   WHERE s.customer_id = v_id AND s.status = ANY (app_private.blocking_statuses());
   IF v_upcoming IS NOT NULL THEN
     PERFORM app_private.raise_error(409, 'upcoming_bookings',
       'Cancel your upcoming appointments before deleting your account', jsonb_build_object('appointments', v_upcoming));

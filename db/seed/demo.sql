@@ -44,6 +44,7 @@ DECLARE
   v_past_now timestamptz := now() - interval '5 days';
   v_at timestamptz;
   v_session jsonb;
+  v_injection boolean;
 BEGIN
   IF EXISTS (SELECT FROM app.users WHERE id = v_admin) THEN
     RAISE NOTICE 'demo data already present; nothing to do';
@@ -138,14 +139,23 @@ BEGIN
 
   ---------------------------------------------------------------- bookings (through the session factory)
   -- Alice: a finished consultation with Jake (booked 5 days ago for 3 days ago) ...
+  -- History is booked with the trusted clock set 5 days back. Only the owner may allow that
+  -- (app.clock_settings); the seed allows it for this transaction alone and puts the switch back
+  -- before it ends, so no other transaction ever sees it on.
   PERFORM set_config('request.jwt.claims', jsonb_build_object('sub', v_alice, 'role', 'customer')::text, true);
+  SELECT c.injection_allowed INTO v_injection FROM app.clock_settings c;
+  UPDATE app.clock_settings SET injection_allowed = true;
+  PERFORM set_config('autodoc.now', v_past_now::text, true);
   SELECT s.starts_at INTO v_at
-  FROM generate_series(1, 3) d, api.mechanic_slots(v_jake, (v_past_now AT TIME ZONE 'America/Toronto')::date + d, 'standard', v_past_now) s
+  FROM generate_series(1, 3) d, api.mechanic_slots(v_jake, (v_past_now AT TIME ZONE 'America/Toronto')::date + d, 'standard') s
   WHERE s.available AND s.local_start::time >= '10:00' ORDER BY s.starts_at LIMIT 1;
   IF v_at IS NOT NULL THEN
     v_session := api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'Grinding noise when braking',
-      p_concern_category => 'diagnostic', p_vehicle_id => v_alice_car, p_scheduled_for => v_at, p_mechanic_id => v_jake,
-      p_now => v_past_now);
+      p_concern_category => 'diagnostic', p_vehicle_id => v_alice_car, p_scheduled_for => v_at, p_mechanic_id => v_jake);
+  END IF;
+  PERFORM set_config('autodoc.now', '', true);
+  UPDATE app.clock_settings SET injection_allowed = v_injection;
+  IF v_at IS NOT NULL THEN
     PERFORM app_private.transition_session((v_session ->> 'id')::uuid, 'pending', NULL, '{"source": "demo seed"}');
     PERFORM app_private.transition_session((v_session ->> 'id')::uuid, 'active', NULL, '{"source": "demo seed"}');
     PERFORM app_private.transition_session((v_session ->> 'id')::uuid, 'completed', NULL, '{"source": "demo seed"}');

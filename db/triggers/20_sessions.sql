@@ -1,10 +1,10 @@
 -- Session lifecycle rules, audit log, updated_at stamps for the booking tables.
 
--- touch_updated_at(): BEFORE UPDATE trigger stamping updated_at. Trigger only.
+-- touch_updated_at(): BEFORE UPDATE trigger stamping updated_at (the trusted clock). Trigger only.
 CREATE OR REPLACE FUNCTION app_private.touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
-  NEW.updated_at := now();
+  NEW.updated_at := app_private.now();
   RETURN NEW;
 END
 $$;
@@ -59,16 +59,18 @@ $$;
 -- sessions_enforce_lifecycle(): BEFORE INSERT OR UPDATE on app.sessions. New sessions start as
 -- held, pending or scheduled; a status change must be allowed by session_transition_allowed();
 -- waiting/active need a mechanic; final sessions cannot be moved. Stamps started/completed/
--- cancelled_at and updated_at. Raises 409 illegal_transition.
+-- cancelled_at and updated_at (the trusted clock). Raises 409 illegal_transition.
 CREATE OR REPLACE FUNCTION app_private.sessions_enforce_lifecycle() RETURNS trigger
 LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+  v_now constant timestamptz := app_private.now();
 BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW.status NOT IN ('held', 'pending', 'scheduled') THEN
       PERFORM app_private.raise_error(409, 'illegal_transition',
         format('A session cannot start as %s', NEW.status), jsonb_build_object('to', NEW.status));
     END IF;
-    IF NEW.status = 'cancelled' THEN NEW.cancelled_at := now(); END IF;
+    IF NEW.status = 'cancelled' THEN NEW.cancelled_at := v_now; END IF;
     RETURN NEW;
   END IF;
 
@@ -78,24 +80,24 @@ BEGIN
         format('Cannot change a session from %s to %s', OLD.status, NEW.status),
         jsonb_build_object('session_id', OLD.id, 'from', OLD.status, 'to', NEW.status));
     END IF;
-    IF NEW.status IN ('waiting', 'active') AND NEW.mechanic_id IS NULL THEN
+    IF NEW.status IN ('waiting', 'active') AND NEW.mechanic_id IS NULL THEN  -- a mechanic accepted it
       PERFORM app_private.raise_error(409, 'illegal_transition',
         format('A session without a mechanic cannot become %s', NEW.status),
         jsonb_build_object('session_id', OLD.id, 'from', OLD.status, 'to', NEW.status));
     END IF;
     CASE NEW.status
-      WHEN 'active' THEN NEW.started_at := coalesce(NEW.started_at, now());
-      WHEN 'completed' THEN NEW.completed_at := coalesce(NEW.completed_at, now());
-      WHEN 'cancelled' THEN NEW.cancelled_at := coalesce(NEW.cancelled_at, now());
+      WHEN 'active' THEN NEW.started_at := coalesce(NEW.started_at, v_now);
+      WHEN 'completed' THEN NEW.completed_at := coalesce(NEW.completed_at, v_now);
+      WHEN 'cancelled' THEN NEW.cancelled_at := coalesce(NEW.cancelled_at, v_now);
       ELSE NULL;
     END CASE;
-  ELSIF OLD.status IN ('completed', 'cancelled')
+  ELSIF OLD.status = ANY (app_private.final_statuses())
         AND (NEW.scheduled_for IS DISTINCT FROM OLD.scheduled_for OR NEW.ends_at IS DISTINCT FROM OLD.ends_at
              OR NEW.mechanic_id IS DISTINCT FROM OLD.mechanic_id OR NEW.customer_id IS DISTINCT FROM OLD.customer_id) THEN
     PERFORM app_private.raise_error(409, 'illegal_transition',
       format('A session that is %s cannot be moved', OLD.status), jsonb_build_object('session_id', OLD.id, 'from', OLD.status));
   END IF;
-  NEW.updated_at := now();
+  NEW.updated_at := v_now;
   RETURN NEW;
 END
 $$;

@@ -57,9 +57,13 @@ class World:
                          "(%s, 'test-admin@example.test', 'Test Admin', 'admin') ON CONFLICT DO NOTHING", [ADMIN])
 
     @contextmanager
-    def as_caller(self, user_id: str, role: str) -> Iterator[psycopg.Connection[Any]]:
+    def as_caller(self, user_id: str, role: str, *,
+                  now: dt.datetime | None = None) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction as that caller; `now` sets the trusted clock for it (test databases only)."""
         with psycopg.connect(self.db.superuser_dsn, row_factory=dict_row) as conn, conn.transaction():
             authenticate(conn, user_id, role)
+            if now is not None:
+                conn.execute("SELECT tests.set_now(%s)", [now])
             yield conn
 
     def admin(self, function: str, **args: Any) -> Any:

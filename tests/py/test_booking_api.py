@@ -5,7 +5,8 @@ admin would call (tests/py/booking_fixtures.py). Requests carry real JWTs, so gr
 security and the functions' own checks decide — the handlers only reject malformed bodies.
 The API cannot be handed a fake "now", so times are chosen relative to the real clock (a local day
 three days ahead, well inside the minimum notice and the 30-day horizon); where a test needs time
-to have passed (an expired hold) it arranges that through SQL with an injected p_now — never sleeps.
+to have passed (an expired hold) it arranges that through SQL with the trusted clock set back (test
+databases allow injecting it) — never sleeps.
 """
 
 from __future__ import annotations
@@ -489,9 +490,8 @@ def test_an_expired_hold_cannot_be_booked(world: World, client: TestClient[Any])
     mid = world.mechanic()
     at = local(booking_day(), 11)
     # a hold taken 30 minutes ago (time injected through SQL) lapsed 20 minutes ago
-    with world.as_caller(cid, "customer") as conn:
-        hold = call(conn, "hold_slot", mechanic_id=mid, starts_at=at,
-                    now=dt.datetime.now(UTC) - dt.timedelta(minutes=30))
+    with world.as_caller(cid, "customer", now=dt.datetime.now(UTC) - dt.timedelta(minutes=30)) as conn:
+        hold = call(conn, "hold_slot", mechanic_id=mid, starts_at=at)
     body = assert_error(client.post("/api/sessions/create",
                                     json={"type": "video", "concern": "Late payer", "vehicle_id": vid,
                                           "hold_id": hold["hold_id"]}, headers=auth(cid, "customer")),

@@ -2,7 +2,8 @@
 
 Every connection logs in as the API role and becomes one caller per transaction (SET LOCAL ROLE +
 request.jwt.claims), exactly as a REST request does; errors are translated by api/errors.py, so
-the assertions are about the codes clients would see. Time is injected (p_now); nothing sleeps.
+the assertions are about the codes clients would see. Time is injected (the trusted clock, set per
+transaction as a test database allows); nothing sleeps.
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ def api_connection(db: ClonedDatabase) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def become(conn: psycopg.Connection[Any], user_id: str, role: str) -> None:
-    """What api.db.as_caller does at the start of every request's transaction."""
+def become(conn: psycopg.Connection[Any], user_id: str, role: str, now: dt.datetime | None = None) -> None:
+    """What api.db.as_caller does at the start of every request's transaction; with `now`, the trusted
+    clock reads that time for the rest of this transaction (test databases allow injecting it)."""
     conn.execute(f"SET LOCAL ROLE autodoc_{role}")
     conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps({"sub": user_id, "role": role})])
+    if now is not None:
+        conn.execute("SELECT set_config('autodoc.now', %s, true)", [now.isoformat()])
 
 
 def make_customers(world: World, n: int, *, vehicles: bool) -> list[tuple[str, str | None]]:
@@ -77,11 +81,11 @@ def test_fifty_clients_race_for_one_slot_and_exactly_one_wins(database: ClonedDa
         with api_connection(database) as conn:
             try:
                 with conn.transaction():
-                    become(conn, customer_id, "customer")
+                    become(conn, customer_id, "customer", NOW)
                     barrier.wait(timeout=60)           # everyone calls the factory at the same moment
                     session = call(conn, "create_session", type="video", plan_code="standard",
                                    concern="Brakes squeal", is_advice_only=True, scheduled_for=slot,
-                                   mechanic_id=mechanic, now=NOW)
+                                   mechanic_id=mechanic)
                 outcomes[i] = ("ok", session["id"])
             except psycopg.Error as e:
                 outcomes[i] = translate(e)
@@ -139,21 +143,20 @@ class Load:
         actions: dict[str, Callable[[], Any]] = {
             "book": lambda: call(conn, "create_session", type="video", plan_code=plan, concern="Noise",
                                  vehicle_id=vehicle, scheduled_for=self.random_slot(rng),
-                                 mechanic_id=rng.choice(self.mechanics), now=now),
+                                 mechanic_id=rng.choice(self.mechanics)),
             "hold": lambda: self.remember_hold(customer, call(
                 conn, "hold_slot", mechanic_id=rng.choice(self.mechanics), starts_at=self.random_slot(rng),
-                plan_code=plan, now=now)),
+                plan_code=plan)),
             "convert": lambda: NOTHING if customer not in self.holds else call(
-                conn, "create_session", type="chat", concern="Paid", vehicle_id=vehicle, hold_id=self.holds[customer],
-                now=now),
-            "reschedule": lambda: self.reschedule(conn, rng, now),
+                conn, "create_session", type="chat", concern="Paid", vehicle_id=vehicle, hold_id=self.holds[customer]),
+            "reschedule": lambda: self.reschedule(conn, rng),
             "cancel": lambda: self.cancel(conn),
             "immediate": lambda: call(conn, "create_session", type="chat", plan_code=plan, concern="Now please",
-                                      vehicle_id=vehicle, now=now),
+                                      vehicle_id=vehicle),
         }
         try:
             with conn.transaction():
-                become(conn, customer, "customer")
+                become(conn, customer, "customer", now)
                 result = actions[op]()
             self.count(f"{op}:{'noop' if result == NOTHING else 'ok'}")
         except psycopg.Error as e:
@@ -166,20 +169,20 @@ class Load:
         with self.lock:
             self.holds[customer] = hold["hold_id"]
 
-    def reschedule(self, conn: psycopg.Connection[Any], rng: random.Random, now: dt.datetime) -> Any:
-        mine = conn.execute("SELECT id, mechanic_id FROM api.my_appointments('upcoming', %s) "
-                            "WHERE scheduled_for IS NOT NULL AND status = 'scheduled' LIMIT 1", [now]).fetchone()
+    def reschedule(self, conn: psycopg.Connection[Any], rng: random.Random) -> Any:
+        mine = conn.execute("SELECT id, mechanic_id FROM api.my_appointments('upcoming') "
+                            "WHERE scheduled_for IS NOT NULL AND status = 'scheduled' LIMIT 1").fetchone()
         if mine is None:
             return NOTHING
-        args: dict[str, Any] = {"session_id": mine["id"], "scheduled_for": self.random_slot(rng), "now": now}
+        args: dict[str, Any] = {"session_id": mine["id"], "scheduled_for": self.random_slot(rng)}
         if rng.random() < 0.3:
             args["mechanic_id"] = rng.choice(self.mechanics)
         return call(conn, "reschedule_session", **args)
 
     def cancel(self, conn: psycopg.Connection[Any]) -> Any:
         # frees the customer to book again (the duplicate-booking rule allows one upcoming appointment)
-        mine = conn.execute("SELECT id FROM api.my_appointments('all', %s) "
-                            "WHERE status IN ('scheduled', 'pending') LIMIT 1", [NOW]).fetchone()
+        mine = conn.execute("SELECT id FROM api.my_appointments('all') "
+                            "WHERE status IN ('scheduled', 'pending') LIMIT 1").fetchone()
         if mine is None:
             return NOTHING
         become(conn, ADMIN, "admin")
@@ -240,13 +243,13 @@ def test_a_deadlock_between_two_bookings_ends_as_slot_unavailable_not_a_retry(da
 
     def book(conn: psycopg.Connection[Any], customer: str, mechanic: str) -> Any:
         return call(conn, "create_session", type="video", plan_code="standard", concern="Noise", is_advice_only=True,
-                    scheduled_for=slot, mechanic_id=mechanic, customer_id=customer, now=NOW)
+                    scheduled_for=slot, mechanic_id=mechanic, customer_id=customer)
 
     def tx(name: str, first: tuple[str, str], second: tuple[str, str]) -> None:
         with api_connection(database) as conn:
             try:
                 with conn.transaction():
-                    become(conn, ADMIN, "admin")
+                    become(conn, ADMIN, "admin", NOW)
                     book(conn, *first)
                     first_bookings_done.wait(timeout=30)
                     book(conn, *second)           # waits for the other transaction's row

@@ -79,7 +79,7 @@ def test_a_valid_event_is_applied(client: TestClient[Any], su: psycopg.Connectio
     pytest.param(lambda p: {"Stripe-Signature": "t=1,v1=deadbeef"}, id="garbage-signature"),
     pytest.param(lambda p: {}, id="no-signature"),
     pytest.param(lambda p: signed(p, at=int(time.time()) - 301), id="stale-301s"),
-    pytest.param(lambda p: signed(p, at=int(time.time()) + 301), id="from-the-future"),
+    pytest.param(lambda p: signed(p, at=int(time.time()) + 3600), id="from-the-future"),
 ])
 def test_a_bad_or_stale_signature_is_400_and_changes_nothing(client: TestClient[Any], su: psycopg.Connection[Any],
                                                               booking: dict[str, str], headers: Any) -> None:

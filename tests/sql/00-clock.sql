@@ -1,7 +1,7 @@
 -- The trusted clock: injected time works where the database allows it (test databases), and no
 -- application role can move it where it does not.
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 
 SELECT is(app_private.now(), now(), 'without an injected time the clock is the transaction time');
 SELECT tests.set_now('2031-02-03 04:05:06+00');
@@ -11,6 +11,17 @@ SELECT is(app_private.now(), '2031-02-03 04:05:06+00'::timestamptz, 'every role 
 SELECT tests.clear_authentication();
 SELECT tests.set_now(NULL);
 SELECT is(app_private.now(), now(), 'clearing the injected time gives the real time again');
+
+-- The usual case costs a setting lookup: the planner inlines the clock (no function call per row).
+CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r record; v text := '';
+BEGIN
+  FOR r IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || p_sql LOOP v := v || r."QUERY PLAN" || ' '; END LOOP;
+  RETURN v;
+END $$;
+SELECT ok(pg_temp.plan_of('SELECT app_private.now()') LIKE '%current_setting(%'
+          AND pg_temp.plan_of('SELECT app_private.now()') NOT LIKE '%app_private.now()%',
+  'app_private.now() is inlined into the query that calls it');
 
 -- A normal install: the switch is off (the migration's default).
 UPDATE app.clock_settings SET injection_allowed = false;

@@ -17,8 +17,9 @@ SELECT tests.create_admin() AS admin \gset
 
 ------------------------------------------------------------------ immediate
 SELECT tests.authenticate_as(:'c', 'customer');
+SELECT tests.set_now('2026-06-10 12:00Z');
 SELECT api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'Engine light is on',
-  p_vehicle_id => :'v', p_is_urgent => true, p_now => '2026-06-10 12:00Z') AS imm \gset
+  p_vehicle_id => :'v', p_is_urgent => true) AS imm \gset
 SELECT is(:'imm'::jsonb ->> 'status', 'pending', 'an immediate session starts pending');
 SELECT ok(:'imm'::jsonb -> 'scheduled_for' = 'null'::jsonb AND (:'imm'::jsonb ->> 'is_immediate')::boolean,
   'an immediate session has no scheduled_for');
@@ -29,8 +30,9 @@ SELECT is((SELECT is_urgent FROM app.sessions WHERE id = (:'imm'::jsonb ->> 'id'
 UPDATE app.sessions SET status = 'cancelled', cancel_reason = 'customer' WHERE id = (:'imm'::jsonb ->> 'id')::uuid;
 
 SELECT tests.authenticate_as(:'c', 'customer');
+SELECT tests.set_now('2026-06-10 13:00Z');
 SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'Noise', p_vehicle_id => :'v',
-  p_mechanic_id => :'m_on', p_now => '2026-06-10 13:00Z') AS imm2 \gset
+  p_mechanic_id => :'m_on') AS imm2 \gset
 SELECT tests.clear_authentication();
 SELECT results_eq(format('SELECT mechanic_id, status, priority FROM app.session_assignments WHERE session_id = %L', :'imm2'::jsonb ->> 'id'),
   format('VALUES (%L::uuid, %L, %L)', :'m_on', 'offered', 'high'),
@@ -38,15 +40,16 @@ SELECT results_eq(format('SELECT mechanic_id, status, priority FROM app.session_
 UPDATE app.sessions SET status = 'cancelled', cancel_reason = 'customer' WHERE id = (:'imm2'::jsonb ->> 'id')::uuid;
 
 SELECT tests.authenticate_as(:'c', 'customer');
+SELECT tests.set_now('2026-06-10 14:00Z');
 SELECT throws_ok(format($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x',
-  p_vehicle_id => %L, p_mechanic_id => %L, p_now => '2026-06-10 14:00Z')$$, :'v', :'m'),
+  p_vehicle_id => %L, p_mechanic_id => %L)$$, :'v', :'m'),
   'AD409', 'That mechanic is offline; schedule instead', 'an immediate session with an offline mechanic: 409 mechanic_offline');
 
 ------------------------------------------------------------------ scheduled with a chosen mechanic
+SELECT tests.set_now('2026-06-10 12:00Z');
 SELECT api.create_session(p_type => 'video', p_plan_code => 'extended', p_concern => 'Brakes squeal',
   p_concern_category => 'repair', p_vehicle_id => :'v', p_scheduled_for => '2026-06-12 15:00Z', p_mechanic_id => :'m',
-  p_preparation_notes => 'Bring the car warm', p_special_requests => 'French please', p_file_refs => '["f1.jpg"]',
-  p_now => '2026-06-10 12:00Z') AS sch \gset
+  p_preparation_notes => 'Bring the car warm', p_special_requests => 'French please', p_file_refs => '["f1.jpg"]') AS sch \gset
 SELECT is(:'sch'::jsonb ->> 'status', 'scheduled', 'a scheduled session starts scheduled');
 SELECT is((:'sch'::jsonb ->> 'ends_at')::timestamptz, '2026-06-12 15:45Z'::timestamptz, 'it ends at start + the extended plan''s 45 minutes');
 SELECT is(:'sch'::jsonb ->> 'mechanic_id', :'m', 'the chosen mechanic is on the session');
@@ -62,20 +65,20 @@ SELECT results_eq(format('SELECT event_type, to_status FROM app.session_events W
 ------------------------------------------------------------------ duplicate booking
 SELECT tests.authenticate_as(:'c', 'customer');
 SELECT is(tests.error_of(format($$SELECT api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'x',
-  p_vehicle_id => %L, p_scheduled_for => '2026-06-14 15:00Z', p_mechanic_id => %L, p_now => '2026-06-10 12:00Z')$$, :'v', :'m'))
+  p_vehicle_id => %L, p_scheduled_for => '2026-06-14 15:00Z', p_mechanic_id => %L)$$, :'v', :'m'))
   - 'detail' - 'constraint',
   jsonb_build_object('sqlstate', 'AD409', 'hint', 'duplicate_booking',
                      'message', 'You already have an upcoming appointment; reschedule it instead'),
   'booking again with an upcoming appointment: 409 duplicate_booking');
 SELECT is((tests.error_of(format($$SELECT api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'x',
-  p_vehicle_id => %L, p_scheduled_for => '2026-06-14 15:00Z', p_now => '2026-06-10 12:00Z')$$, :'v')) ->> 'detail')::jsonb ->> 'id',
+  p_vehicle_id => %L, p_scheduled_for => '2026-06-14 15:00Z')$$, :'v')) ->> 'detail')::jsonb ->> 'id',
   :'sch'::jsonb ->> 'id', 'the duplicate_booking detail is the existing appointment (also without a chosen mechanic)');
 SELECT tests.clear_authentication();
 
 ------------------------------------------------------------------ deferred matching
 SELECT tests.authenticate_as(:'c2', 'customer');
 SELECT api.create_session(p_type => 'diagnostic', p_plan_code => 'standard', p_concern => 'My brakes are grinding loudly',
-  p_vehicle_id => :'v2', p_scheduled_for => '2026-06-13 15:00Z', p_now => '2026-06-10 12:00Z') AS def \gset
+  p_vehicle_id => :'v2', p_scheduled_for => '2026-06-13 15:00Z') AS def \gset
 SELECT is(:'def'::jsonb ->> 'status', 'scheduled', 'a scheduled session without a mechanic is scheduled');
 SELECT ok(:'def'::jsonb -> 'mechanic_id' = 'null'::jsonb, 'matching is deferred: no mechanic yet');
 SELECT is((:'def'::jsonb ->> 'matching_will_run_at')::timestamptz, '2026-06-13 14:30Z'::timestamptz,
@@ -85,17 +88,19 @@ SELECT ok((:'def'::jsonb #>> '{metadata,matching_deferred}')::boolean
           AND :'def'::jsonb #>> '{metadata,matching_criteria,vehicleMake}' = 'Toyota'
           AND :'def'::jsonb #>> '{metadata,matching_criteria,customerCity}' = 'Toronto',
   'the matching criteria (keywords, make, location) are stored in metadata');
+SELECT tests.set_now('2026-06-13 14:50Z');
 SELECT is(tests.error_of($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x',
-  p_is_advice_only => true, p_now => '2026-06-13 14:50Z')$$) - 'detail' - 'constraint',
+  p_is_advice_only => true)$$) - 'detail' - 'constraint',
   '{"sqlstate": "AD409", "hint": "customer_overlap", "message": "You already have an appointment at that time"}'::jsonb,
   'an immediate session overlapping the customer''s own appointment: 409 customer_overlap');
 SELECT tests.clear_authentication();
 
 ------------------------------------------------------------------ advice only
 SELECT tests.authenticate_as(:'c3', 'customer');
+SELECT tests.set_now('2026-06-10 12:00Z');
 SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'Which oil should I use?',
   p_concern_category => 'consultation', p_is_advice_only => true, p_scheduled_for => '2026-06-12 16:00Z',
-  p_mechanic_id => :'m', p_now => '2026-06-10 12:00Z') AS adv \gset
+  p_mechanic_id => :'m') AS adv \gset
 SELECT ok((:'adv'::jsonb ->> 'is_advice_only')::boolean AND :'adv'::jsonb -> 'vehicle_id' = 'null'::jsonb,
   'an advice-only session needs no vehicle');
 SELECT is((SELECT price_cents FROM app.plans WHERE code = :'adv'::jsonb ->> 'plan_code'), 2900, 'advice only follows the plan price (not free)');
@@ -127,34 +132,34 @@ SELECT throws_ok(format($$SELECT api.create_session(p_type => 'chat', p_plan_cod
 SELECT is(tests.error_of(format($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_vehicle_id => %L)$$, :'v')) ->> 'hint',
   'vehicle_not_yours', 'another customer''s vehicle: code vehicle_not_yours');
 SELECT throws_ok($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_scheduled_for => '2026-06-10 11:00Z', p_now => '2026-06-10 12:00Z')$$,
+  p_scheduled_for => '2026-06-10 11:00Z')$$,
   'AD422', 'Cannot schedule in the past', 'a time in the past: 422 "Cannot schedule in the past"');
 SELECT is(tests.error_of($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_scheduled_for => '2026-06-10 11:00Z', p_now => '2026-06-10 12:00Z')$$) ->> 'hint', 'past_time', 'a time in the past: code past_time');
+  p_scheduled_for => '2026-06-10 11:00Z')$$) ->> 'hint', 'past_time', 'a time in the past: code past_time');
 SELECT is(tests.error_of($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_scheduled_for => '2026-06-10 13:59Z', p_now => '2026-06-10 12:00Z')$$) - 'detail' - 'constraint',
+  p_scheduled_for => '2026-06-10 13:59Z')$$) - 'detail' - 'constraint',
   '{"sqlstate": "AD422", "hint": "too_short_notice", "message": "Appointments must be booked at least 02:00:00 ahead"}'::jsonb,
   'under 2 hours ahead: 422 too_short_notice');
 SELECT is(tests.error_of($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_scheduled_for => '2026-07-10 12:01Z', p_now => '2026-06-10 12:00Z')$$) - 'detail' - 'constraint',
+  p_scheduled_for => '2026-07-10 12:01Z')$$) - 'detail' - 'constraint',
   '{"sqlstate": "AD422", "hint": "beyond_horizon", "message": "Appointments can be booked at most 30 days ahead"}'::jsonb,
   'more than 30 days ahead: 422 beyond_horizon');
 SELECT is(tests.error_of($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_is_urgent => true, p_scheduled_for => '2026-06-12 15:00Z', p_now => '2026-06-10 12:00Z')$$) ->> 'hint',
+  p_is_urgent => true, p_scheduled_for => '2026-06-12 15:00Z')$$) ->> 'hint',
   'invalid_value', 'urgent is for immediate sessions only: 422 invalid_value');
 SELECT is(tests.error_of(format($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_service_mode => 'in_person', p_mechanic_id => %L, p_scheduled_for => '2026-06-12 15:00Z', p_now => '2026-06-10 12:00Z')$$, :'m_on')) ->> 'hint',
+  p_service_mode => 'in_person', p_mechanic_id => %L, p_scheduled_for => '2026-06-12 15:00Z')$$, :'m_on')) ->> 'hint',
   'in_person_unavailable', 'in person with a mechanic without a workshop: 422 in_person_unavailable');
 SELECT throws_ok($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_mechanic_id => '00000000-0000-0000-0000-000000000000', p_scheduled_for => '2026-06-12 15:00Z', p_now => '2026-06-10 12:00Z')$$,
+  p_mechanic_id => '00000000-0000-0000-0000-000000000000', p_scheduled_for => '2026-06-12 15:00Z')$$,
   'AD404', 'Mechanic not found', 'an unknown mechanic: 404 mechanic_not_found');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(:'c4', 'customer');  -- c3 has an appointment now; c4 has none
 SELECT throws_ok(format($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_mechanic_id => %L, p_scheduled_for => '2026-06-12 23:00Z', p_now => '2026-06-10 12:00Z')$$, :'m'),
+  p_mechanic_id => %L, p_scheduled_for => '2026-06-12 23:00Z')$$, :'m'),
   'AD409', 'That time slot is not available', 'outside opening hours: 409 slot_unavailable');
 SELECT is((tests.error_of(format($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_mechanic_id => %L, p_scheduled_for => '2026-06-12 15:30Z', p_now => '2026-06-10 12:00Z')$$, :'m')) ->> 'detail')::jsonb -> 'reasons',
+  p_mechanic_id => %L, p_scheduled_for => '2026-06-12 15:30Z')$$, :'m')) ->> 'detail')::jsonb -> 'reasons',
   '["overlapping_booking"]'::jsonb, 'a booked slot: 409 slot_unavailable with the reasons in the detail');
 SELECT is(tests.error_of($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
   p_file_refs => '{"a": 1}')$$) ->> 'hint', 'invalid_value', 'file_refs must be an array: 422 invalid_value');
@@ -179,7 +184,7 @@ SELECT tests.authenticate_as(:'admin', 'admin');
 SELECT throws_ok($$SELECT api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true)$$,
   'AD422', 'customer_id is required', 'an admin must name the customer');
 SELECT is(api.create_session(p_type => 'chat', p_plan_code => 'premium', p_concern => 'x', p_is_advice_only => true,
-  p_scheduled_for => '2026-06-20 15:00Z', p_customer_id => :'c4', p_now => '2026-06-10 12:00Z') ->> 'customer_id', :'c4',
+  p_scheduled_for => '2026-06-20 15:00Z', p_customer_id => :'c4') ->> 'customer_id', :'c4',
   'an admin books for a named customer');
 SELECT tests.clear_authentication();
 

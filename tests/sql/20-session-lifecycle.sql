@@ -3,7 +3,7 @@ BEGIN;
 SELECT plan(30);
 SET LOCAL timezone = 'UTC';
 
-SELECT tests.create_workshop_mechanic() AS m \gset
+SELECT tests.create_workshop_mechanic(p_on_shift => true) AS m \gset
 SELECT tests.create_customer() AS c \gset
 SELECT tests.create_customer() AS c2 \gset
 SELECT tests.create_admin() AS admin \gset
@@ -64,8 +64,8 @@ SELECT throws_ok($$INSERT INTO app.sessions (customer_id, plan_code, type, conce
 
 ------------------------------------------------------------------ immediate
 SELECT tests.authenticate_as(:'c2', 'customer');
-SELECT (api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true,
-  p_now => '2026-06-10 12:00Z') ->> 'id') AS imm \gset
+SELECT tests.set_now('2026-06-10 12:00Z');
+SELECT (api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'x', p_is_advice_only => true) ->> 'id') AS imm \gset
 SELECT tests.clear_authentication();
 SELECT throws_ok(format($$UPDATE app.sessions SET status = 'active' WHERE id = %L$$, :'imm'),
   'AD409', 'Cannot change a session from pending to active', 'immediate: pending -> active skips waiting, illegal');

@@ -70,31 +70,34 @@ SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(:'im', 'mechanic');
 SELECT is(api.set_availability_blocks(NULL, '[{"day_of_week": 1, "start_time": "09:00", "end_time": "13:00"},
   {"day_of_week": 3, "start_time": "22:00", "end_time": "02:00"}]'), 2, 'a mechanic sets their own weekly blocks');
-SELECT is((SELECT count(*)::int FROM api.mechanic_slots(:'im', '2026-06-08', 'standard', '2026-06-01')), 8,
+SELECT tests.set_now('2026-06-01');
+SELECT is((SELECT count(*)::int FROM api.mechanic_slots(:'im', '2026-06-08', 'standard')), 8,
   'the blocks drive the slots (Monday 09:00-13:00 Kolkata: 8 slots)');
 SELECT throws_ok($$SELECT api.set_availability_blocks(NULL, '[{"day_of_week": 1, "start_time": "nine"}]')$$, 'AD422',
   'start_time must be a time like "09:00"', 'a bad block time: 422 invalid_value');
 
 ------------------------------------------------------------------ time off
-SELECT api.add_time_off('2026-06-15 00:00Z', '2026-06-16 00:00Z', 'Vacation', p_now => '2026-06-10 12:00Z') AS t \gset
-SELECT results_eq($$SELECT start_date, end_date, reason FROM api.my_time_off('2026-06-10 12:00Z')$$,
+SELECT tests.set_now('2026-06-10 12:00Z');
+SELECT api.add_time_off('2026-06-15 00:00Z', '2026-06-16 00:00Z', 'Vacation') AS t \gset
+SELECT results_eq($$SELECT start_date, end_date, reason FROM api.my_time_off()$$,
   $$VALUES ('2026-06-15 00:00Z'::timestamptz, '2026-06-16 00:00Z'::timestamptz, 'Vacation')$$, 'a mechanic adds and lists their time off');
-SELECT throws_ok($$SELECT api.add_time_off('2026-06-16 00:00Z', '2026-06-15 00:00Z', p_now => '2026-06-10 12:00Z')$$, 'AD422',
+SELECT throws_ok($$SELECT api.add_time_off('2026-06-16 00:00Z', '2026-06-15 00:00Z')$$, 'AD422',
   'end_date must be after start_date', 'time off ending before it starts: 422 invalid_range');
-SELECT throws_ok($$SELECT api.add_time_off('2026-06-01 00:00Z', '2026-06-02 00:00Z', p_now => '2026-06-10 12:00Z')$$, 'AD422',
+SELECT throws_ok($$SELECT api.add_time_off('2026-06-01 00:00Z', '2026-06-02 00:00Z')$$, 'AD422',
   'Cannot schedule in the past', 'time off in the past: 422 past_time');
 SELECT tests.clear_authentication();
 SELECT tests.book(:'c', :'im', '2026-06-17 17:00Z', 'standard', '2026-06-10 12:00Z') AS booking \gset
 SELECT tests.authenticate_as(:'im', 'mechanic');
-SELECT is((tests.error_of($$SELECT api.add_time_off('2026-06-17 00:00Z', '2026-06-18 00:00Z', p_now => '2026-06-10 12:00Z')$$) ->> 'detail')::jsonb #>> '{sessions,0,session_id}',
+SELECT is((tests.error_of($$SELECT api.add_time_off('2026-06-17 00:00Z', '2026-06-18 00:00Z')$$) ->> 'detail')::jsonb #>> '{sessions,0,session_id}',
   :'booking', 'time off over a booking: 409 time_off_conflicts listing the booking');
 SELECT is(api.remove_time_off(:'t'), true, 'a mechanic removes their time off');
 SELECT throws_ok(format('SELECT api.remove_time_off(%L)', :'t'), 'AD404', 'Time off not found', 'removing it twice: 404');
 
 ------------------------------------------------------------------ shift
-SELECT is(api.set_shift(true, p_now => '2026-06-10 12:00Z') - 'mechanic_id',
+SELECT is(api.set_shift(true) - 'mechanic_id',
   '{"currently_on_shift": true, "shift_changed_at": "2026-06-10T12:00:00+00:00", "changed": true}'::jsonb, 'a mechanic goes on shift');
-SELECT is(api.set_shift(true, p_now => '2026-06-10 12:05Z') ->> 'changed', 'false', 'going on shift twice changes nothing');
+SELECT tests.set_now('2026-06-10 12:05Z');
+SELECT is(api.set_shift(true) ->> 'changed', 'false', 'going on shift twice changes nothing');
 SELECT is((SELECT currently_on_shift FROM app.mechanics WHERE user_id = :'im'), true, 'currently_on_shift is the online flag');
 SELECT throws_ok(format('SELECT api.set_shift(false, %L)', :'wm'), 'AD403', 'Only the mechanic (or an admin) can do this',
   'a mechanic cannot change another mechanic''s shift');

@@ -12,8 +12,10 @@ SELECT tests.create_independent_mechanic() AS m \gset
 -- A hold whose charge has not even run yet lapses; the release job runs twice.
 SELECT tests.hold(:'c', :'m', '2030-04-05 15:00:00+00', (SELECT now_ FROM t)) AS h \gset
 SELECT id AS p FROM app.scheduled_payments WHERE session_id = :'h' \gset
-SELECT api.release_expired_holds((SELECT now_ + interval '11 minutes' FROM t));
-SELECT api.release_expired_holds((SELECT now_ + interval '12 minutes' FROM t));
+SELECT tests.set_now((SELECT now_ + interval '11 minutes' FROM t));
+SELECT api.release_expired_holds();
+SELECT tests.set_now((SELECT now_ + interval '12 minutes' FROM t));
+SELECT api.release_expired_holds();
 SELECT results_eq(format($$SELECT idempotency_key, payload ->> 'payment_id', status FROM app.outbox
                             WHERE kind = 'stripe.cancel_intent' AND session_id = %L$$, :'h'),
   format($$VALUES ('cancel:%s:full'::text, %L::text, 'pending'::text)$$, :'h', :'p'),
@@ -51,7 +53,8 @@ SELECT tests.hold(:'c2', :'m', '2030-04-06 15:00:00+00', (SELECT now_ FROM t)) A
 SELECT id AS p2 FROM app.scheduled_payments WHERE session_id = :'h2' \gset
 SELECT tests.se_charge_done(:'p2', 'requires_payment_method', 'pi_race_2');
 SELECT tests.with_claims(:'c2', 'customer') AS old \gset
-SELECT api.release_hold(:'h2', (SELECT now_ FROM t));
+SELECT tests.set_now((SELECT now_ FROM t));
+SELECT api.release_hold(:'h2');
 SELECT tests.restore_claims(:'old');
 SELECT is((SELECT count(*)::int FROM app.outbox WHERE kind = 'stripe.cancel_intent' AND session_id = :'h2'), 1,
   'a pending hold given back enqueues its intent cancel too');
@@ -76,7 +79,8 @@ SELECT tests.hold(:'c', :'m', '2030-04-07 15:00:00+00', (SELECT now_ FROM t)) AS
 SELECT id AS p3 FROM app.scheduled_payments WHERE session_id = :'h3' \gset
 SELECT tests.se_charge_done(:'p3');
 SELECT tests.with_claims(:'c', 'customer') AS old \gset
-SELECT api.release_hold(:'h3', (SELECT now_ FROM t));
+SELECT tests.set_now((SELECT now_ FROM t));
+SELECT api.release_hold(:'h3');
 SELECT tests.restore_claims(:'old');
 SELECT is_empty(format($$SELECT 1 FROM app.outbox WHERE kind = 'stripe.cancel_intent' AND session_id = %L$$, :'h3'),
   'a succeeded payment gets no intent cancel (it is refunded)');
@@ -86,7 +90,8 @@ SELECT tests.hold(:'c2', :'m', '2030-04-08 15:00:00+00', (SELECT now_ FROM t)) A
 SELECT id AS p4 FROM app.scheduled_payments WHERE session_id = :'h4' \gset
 SELECT api.outbox_complete((SELECT id FROM app.outbox WHERE kind = 'stripe.charge' AND session_id = :'h4'), 'test-worker',
   '{"declined": true, "status": "requires_payment_method", "payment_intent_id": "pi_declined_4", "error_message": "Your card was declined."}');
-SELECT api.release_expired_holds((SELECT now_ + interval '11 minutes' FROM t));
+SELECT tests.set_now((SELECT now_ + interval '11 minutes' FROM t));
+SELECT api.release_expired_holds();
 SELECT results_eq(format($$SELECT (SELECT status FROM app.sessions WHERE id = %L),
                                   (SELECT count(*)::int FROM app.outbox WHERE kind = 'stripe.cancel_intent' AND session_id = %L)$$,
                          :'h4', :'h4'),
@@ -95,10 +100,12 @@ SELECT results_eq(format($$SELECT (SELECT status FROM app.sessions WHERE id = %L
 -- ... and a hold that became a booking keeps its intent.
 SELECT tests.hold(:'c', :'m', '2030-04-09 15:00:00+00', (SELECT now_ FROM t)) AS h5 \gset
 SELECT tests.with_claims(:'c', 'customer') AS old \gset
+SELECT tests.set_now((SELECT now_ FROM t));
 SELECT api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'Noise', p_is_advice_only => true,
-  p_scheduled_for => '2030-04-09 15:00:00+00', p_hold_id => :'h5', p_now => (SELECT now_ FROM t));
+  p_scheduled_for => '2030-04-09 15:00:00+00', p_hold_id => :'h5');
 SELECT tests.restore_claims(:'old');
-SELECT api.release_expired_holds((SELECT now_ + interval '11 minutes' FROM t));
+SELECT tests.set_now((SELECT now_ + interval '11 minutes' FROM t));
+SELECT api.release_expired_holds();
 SELECT is_empty(format($$SELECT 1 FROM app.outbox WHERE kind = 'stripe.cancel_intent' AND session_id = %L$$, :'h5'),
   'a converted hold with a pending charge gets no intent cancel');
 

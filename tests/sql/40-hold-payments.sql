@@ -13,7 +13,8 @@ SELECT tests.hold(:'c', :'m', '2030-03-05 15:00:00+00', (SELECT now_ FROM t)) AS
 SELECT id AS p FROM app.scheduled_payments WHERE session_id = :'h' \gset
 SELECT tests.se_charge_done(:'p');
 SELECT tests.with_claims(:'c', 'customer') AS old \gset
-SELECT api.release_hold(:'h', (SELECT now_ FROM t));
+SELECT tests.set_now((SELECT now_ FROM t));
+SELECT api.release_hold(:'h');
 SELECT tests.restore_claims(:'old');
 SELECT results_eq(format($$SELECT amount_cents, reason, idempotency_key FROM app.payment_refunds WHERE payment_id = %L$$, :'p'),
   format($$VALUES (2900, 'hold_released'::text, 'refund:%s:hold_released:full'::text)$$, :'h'),
@@ -25,15 +26,18 @@ SELECT is((SELECT count(*)::int FROM app.outbox WHERE kind = 'stripe.refund' AND
 SELECT tests.hold(:'c2', :'m', '2030-03-06 15:00:00+00', (SELECT now_ FROM t)) AS h2 \gset
 SELECT id AS p2 FROM app.scheduled_payments WHERE session_id = :'h2' \gset
 SELECT tests.se_charge_done(:'p2');
-SELECT api.release_expired_holds((SELECT now_ + interval '11 minutes' FROM t));
-SELECT api.release_expired_holds((SELECT now_ + interval '12 minutes' FROM t));
+SELECT tests.set_now((SELECT now_ + interval '11 minutes' FROM t));
+SELECT api.release_expired_holds();
+SELECT tests.set_now((SELECT now_ + interval '12 minutes' FROM t));
+SELECT api.release_expired_holds();
 SELECT is((SELECT sum(amount_cents)::int FROM app.payment_refunds WHERE payment_id = :'p2'), 2900,
   'a lapsed paid hold is refunded in full, once, however often the job runs');
 
 -- A hold whose payment is still pending when it lapses: nothing to refund yet ...
 SELECT tests.hold(:'c', :'m', '2030-03-07 15:00:00+00', (SELECT now_ FROM t)) AS h3 \gset
 SELECT id AS p3 FROM app.scheduled_payments WHERE session_id = :'h3' \gset
-SELECT api.release_expired_holds((SELECT now_ + interval '11 minutes' FROM t));
+SELECT tests.set_now((SELECT now_ + interval '11 minutes' FROM t));
+SELECT api.release_expired_holds();
 SELECT is_empty(format($$SELECT 1 FROM app.payment_refunds WHERE payment_id = %L$$, :'p3'),
   'a lapsed hold with a pending payment requests no refund');
 -- ... and when the payment then succeeds after all, it is refunded in full.
@@ -46,10 +50,12 @@ SELECT tests.hold(:'c2', :'m', '2030-03-08 15:00:00+00', (SELECT now_ FROM t)) A
 SELECT id AS p4 FROM app.scheduled_payments WHERE session_id = :'h4' \gset
 SELECT tests.se_charge_done(:'p4');
 SELECT tests.with_claims(:'c2', 'customer') AS old \gset
+SELECT tests.set_now((SELECT now_ FROM t));
 SELECT api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'Noise', p_is_advice_only => true,
-  p_scheduled_for => '2030-03-08 15:00:00+00', p_hold_id => :'h4', p_now => (SELECT now_ FROM t));
+  p_scheduled_for => '2030-03-08 15:00:00+00', p_hold_id => :'h4');
 SELECT tests.restore_claims(:'old');
-SELECT api.release_expired_holds((SELECT now_ + interval '11 minutes' FROM t));
+SELECT tests.set_now((SELECT now_ + interval '11 minutes' FROM t));
+SELECT api.release_expired_holds();
 SELECT is_empty(format($$SELECT 1 FROM app.payment_refunds WHERE payment_id = %L$$, :'p4'),
   'a converted hold is not refunded by the release job');
 SELECT is((SELECT status FROM app.sessions WHERE id = :'h4'), 'scheduled', 'and stays booked');

@@ -17,9 +17,9 @@ SELECT is_empty(format($$SELECT 1 FROM app.outbox WHERE kind = 'email.send' AND 
 
 -- The booking converts the hold: same single charge, confirmation + mechanic notice + reminders.
 SELECT tests.with_claims(:'c', 'customer') AS old \gset
+SELECT tests.set_now((SELECT now_ FROM t));
 SELECT (api.create_session(p_type => 'video', p_plan_code => 'standard', p_concern => 'Brakes squeal',
-          p_is_advice_only => true, p_scheduled_for => '2030-03-05 15:00:00+00', p_hold_id => :'h',
-          p_now => (SELECT now_ FROM t)) ->> 'id') AS s \gset
+          p_is_advice_only => true, p_scheduled_for => '2030-03-05 15:00:00+00', p_hold_id => :'h') ->> 'id') AS s \gset
 SELECT tests.restore_claims(:'old');
 SELECT is(:'s'::uuid, :'h'::uuid, 'the booking is the converted hold');
 SELECT is((SELECT count(*)::int FROM app.scheduled_payments WHERE session_id = :'s'), 1, 'still exactly one charge');
@@ -31,7 +31,8 @@ SELECT is((SELECT count(*)::int FROM app.session_reminders WHERE session_id = :'
 
 -- Reschedule through the booking function.
 SELECT tests.with_claims(:'c', 'customer') AS old \gset
-SELECT api.reschedule_session(:'s', '2030-03-06 16:00:00+00', NULL, (SELECT now_ FROM t));
+SELECT tests.set_now((SELECT now_ FROM t));
+SELECT api.reschedule_session(:'s', '2030-03-06 16:00:00+00');
 SELECT tests.restore_claims(:'old');
 SELECT results_eq(format($$SELECT template, method, seq FROM tests.se_emails(%L) OFFSET 2$$, :'s'),
   $$VALUES ('reschedule'::text, 'REQUEST'::text, 1), ('mechanic_reschedule', 'REQUEST', 1)$$,

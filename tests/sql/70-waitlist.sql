@@ -135,10 +135,14 @@ SELECT is(api.set_waitlist_settings(1) ->> 'customers_per_mechanic', '1', 'setti
 SELECT tests.clear_authentication();
 
 ------------------------------------------------------------------ a busy mechanic gives no turn
+-- planted without triggers: an off-shift mechanic in an immediate session is a state no writer can
+-- create any more (sessions_occupy_mechanic_time refuses it), but the hand-out must still hold there
+SET LOCAL session_replication_role = replica;
 INSERT INTO app.sessions (customer_id, mechanic_id, plan_code, type, concern, concern_category, is_advice_only,
                           ends_at, status, created_at)
 VALUES (:'c7', :'m3', 'standard', 'video', 'In progress', 'diagnostic', true,
         '2031-03-03 10:30+00', 'pending', '2031-03-03 10:00+00');
+SET LOCAL session_replication_role = origin;
 UPDATE app.mechanics SET currently_on_shift = true WHERE user_id = :'m3';
 SELECT is((SELECT count(*)::int FROM app.waitlist_entries WHERE notified_mechanic_id = :'m3'), 0,
   'a mechanic in a session right now gives no turn when coming on shift');

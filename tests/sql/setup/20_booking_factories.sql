@@ -123,33 +123,54 @@ LANGUAGE sql AS $$
   INSERT INTO app.mechanic_time_off (mechanic_id, start_date, end_date) VALUES (p_mechanic_id, p_from, p_to) RETURNING id
 $$;
 
+-- at(now, sql): run `sql` (returning one jsonb) with the trusted clock at `now` (NULL: leave the clock
+-- as it is), then put the clock back: a factory can book "as of" a time without moving the test's
+-- own clock.
+CREATE OR REPLACE FUNCTION tests.at(p_now timestamptz, p_sql text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_old text := coalesce(current_setting('autodoc.now', true), '');
+  v_result jsonb;
+BEGIN
+  IF p_now IS NOT NULL THEN
+    PERFORM set_config('autodoc.now', p_now::text, true);
+  END IF;
+  EXECUTE p_sql INTO v_result;
+  PERFORM set_config('autodoc.now', v_old, true);
+  RETURN v_result;
+END
+$$;
+
 -- book(customer, mechanic, starts_at, plan?, now?, vehicle?): a scheduled session through
--- api.create_session as that customer (advice-only when no vehicle is given). Returns its id.
+-- api.create_session as that customer (advice-only when no vehicle is given), with the clock at
+-- p_now for the call (NULL: the test's clock). Returns its id.
 CREATE OR REPLACE FUNCTION tests.book(p_customer_id uuid, p_mechanic_id uuid, p_starts_at timestamptz,
-  p_plan_code text DEFAULT 'standard', p_now timestamptz DEFAULT now(), p_vehicle_id uuid DEFAULT NULL,
+  p_plan_code text DEFAULT 'standard', p_now timestamptz DEFAULT NULL, p_vehicle_id uuid DEFAULT NULL,
   p_service_mode text DEFAULT 'online') RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE
   v_old text := tests.with_claims(p_customer_id, 'customer');
   v_session jsonb;
 BEGIN
-  v_session := api.create_session(p_type => 'video', p_plan_code => p_plan_code, p_concern => 'Test concern',
-    p_vehicle_id => p_vehicle_id, p_is_advice_only => p_vehicle_id IS NULL, p_scheduled_for => p_starts_at,
-    p_mechanic_id => p_mechanic_id, p_service_mode => p_service_mode, p_now => p_now);
+  v_session := tests.at(p_now, format($q$SELECT api.create_session(p_type => 'video', p_plan_code => %L,
+    p_concern => 'Test concern', p_vehicle_id => %L, p_is_advice_only => %L, p_scheduled_for => %L,
+    p_mechanic_id => %L, p_service_mode => %L)$q$, p_plan_code, p_vehicle_id, p_vehicle_id IS NULL, p_starts_at,
+    p_mechanic_id, p_service_mode));
   PERFORM tests.restore_claims(v_old);
   RETURN (v_session ->> 'id')::uuid;
 END
 $$;
 
--- hold(customer, mechanic, starts_at, now?, plan?): a slot hold through api.hold_slot; returns the hold id.
+-- hold(customer, mechanic, starts_at, now?, plan?): a slot hold through api.hold_slot, with the clock at
+-- p_now for the call (NULL: the test's clock); returns the hold id.
 CREATE OR REPLACE FUNCTION tests.hold(p_customer_id uuid, p_mechanic_id uuid, p_starts_at timestamptz,
-  p_now timestamptz DEFAULT now(), p_plan_code text DEFAULT 'standard') RETURNS uuid
+  p_now timestamptz DEFAULT NULL, p_plan_code text DEFAULT 'standard') RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE
   v_old text := tests.with_claims(p_customer_id, 'customer');
   v_hold jsonb;
 BEGIN
-  v_hold := api.hold_slot(p_mechanic_id, p_starts_at, p_plan_code, p_now => p_now);
+  v_hold := tests.at(p_now, format('SELECT api.hold_slot(%L, %L, %L)', p_mechanic_id, p_starts_at, p_plan_code));
   PERFORM tests.restore_claims(v_old);
   RETURN (v_hold ->> 'hold_id')::uuid;
 END

@@ -14,6 +14,9 @@ END
 $$;
 
 -- se_mechanic(): a mechanic (user + profile), optionally at a new workshop; returns the user id.
+-- Open around the clock (00:00-00:00 every day: the workshop's hours or the mechanic's blocks), so a
+-- side-effect test may place a session at any instant: the hours check on sessions
+-- (sessions_occupy_mechanic_time) applies to these direct INSERTs too.
 CREATE OR REPLACE FUNCTION tests.se_mechanic(p_timezone text DEFAULT 'America/Toronto', p_with_workshop boolean DEFAULT false,
                                              p_email text DEFAULT NULL, p_name text DEFAULT 'Morgan Mechanic')
 RETURNS uuid LANGUAGE plpgsql AS $$
@@ -24,9 +27,15 @@ BEGIN
   IF p_with_workshop THEN
     INSERT INTO app.workshops (name, address_line1, city, state_province, postal_code, country, timezone)
     VALUES ('Downtown Auto', '1 King St W', 'Toronto', 'ON', 'M5H 1A1', 'CA', p_timezone) RETURNING id INTO v_workshop;
+    INSERT INTO app.workshop_availability (workshop_id, day_of_week, is_open, open_time, close_time)
+    SELECT v_workshop, d, true, '00:00', '00:00' FROM generate_series(0, 6) d;
   END IF;
   INSERT INTO app.mechanics (user_id, display_name, workshop_id, timezone, specialties)
   VALUES (v_id, p_name, v_workshop, p_timezone, ARRAY['Honda', 'brakes']);
+  IF NOT p_with_workshop THEN
+    INSERT INTO app.mechanic_availability_blocks (mechanic_id, day_of_week, start_time, end_time)
+    SELECT v_id, d, '00:00', '00:00' FROM generate_series(0, 6) d;
+  END IF;
   RETURN v_id;
 END
 $$;
@@ -47,7 +56,7 @@ BEGIN
          CASE WHEN p_status = 'held' THEN NULL ELSE 'Grinding noise when braking' END,
          CASE WHEN p_status = 'held' THEN NULL ELSE 'diagnostic' END,
          p_start, p_start + make_interval(mins => pl.duration_minutes), p_status,
-         CASE WHEN p_status = 'held' THEN now() + interval '10 minutes' END
+         CASE WHEN p_status = 'held' THEN app_private.now() + interval '10 minutes' END
     FROM app.plans pl WHERE pl.code = p_plan
   RETURNING id INTO v_id;
   RETURN v_id;
