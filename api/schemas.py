@@ -313,3 +313,32 @@ class WaitlistSettingsRequest(Input):
     customers_per_mechanic: Int32 | UnsetType = UNSET
     turn_minutes: Int32 | UnsetType = UNSET
     max_wait_minutes: Int32 | UnsetType = UNSET
+
+
+# ---------------------------------------------------------------------------- waivers and the live session
+
+
+class SignWaiverRequest(Input):
+    # A data:image/png;base64 URL (canvas.toDataURL()). No length or format limit here on purpose:
+    # the database checks it (real PNG, size limit) and answers 422 invalid_signature with the reason.
+    signature: str | None
+    agreed: bool
+    mode: Annotated[str, msgspec.Meta(max_length=20)] | UnsetType = UNSET   # must be the session's mode
+
+
+class CompleteSessionRequest(Input):
+    notes: str | UnsetType | None = UNSET   # at most 10,000 characters (checked by the database: 422)
+
+
+class RateSessionRequest(Input):
+    rating: Int32   # 1-5 (checked by the database: 422)
+    comment: str | UnsetType | None = UNSET   # at most 2,000 characters
+
+
+class MissingWaiverCancelRequest(Input):
+    note: Annotated[str, msgspec.Meta(max_length=500)] | UnsetType | None = UNSET
+
+
+class PublishWaiverRequest(Input):
+    title: Name
+    body: Annotated[str, msgspec.Meta(max_length=100_000)]

@@ -5,7 +5,8 @@
     GET    /api/mechanic/time-off                 api.my_time_off
     POST   /api/mechanic/time-off                 api.add_time_off
     DELETE /api/mechanic/time-off/{time_off_id}   api.remove_time_off
-    GET    /api/mechanic/schedule                 api.mechanic_schedule (booked with me, with who is coming)
+    GET    /api/mechanic/schedule                 api.mechanic_schedule (booked with me, with who is coming and
+                                                  the waiver status; my day: GET /api/mechanics/me/schedule)
 """
 
 from __future__ import annotations

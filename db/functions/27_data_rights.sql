@@ -41,7 +41,8 @@ $$;
 
 -- api.export_my_data(): everything held about the caller, as one JSON document: account, customer
 -- profile (with credit balance), vehicles, favorites, sessions with their audit events, payments
--- with refunds, waitlist entries, mechanic applications. A customer or a signed-in person without a profile.
+-- with refunds, waitlist entries, waiver signatures (with the image), ratings, mechanic
+-- applications. A customer or a signed-in person without a profile.
 -- Raises 401 unauthorized, 409 account_role_conflict (mechanics and admins ask an admin).
 CREATE OR REPLACE FUNCTION api.export_my_data() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
@@ -82,12 +83,16 @@ BEGIN
                 (SELECT c.credit_balance_cents FROM app.customers c WHERE c.user_id = v_id)),
     'waitlist', coalesce((SELECT jsonb_agg(to_jsonb(w) ORDER BY w.created_at, w.id)
                             FROM app.waitlist_entries w WHERE w.customer_id = v_id), '[]'::jsonb),
+    'waivers', coalesce((SELECT jsonb_agg(to_jsonb(ws) ORDER BY ws.signed_at, ws.id)
+                           FROM app.waiver_signatures ws WHERE ws.customer_id = v_id), '[]'::jsonb),
+    'ratings', coalesce((SELECT jsonb_agg(to_jsonb(r) ORDER BY r.created_at, r.session_id)
+                           FROM app.session_ratings r WHERE r.customer_id = v_id), '[]'::jsonb),
     'mechanic_applications', coalesce((SELECT jsonb_agg(app_private.mechanic_application_json(a) ORDER BY a.created_at)
                                          FROM app.mechanic_applications a WHERE a.user_id = v_id), '[]'::jsonb));
 END
 $$;
 COMMENT ON FUNCTION api.export_my_data() IS
-'Everything held about the caller as JSON (GET /api/me/export): account, customer profile and credit balance, vehicles, favorites, sessions with their audit events, payments with refunds, waitlist entries, mechanic applications. A customer or a signed-in person without a profile. Raises 401 unauthorized, 409 account_role_conflict (mechanics, admins).';
+'Everything held about the caller as JSON (GET /api/me/export): account, customer profile and credit balance, vehicles, favorites, sessions with their audit events, payments with refunds, waitlist entries, waiver signatures (with the image), ratings, mechanic applications. A customer or a signed-in person without a profile. Raises 401 unauthorized, 409 account_role_conflict (mechanics, admins).';
 GRANT EXECUTE ON FUNCTION api.export_my_data() TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.delete_my_account(): erase the calling customer (or signed-in person without a profile).
@@ -95,8 +100,9 @@ GRANT EXECUTE ON FUNCTION api.export_my_data() TO autodoc_anon, autodoc_customer
 -- upcoming_bookings with their list; the customer cancels them (seeing the refund quote) first.
 -- Then: vehicles no session refers to, favorites, waitlist entries and mechanic applications are deleted; the user
 -- row keeps only its id (email deleted+<id>@deleted.invalid, name "Deleted customer",
--- deleted_at), the customer row keeps the credit balance only; sessions lose their concern, notes,
--- files; vehicles that sessions refer to lose VIN, plate and odometer; unsent emails to the person
+-- deleted_at), the customer row keeps the credit balance only; sessions lose their concern, notes
+-- (the completion notes too), files; waiver signatures lose the image, IP and user agent; ratings
+-- their comment; vehicles that sessions refer to lose VIN, plate and odometer; unsent emails to the person
 -- are skipped; every email payload, live event and Stripe event that names the person has those
 -- strings replaced by "[erased]". The audit log (session_events) is append-only and holds ids,
 -- times and reasons only, so it stays as it is (tests/sql/27-data-rights.sql scans every column). Tokens for the account are refused from then on
@@ -157,9 +163,12 @@ BEGIN
    WHERE x.payload #>> '{data,object,id}' = ANY (v_intents)
       OR x.payload #>> '{data,object,payment_intent}' = ANY (v_intents);
 
-  -- The sessions stay (money and audit refer to them) without what the customer wrote.
+  -- The sessions stay (money and audit refer to them) without what the customer wrote (or the
+  -- mechanic wrote about them); the waivers keep what was agreed and when, without the signature
+  -- image, IP and user agent; ratings keep the number (the mechanic's average includes it).
   UPDATE app.sessions s SET concern = CASE WHEN s.concern IS NOT NULL THEN '[erased]' END,
                             preparation_notes = NULL, special_requests = NULL, file_refs = '[]'::jsonb,
+                            completion_notes = NULL,
                             metadata = app_private.redact_jsonb(s.metadata, v_needles)
    WHERE s.id = ANY (v_sessions);
   UPDATE app.vehicles v SET vin = NULL, license_plate = NULL, odometer = NULL
@@ -168,6 +177,9 @@ BEGIN
    WHERE v.customer_id = v_id AND NOT EXISTS (SELECT FROM app.sessions s WHERE s.vehicle_id = v.id);
   DELETE FROM app.favorites f WHERE f.customer_id = v_id;
   DELETE FROM app.waitlist_entries w WHERE w.customer_id = v_id;  -- no money or audit hangs on them
+  UPDATE app.waiver_signatures ws SET signature_data_url = NULL, ip_address = NULL, user_agent = NULL
+   WHERE ws.customer_id = v_id;
+  UPDATE app.session_ratings r SET comment = NULL WHERE r.customer_id = v_id;
   DELETE FROM app.mechanic_applications a WHERE a.user_id = v_id;
   UPDATE app.customers c SET phone = NULL, country = NULL, state_province = NULL, city = NULL, postal_code = NULL,
                              timezone = NULL, updated_at = app_private.now()

@@ -53,7 +53,7 @@ $$;
 
 -- session_booking_charge(): what a booking (or a slot hold) charges up front — scheduled online: the
 -- full plan price; in person: the deposit (never more than the price). Immediate sessions are
--- charged after the waiver, elsewhere. Returns the payment id or NULL.
+-- charged after the waiver (session_immediate_charge). Returns the payment id or NULL.
 CREATE OR REPLACE FUNCTION app_private.session_booking_charge(p_session_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -71,6 +71,20 @@ BEGIN
   ELSE
     RETURN app_private.payment_ensure(p_session_id, 'full', v_price);
   END IF;
+END
+$$;
+
+-- session_immediate_charge(): an immediate session is charged the full plan price once its waiver
+-- is signed (SPEC section 7; called by api.sign_waiver). Key charge:<session>:full, so a second
+-- call is the same charge; a decline cancels the session (payment_mark_failed). Returns the payment
+-- id or NULL (a free plan).
+CREATE OR REPLACE FUNCTION app_private.session_immediate_charge(p_session_id uuid)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  RETURN app_private.payment_ensure(p_session_id, 'full',
+    (SELECT p.price_cents FROM app.sessions s JOIN app.plans p ON p.code = s.plan_code
+      WHERE s.id = p_session_id AND s.scheduled_for IS NULL));
 END
 $$;
 

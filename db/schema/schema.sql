@@ -156,6 +156,7 @@ CREATE TABLE app.mechanics (
     is_active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    rating_sum numeric(14,2) DEFAULT 0 NOT NULL,
     CONSTRAINT mechanics_display_name_present CHECK ((btrim(display_name) <> ''::text)),
     CONSTRAINT mechanics_experience_not_negative CHECK (((years_of_experience >= 0) AND (rating_count >= 0))),
     CONSTRAINT mechanics_rating_range CHECK (((rating >= (0)::numeric) AND (rating <= (5)::numeric))),
@@ -303,6 +304,16 @@ CREATE TABLE app.session_invites (
     CONSTRAINT session_invites_method_is_known CHECK ((method = ANY (ARRAY['REQUEST'::text, 'CANCEL'::text]))),
     CONSTRAINT session_invites_sequence_non_negative CHECK ((sequence >= 0))
 );
+CREATE TABLE app.session_ratings (
+    session_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    mechanic_id uuid NOT NULL,
+    rating smallint NOT NULL,
+    comment text,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT session_ratings_comment_length CHECK ((length(comment) <= 2000)),
+    CONSTRAINT session_ratings_rating_range CHECK (((rating >= 1) AND (rating <= 5)))
+);
 CREATE TABLE app.session_reminders (
     session_id uuid NOT NULL,
     kind text NOT NULL,
@@ -314,6 +325,17 @@ CREATE TABLE app.session_reminders (
     outbox_id bigint,
     CONSTRAINT session_reminders_kind_is_known CHECK ((kind = ANY (ARRAY['1d'::text, '1h'::text, '15m'::text]))),
     CONSTRAINT session_reminders_sent_or_skipped CHECK (((sent_at IS NULL) OR (skipped_at IS NULL)))
+);
+CREATE TABLE app.session_rules (
+    id boolean DEFAULT true NOT NULL,
+    sign_opens_before interval DEFAULT '00:15:00'::interval NOT NULL,
+    join_opens_before interval DEFAULT '00:15:00'::interval NOT NULL,
+    waiver_missing_after interval DEFAULT '00:10:00'::interval NOT NULL,
+    no_show_after interval DEFAULT '00:15:00'::interval NOT NULL,
+    signature_max_bytes integer DEFAULT 131072 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_rules_sensible CHECK ((((sign_opens_before >= '00:00:00'::interval) AND (sign_opens_before <= '1 day'::interval)) AND ((join_opens_before >= '00:00:00'::interval) AND (join_opens_before <= '1 day'::interval)) AND ((waiver_missing_after >= '00:00:00'::interval) AND (waiver_missing_after <= no_show_after)) AND ((no_show_after >= '00:01:00'::interval) AND (no_show_after <= '1 day'::interval)) AND ((signature_max_bytes >= 1024) AND (signature_max_bytes <= 4194304)))),
+    CONSTRAINT session_rules_single_row CHECK (id)
 );
 CREATE TABLE app.sessions (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -343,9 +365,13 @@ CREATE TABLE app.sessions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     period tstzrange GENERATED ALWAYS AS (tstzrange(COALESCE(scheduled_for, created_at), ends_at, '[)'::text)) STORED,
+    customer_joined_at timestamp with time zone,
+    mechanic_joined_at timestamp with time zone,
+    completion_notes text,
     CONSTRAINT sessions_cancel_reason_iff_cancelled CHECK (((status = 'cancelled'::text) = (cancel_reason IS NOT NULL))),
-    CONSTRAINT sessions_cancel_reason_valid CHECK ((cancel_reason = ANY (ARRAY['customer'::text, 'mechanic'::text, 'no_show'::text, 'payment_failed'::text, 'expired'::text, 'admin'::text]))),
+    CONSTRAINT sessions_cancel_reason_valid CHECK ((cancel_reason = ANY (ARRAY['customer'::text, 'mechanic'::text, 'no_show'::text, 'payment_failed'::text, 'expired'::text, 'admin'::text, 'waiver_missing'::text]))),
     CONSTRAINT sessions_complete_unless_held CHECK (((status = 'held'::text) OR ((status = 'cancelled'::text) AND (hold_expires_at IS NOT NULL) AND (type IS NULL)) OR ((type IS NOT NULL) AND (concern IS NOT NULL) AND (concern_category IS NOT NULL)))),
+    CONSTRAINT sessions_completion_notes_length CHECK ((length(completion_notes) <= 10000)),
     CONSTRAINT sessions_concern_category_valid CHECK ((concern_category = ANY (ARRAY['diagnostic'::text, 'repair'::text, 'maintenance'::text, 'inspection'::text, 'consultation'::text]))),
     CONSTRAINT sessions_ends_after_start CHECK ((ends_at > COALESCE(scheduled_for, created_at))),
     CONSTRAINT sessions_file_refs_array CHECK ((jsonb_typeof(file_refs) = 'array'::text)),
@@ -420,6 +446,34 @@ CREATE TABLE app.waitlist_settings (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT waitlist_settings_sensible CHECK ((((customers_per_mechanic >= 1) AND (customers_per_mechanic <= 100)) AND ((turn_duration >= '00:01:00'::interval) AND (turn_duration <= '1 day'::interval)) AND ((max_wait >= '00:05:00'::interval) AND (max_wait <= '7 days'::interval)))),
     CONSTRAINT waitlist_settings_single_row CHECK (id)
+);
+CREATE TABLE app.waiver_signatures (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    waiver_version integer NOT NULL,
+    mode text NOT NULL,
+    signature_data_url text,
+    signature_bytes integer NOT NULL,
+    agreed boolean NOT NULL,
+    ip_address inet,
+    user_agent text,
+    signed_by uuid NOT NULL,
+    signed_at timestamp with time zone NOT NULL,
+    CONSTRAINT waiver_signatures_agreed CHECK (agreed),
+    CONSTRAINT waiver_signatures_bytes_positive CHECK ((signature_bytes > 0)),
+    CONSTRAINT waiver_signatures_mode_valid CHECK ((mode = ANY (ARRAY['online'::text, 'in_person'::text]))),
+    CONSTRAINT waiver_signatures_png_data_url CHECK ((signature_data_url ~ '^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$'::text)),
+    CONSTRAINT waiver_signatures_user_agent_length CHECK ((length(user_agent) <= 1000))
+);
+CREATE TABLE app.waiver_versions (
+    version integer NOT NULL,
+    title text NOT NULL,
+    body text NOT NULL,
+    published_at timestamp with time zone NOT NULL,
+    published_by uuid,
+    CONSTRAINT waiver_versions_text_present CHECK (((btrim(title) <> ''::text) AND (btrim(body) <> ''::text) AND (length(title) <= 200) AND (length(body) <= 100000))),
+    CONSTRAINT waiver_versions_version_positive CHECK ((version > 0))
 );
 CREATE TABLE app.worker_heartbeats (
     worker_id text NOT NULL,
@@ -507,8 +561,12 @@ ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_uid_unique UNIQUE (uid);
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_reminders
     ADD CONSTRAINT session_reminders_pkey PRIMARY KEY (session_id, kind);
+ALTER TABLE ONLY app.session_rules
+    ADD CONSTRAINT session_rules_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_no_customer_overlap EXCLUDE USING gist (customer_id WITH =, period WITH &&) WHERE ((status = ANY (ARRAY['held'::text, 'scheduled'::text, 'pending'::text, 'waiting'::text, 'active'::text])));
 ALTER TABLE ONLY app.sessions
@@ -525,6 +583,12 @@ ALTER TABLE ONLY app.waitlist_entries
     ADD CONSTRAINT waitlist_entries_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.waitlist_settings
     ADD CONSTRAINT waitlist_settings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_one_per_session UNIQUE (session_id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.waiver_versions
+    ADD CONSTRAINT waiver_versions_pkey PRIMARY KEY (version);
 ALTER TABLE ONLY app.worker_heartbeats
     ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (worker_id);
 ALTER TABLE ONLY app.workshop_availability
@@ -556,6 +620,8 @@ CREATE INDEX scheduled_payments_session ON app.scheduled_payments USING btree (s
 CREATE INDEX scheduled_payments_status ON app.scheduled_payments USING btree (status);
 CREATE INDEX session_assignments_mechanic_id_idx ON app.session_assignments USING btree (mechanic_id, status);
 CREATE INDEX session_events_session_id_idx ON app.session_events USING btree (session_id, id);
+CREATE INDEX session_ratings_customer_id_idx ON app.session_ratings USING btree (customer_id);
+CREATE INDEX session_ratings_mechanic_id_idx ON app.session_ratings USING btree (mechanic_id);
 CREATE INDEX session_reminders_due ON app.session_reminders USING btree (due_at) WHERE ((sent_at IS NULL) AND (skipped_at IS NULL));
 CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, scheduled_for);
 CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
@@ -573,6 +639,7 @@ CREATE INDEX waitlist_entries_session_idx ON app.waitlist_entries USING btree (s
 CREATE INDEX waitlist_entries_turns_by_expiry ON app.waitlist_entries USING btree (turn_expires_at) WHERE (status = 'notified'::text);
 CREATE INDEX waitlist_entries_turns_by_mechanic ON app.waitlist_entries USING btree (notified_mechanic_id) WHERE (status = 'notified'::text);
 CREATE INDEX waitlist_entries_vehicle_idx ON app.waitlist_entries USING btree (vehicle_id) WHERE (vehicle_id IS NOT NULL);
+CREATE INDEX waiver_signatures_customer_id_idx ON app.waiver_signatures USING btree (customer_id);
 ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
@@ -607,6 +674,12 @@ ALTER TABLE ONLY app.session_events
     ADD CONSTRAINT session_events_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
+ALTER TABLE ONLY app.session_ratings
+    ADD CONSTRAINT session_ratings_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_reminders
     ADD CONSTRAINT session_reminders_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.sessions
@@ -629,6 +702,16 @@ ALTER TABLE ONLY app.waitlist_entries
     ADD CONSTRAINT waitlist_entries_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.waitlist_entries
     ADD CONSTRAINT waitlist_entries_vehicle_id_fkey FOREIGN KEY (vehicle_id) REFERENCES app.vehicles(id) ON DELETE SET NULL;
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_signed_by_fkey FOREIGN KEY (signed_by) REFERENCES app.users(id);
+ALTER TABLE ONLY app.waiver_signatures
+    ADD CONSTRAINT waiver_signatures_waiver_version_fkey FOREIGN KEY (waiver_version) REFERENCES app.waiver_versions(version);
+ALTER TABLE ONLY app.waiver_versions
+    ADD CONSTRAINT waiver_versions_published_by_fkey FOREIGN KEY (published_by) REFERENCES app.users(id);
 ALTER TABLE ONLY app.workshop_availability
     ADD CONSTRAINT workshop_availability_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE CASCADE;
 ALTER TABLE app.booking_settings ENABLE ROW LEVEL SECURITY;
@@ -648,13 +731,17 @@ ALTER TABLE app.scheduled_payments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_assignments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_invites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_ratings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_reminders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_rules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.stripe_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.vehicles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.waitlist_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.waitlist_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.waiver_signatures ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.waiver_versions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.worker_heartbeats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.workshop_availability ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.workshops ENABLE ROW LEVEL SECURITY;

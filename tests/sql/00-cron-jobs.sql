@@ -8,7 +8,8 @@ SELECT has_extension('pg_cron', 'pg_cron is installed in the cron database');
 SELECT set_eq(
   $$SELECT jobname FROM cron.job WHERE jobname LIKE 'autodoc-%'$$,
   ARRAY['autodoc-release-expired-holds', 'autodoc-send-reminders', 'autodoc-purge-cron-history',
-        'autodoc-purge-outbox', 'autodoc-purge-live-events', 'autodoc-waitlist-advance', 'autodoc-waitlist-expire'],
+        'autodoc-purge-outbox', 'autodoc-purge-live-events', 'autodoc-waitlist-advance', 'autodoc-waitlist-expire',
+        'autodoc-no-shows'],
   'the project''s jobs are scheduled');
 
 SELECT is_empty($$SELECT jobname FROM cron.job WHERE jobname LIKE 'autodoc-%' AND username <> 'autodoc_owner'$$,

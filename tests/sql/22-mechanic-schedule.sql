@@ -22,8 +22,8 @@ SELECT is_empty($$SELECT * FROM app.users WHERE id = '$$ || :'c' || $$'$$, 'the 
 SELECT throws_ok('SELECT * FROM app.customers', '42501', NULL, 'customer profiles stay hidden');
 SELECT is_empty($$SELECT * FROM app_private.session_customer_first_names(ARRAY['$$ || :'s2' || $$'::uuid])$$,
   'the helper names no customer of another mechanic''s session');
-SELECT throws_ok($$SELECT * FROM api.mechanic_schedule('someday')$$, 'AD422', 'scope must be one of upcoming, past, all',
-  'a scope outside upcoming | past | all is refused');
+SELECT throws_ok($$SELECT * FROM api.mechanic_schedule('someday')$$, 'AD422', 'scope must be one of upcoming, past, all, day',
+  'a scope outside upcoming | past | all | day is refused');
 
 SELECT tests.authenticate_as(:'m2', 'mechanic');
 SELECT results_eq('SELECT id, customer_first_name FROM api.mechanic_schedule()',
