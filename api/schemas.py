@@ -319,20 +319,20 @@ class WaitlistSettingsRequest(Input):
 
 
 class SignWaiverRequest(Input):
-    # A data:image/png;base64 URL (canvas.toDataURL()). No length or format limit here on purpose:
-    # the database checks it (real PNG, size limit) and answers 422 invalid_signature with the reason.
-    signature: str | None
+    # A data:image/png;base64 URL (canvas.toDataURL()). Only the request body's own bound here (256 KiB):
+    # the database checks the image (real PNG, its size limit) and answers 422 invalid_signature with the reason.
+    signature: Annotated[str, msgspec.Meta(max_length=262_144)] | None
     agreed: bool
     mode: Annotated[str, msgspec.Meta(max_length=20)] | UnsetType = UNSET   # must be the session's mode
 
 
 class CompleteSessionRequest(Input):
-    notes: str | UnsetType | None = UNSET   # at most 10,000 characters (checked by the database: 422)
+    notes: Text | UnsetType | None = UNSET   # at most 10,000 characters
 
 
 class RateSessionRequest(Input):
     rating: Int32   # 1-5 (checked by the database: 422)
-    comment: str | UnsetType | None = UNSET   # at most 2,000 characters
+    comment: Annotated[str, msgspec.Meta(max_length=2_000)] | UnsetType | None = UNSET
 
 
 class MissingWaiverCancelRequest(Input):

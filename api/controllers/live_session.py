@@ -18,10 +18,11 @@ same id.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import Parameter
 
 from api.controllers.common import parse_day, parse_uuid
 from api.db import Conn, call
@@ -124,7 +125,8 @@ class LiveSessionController(Controller):
     @get("/mechanics/me/schedule",
          summary="My day (mechanics): sessions on the local day ?date=YYYY-MM-DD (default today) with waiver "
                  "status, customer first name, vehicle, concern, mode and workshop")
-    async def my_day(self, db: Conn, date: str | None = None) -> dict[str, Any]:
+    async def my_day(self, db: Conn,
+                     date: Annotated[str | None, Parameter(max_length=40)] = None) -> dict[str, Any]:
         args: dict[str, Any] = {"p_date": parse_day(date, "date")} if date else {}
         result: dict[str, Any] = await call(db, "mechanic_day", args)
         return result
