@@ -107,6 +107,12 @@ class Settings:
     jwt_role_claim: str = "role"
     jwt_email_claim: str = "email"
     jwt_email_verified_claim: str = "email_verified"
+    # Faults (docs/operations.md): bounded waits, explicit timeouts, honest health.
+    db_pool_timeout: float = 5.0  # wait at most this long for a pooled connection, then 503 database_unavailable
+    stripe_timeout_seconds: float = 12.0  # one Stripe HTTP call (the SDK's own default is 80 s)
+    smtp_timeout_seconds: float = 10.0  # connecting to and each reply of the SMTP server
+    worker_heartbeat_seconds: float = 5.0  # a worker counts as alive this long after its last heartbeat
+    health_max_pending_age_seconds: float = 300.0  # /health says degraded when an effect waits longer
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -141,4 +147,9 @@ class Settings:
             jwt_email_claim=env("AUTODOC_JWT_EMAIL_CLAIM", "email"),
             # "-" = none: the provider only issues tokens for verified addresses
             jwt_email_verified_claim=env("AUTODOC_JWT_EMAIL_VERIFIED_CLAIM", "email_verified").strip("-"),
+            db_pool_timeout=float(env("AUTODOC_DB_POOL_TIMEOUT", "5")),
+            stripe_timeout_seconds=float(env("AUTODOC_STRIPE_TIMEOUT_SECONDS", "12")),
+            smtp_timeout_seconds=float(env("AUTODOC_SMTP_TIMEOUT_SECONDS", "10")),
+            worker_heartbeat_seconds=float(env("AUTODOC_WORKER_HEARTBEAT_SECONDS", "5")),
+            health_max_pending_age_seconds=float(env("AUTODOC_HEALTH_MAX_PENDING_AGE_SECONDS", "300")),
         )

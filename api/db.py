@@ -7,9 +7,13 @@ who connects with psql and does the same.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
-from collections.abc import AsyncGenerator
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,18 +23,76 @@ from psycopg import AsyncConnection, adapters, sql
 from psycopg.adapt import Dumper
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from api.errors import field_error, remember_request_names
+from api.outage import OutcomeUnknown, is_connection_loss, tune_pool_reconnect
+
+log = logging.getLogger("autodoc.api")
 
 APP_ROLES = frozenset({"anon", "customer", "mechanic", "admin", "worker"})
 
 Conn = AsyncConnection[dict[str, Any]]
 
 
-def make_pool(url: str, *, min_size: int = 2, max_size: int = 16) -> AsyncConnectionPool[Conn]:
-    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+DEFAULT_POOL_TIMEOUT = 5.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def make_pool(url: str, *, min_size: int = 2, max_size: int = 16,
+              timeout: float = DEFAULT_POOL_TIMEOUT) -> AsyncConnectionPool[Conn]:
+    """The API's pool. `timeout` bounds the wait for a connection (AUTODOC_DB_POOL_TIMEOUT; then
+    503 database_unavailable). The pool never gives up reconnecting (reconnect_timeout: a day) and
+    retries at a constant short pace (api/outage.py), so it is back as soon as the database is."""
+    tune_pool_reconnect()
+    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
+                               reconnect_timeout=86400.0,
                                kwargs={"row_factory": dict_row, "application_name": "autodoc-api"})
+
+
+_stale_check: set[asyncio.Task[None]] = set()
+
+
+def _check_pool_soon(pool: AsyncConnectionPool[Conn]) -> None:
+    """One stale connection found means the others in the pool are stale too (the server restarted):
+    have the pool test and replace them all in the background, once at a time."""
+    if _stale_check:
+        return
+    task = asyncio.ensure_future(pool.check())
+    _stale_check.add(task)
+    task.add_done_callback(_stale_check.discard)
+
+
+@contextlib.asynccontextmanager
+async def caller_transaction(pool: AsyncConnectionPool[Conn], become: Callable[[Conn], Awaitable[None]],
+                             wait: float | None = None) -> AsyncGenerator[Conn, None]:
+    """A connection inside a transaction, after `become(conn)` made it the caller's.
+
+    A pooled connection can be stale (the server restarted since it was last used). Its first
+    statements (BEGIN, becoming the caller) then fail with a connection-loss error before anything was
+    done, so it is safe to drop it and take another: no request fails because of a stale pooled
+    connection. The whole wait is bounded by the pool timeout (then PoolTimeout: a 503)."""
+    deadline = time.monotonic() + (wait if wait is not None else pool.timeout)
+    while True:
+        stack = contextlib.AsyncExitStack()
+        try:
+            conn = await stack.enter_async_context(pool.connection(timeout=max(deadline - time.monotonic(), 0.001)))
+            await stack.enter_async_context(conn.transaction())
+            await become(conn)
+        except psycopg.OperationalError as e:
+            with contextlib.suppress(Exception):
+                await stack.__aexit__(type(e), e, e.__traceback__)
+            if not is_connection_loss(e) or isinstance(e, PoolTimeout) or time.monotonic() >= deadline:
+                raise
+            log.info("dropped a stale pooled connection (%s)", type(e).__name__)
+            _check_pool_soon(pool)
+            continue
+        except BaseException as e:
+            await stack.__aexit__(type(e), e, e.__traceback__)
+            raise
+        async with stack:
+            yield conn
+        return
 
 
 async def as_caller(conn: Conn, claims: dict[str, Any]) -> None:
@@ -57,14 +119,26 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, No
     """Litestar dependency `db`: a connection inside the caller's transaction.
 
     An exception in the handler is thrown into this generator, which rolls the transaction back.
+    A connection lost while COMMIT was in flight leaves the outcome unknown: OutcomeUnknown (503
+    outcome_unknown) for requests that may write; for reads it is a plain database_unavailable.
     """
     identity: dict[str, Any] | None = request.scope.get("user")
     pool: AsyncConnectionPool[Conn] = request.app.state.pool
-    async with pool.connection() as conn, conn.transaction():
+    committing = False
+
+    async def become(conn: Conn) -> None:
         role = await begin_request(conn, identity)
         if isinstance(identity, dict):
             identity["role"] = role  # what error messages say the caller was (api/errors.py)
-        yield conn
+
+    try:
+        async with caller_transaction(pool, become) as conn:
+            yield conn
+            committing = True  # the handler returned: leaving the block sends COMMIT
+    except psycopg.OperationalError as e:
+        if committing and is_connection_loss(e) and request.method not in SAFE_METHODS:
+            raise OutcomeUnknown(str(e)) from e
+        raise
 
 
 class SqlArgs(dict[str, Any]):

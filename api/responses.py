@@ -61,16 +61,18 @@ class OutboxHealth(Output):
 
 
 class Health(Output):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    reasons: list[str]   # why side effects are not flowing normally: docs/operations.md
     database: bool
     migration: str | None
     pg_cron: PgCron
-    outbox: OutboxHealth | msgspec.UnsetType = msgspec.UNSET
+    outbox: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET   # api.outbox_health(): see docs/operations.md
 
 
 class Unavailable(Output):
     status: Literal["unavailable"]
     database: bool
+    reasons: list[str]
 
 
 class Me(Output):

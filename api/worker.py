@@ -2,21 +2,34 @@
 
 How it finds work: a dedicated autocommit connection LISTENs on `autodoc_outbox_v1` (a wake-up
 only), and the worker also polls every `worker_poll_seconds`, because a NOTIFY sent while nobody
-listened is gone. Each round it claims up to `worker_batch_size` due rows through
-`api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any number of workers share the queue and never get
-the same row), runs each effect with the row's persisted idempotency key, and writes the outcome
-back through `api.outbox_complete` / `api.outbox_fail`. What a kind means is the database's: its
-retry policy (max_attempts, exponential backoff) and lane are rows of the registry
-`app.outbox_kinds`, and when the claim says a row must not run (`skip_reason`, e.g. a refund of a
-payment that failed) the worker completes it as skipped without calling anything.
+listened is gone. It claims due rows through `api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any
+number of workers share the queue and never get the same row), runs each effect with the row's
+persisted idempotency key, and writes the outcome back through `api.outbox_complete` /
+`api.outbox_fail`. What a kind means is the database's: its retry policy (max_attempts,
+exponential backoff) and lane are rows of the registry `app.outbox_kinds`, and when the claim says
+a row must not run (`skip_reason`, e.g. a refund of a payment that failed) the worker completes it
+as skipped without calling anything.
+
+Lanes: each lane of the registry (`stripe`, `email`, `default`; app.outbox_lanes) runs in a loop
+of its own, claims only its own kinds, and runs at most the lane's `concurrency` effects at once on
+threads of its own. So a stalled SMTP server holds up emails only, never a charge, and a stalled
+Stripe never holds up an email. A lane whose effects keep failing pauses its claims (doubling from
+0.25 s up to 15 s; reset by a success), on top of each row's own backoff.
+
+Liveness: the heartbeat runs on its own task and connection every third of
+`worker_heartbeat_seconds` and says "alive for one period"; a worker that dies (SIGKILL included)
+stops counting as alive in /health within one period. The worker's id is stable (AUTODOC_WORKER_ID,
+or `<hostname>:worker-<AUTODOC_WORKER_SLOT, default 1>`), so a restarted worker takes back the
+rows its previous process left running at once instead of waiting out their leases.
 
 Crash safety: a claim is a lease. A worker that dies mid-effect leaves its row `running`; the row
 is claimed again when the lease expires (or at once when a worker restarts under the same
 `worker_id`) and the effect runs again *with the same idempotency key*, so Stripe returns the
 first answer instead of charging twice.
 
-Shutdown: SIGTERM/SIGINT let the current effect finish and be written back, give unstarted claimed
-rows back to the queue, mark the heartbeat stopped and exit.
+Shutdown: SIGTERM/SIGINT stop the claims, let the effects in flight finish and be written back
+(a lane claims only as many rows as it can start, so none waits claimed), mark the heartbeat
+stopped and exit.
 
 Crash tests run a subclass with fault injection (tests/py/faulty_worker.py); nothing here knows it.
 """
@@ -33,7 +46,8 @@ import signal
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -46,7 +60,7 @@ from api.effects import Effect, EffectError, Job, PermanentError, default_effect
 log = logging.getLogger("autodoc.worker")
 
 CHANNEL = "autodoc_outbox_v1"
-HEARTBEAT_SECONDS = 5.0
+LANE_PAUSE_FIRST, LANE_PAUSE_MAX = 0.25, 15.0  # a failing lane's claim pause: doubling between these
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 
@@ -60,8 +74,28 @@ class WorkerStats:
     released: int = 0
 
 
+@dataclass
+class Lane:
+    """One lane's loop state: its concurrency, effects in flight, wake-up and failure pause."""
+
+    name: str
+    concurrency: int
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    inflight: set[asyncio.Task[str]] = field(default_factory=set)
+    failures: int = 0  # consecutive failed effects
+    paused_until: float = 0.0
+    idle_at: int | None = None  # the completion count when this lane last found nothing to do
+    executor: ThreadPoolExecutor | None = None
+
+
 def default_worker_id() -> str:
-    return os.environ.get("AUTODOC_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
+    """Stable across restarts of the same slot, so a restart takes back its own leases at once."""
+    return os.environ.get("AUTODOC_WORKER_ID") or \
+        f"{socket.gethostname()}:worker-{os.environ.get('AUTODOC_WORKER_SLOT') or '1'}"
+
+
+class WorkerIdInUse(RuntimeError):
+    pass
 
 
 class Worker:
@@ -72,15 +106,16 @@ class Worker:
         self.effects = dict(effects) if effects is not None else default_effects(settings)
         self.stats = WorkerStats()
         self.listening = asyncio.Event()  # set once LISTEN is in place (tests and benchmarks wait on it)
-        self._wake = asyncio.Event()
+        self.lanes: dict[str, Lane] = {}
         self._conn: Conn | None = None
-        self._last_heartbeat = 0.0
+        self._completed = 0  # effects finished (any outcome): tells exit_when_idle that new rows may exist
+        self._exit_when_idle = False
 
     # -- database ------------------------------------------------------------------------------
-    async def _connect(self) -> Conn:
+    async def _connect(self, name: str = "autodoc-worker") -> Conn:
         conn: Conn = await psycopg.AsyncConnection.connect(
-            self.settings.database_url, autocommit=True, row_factory=dict_row,
-            application_name="autodoc-worker")
+            self.settings.database_url, autocommit=True, row_factory=dict_row, application_name=name,
+            connect_timeout=5)
         # The API login role holds nothing itself (NOINHERIT): become the worker for the session.
         await conn.execute("SET ROLE autodoc_worker")
         await conn.execute("SELECT set_config('request.jwt.claims', %s, false)", [json.dumps({"role": "worker"})])
@@ -110,41 +145,85 @@ class Worker:
                     raise  # the row keeps its lease and is run again (same key) once reclaimed
                 log.warning("database unavailable (%s); retrying in %.1fs", e, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 1.0)
 
     async def _listen(self) -> None:
-        """Keep a LISTEN connection open; every notification (and every reconnect) wakes the loop."""
+        """Keep a LISTEN connection open; every notification (and every reconnect) wakes every lane."""
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.settings.database_url, autocommit=True, application_name="autodoc-worker-listen")
+                    self.settings.database_url, autocommit=True, application_name="autodoc-worker-listen",
+                    connect_timeout=5)
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
-                    self._wake.set()  # notifications may have been missed while we were not listening
+                    self._wake_all()  # notifications may have been missed while we were not listening
                     async for _ in conn.notifies():
-                        self._wake.set()
+                        self._wake_all()
             except asyncio.CancelledError:
                 raise
             except psycopg.Error as e:
                 self.listening.clear()
                 log.warning("LISTEN connection lost (%s); polling until it is back", e)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(0.5)
 
-    async def _heartbeat(self, *, stopped: bool = False, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_heartbeat < HEARTBEAT_SECONDS:
+    def _wake_all(self) -> None:
+        for lane in self.lanes.values():
+            lane.wake.set()
+
+    def _info(self) -> dict[str, Any]:
+        return {"claimed": self.stats.claimed, "done": self.stats.done, "retried": self.stats.retried,
+                "dead": self.stats.dead, "pid": os.getpid(),
+                "lanes": {n: {"concurrency": lane.concurrency, "inflight": len(lane.inflight)}
+                          for n, lane in self.lanes.items()}}
+
+    async def _heartbeats(self) -> None:
+        """Beat every third of the period on a connection of its own, whatever the lanes are doing
+        (a lane stuck in a 10 s SMTP timeout does not make the worker look dead)."""
+        period = self.settings.worker_heartbeat_seconds
+        conn: Conn | None = None
+        while True:
+            try:
+                if conn is None or conn.closed:
+                    conn = await self._connect("autodoc-worker-heartbeat")
+                await conn.execute("SELECT api.worker_heartbeat(%s, %s, false, %s)",
+                                   [self.worker_id, Jsonb(self._info()), period])
+            except asyncio.CancelledError:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                raise
+            except psycopg.Error as e:
+                log.warning("heartbeat failed (%s)", e)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                conn = None
+            await asyncio.sleep(period / 3)
+
+    async def _check_id_free(self) -> None:
+        """Two live processes under one id would take each other's leases back: refuse to start
+        when another process of this host still holds the id and is alive."""
+        rows = await self._call("SELECT hostname, pid, stopped_at IS NULL AND alive_until > now() AS alive "
+                                "FROM app.worker_heartbeats WHERE worker_id = %s", [self.worker_id])
+        if not rows or not rows[0]["alive"] or rows[0]["hostname"] != socket.gethostname():
             return
-        self._last_heartbeat = now
-        info = {"claimed": self.stats.claimed, "done": self.stats.done, "retried": self.stats.retried,
-                "dead": self.stats.dead}
-        await self._call("SELECT api.worker_heartbeat(%s, %s, %s)", [self.worker_id, Jsonb(info), stopped])
+        pid = rows[0]["pid"]
+        if pid and pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return  # that process is gone (killed): its leases are ours to take back
+            except PermissionError:
+                pass
+            raise WorkerIdInUse(f"worker id {self.worker_id!r} is in use by process {pid} on this host: give this "
+                                "worker another --worker-id, AUTODOC_WORKER_ID or AUTODOC_WORKER_SLOT")
 
     # -- one job -------------------------------------------------------------------------------
-    async def claim(self, limit: int | None = None) -> list[Job]:
+    async def claim(self, limit: int | None = None, lanes: list[str] | None = None) -> list[Job]:
         rows = await self._call(
-            "SELECT * FROM api.outbox_claim(%s, %s, %s)",
-            [self.worker_id, limit or self.settings.worker_batch_size, self.settings.worker_lease_seconds])
+            "SELECT * FROM api.outbox_claim(%s, %s, %s, %s)",
+            [self.worker_id, limit or self.settings.worker_batch_size, self.settings.worker_lease_seconds, lanes])
         self.stats.claimed += len(rows)
         return [Job(id=r["id"], kind=r["kind"], idempotency_key=r["idempotency_key"], payload=r["payload"],
                     attempts=r["attempts"], max_attempts=r["max_attempts"],
@@ -152,8 +231,8 @@ class Worker:
                     lane=r["lane"] or "default", skip_reason=r["skip_reason"]) for r in rows]
 
     async def check_registry(self) -> list[dict[str, Any]]:
-        """Read the kind registry (retry policy, lanes) and warn about kinds this worker cannot run
-        (their rows would dead-letter) or effects no kind uses."""
+        """Read the kind registry (retry policy, lanes and their concurrency) and warn about kinds
+        this worker cannot run (their rows would dead-letter) or effects no kind uses."""
         kinds = await self._call("SELECT * FROM api.outbox_kinds()", [])
         registered = {k["kind"] for k in kinds}
         for kind in sorted(registered - set(self.effects)):
@@ -163,7 +242,7 @@ class Worker:
         return kinds
 
     async def process(self, job: Job, stop: asyncio.Event | None = None) -> str:
-        """Run one claimed job and write the outcome back. Returns done | pending | dead."""
+        """Run one claimed job (on its lane's threads) and write the outcome back. Returns done | pending | dead."""
         if job.skip_reason is not None:
             # Decided in the database when the row was claimed; the kind's apply function records it.
             await self._call("SELECT api.outbox_complete(%s, %s, %s)",
@@ -176,7 +255,9 @@ class Worker:
         try:
             if effect is None:
                 raise PermanentError(f"no effect registered for outbox kind {job.kind!r}")
-            result = await asyncio.to_thread(effect, self.settings, job)
+            lane = self.lanes.get(job.lane)
+            executor = lane.executor if lane is not None else None  # None: the loop's default threads
+            result = await asyncio.get_running_loop().run_in_executor(executor, effect, self.settings, job)
         except EffectError as e:
             return await self._fail(job, str(e), e.retryable, stop)
         except Exception as e:  # a bug or an unexpected library error: retry, then dead letter
@@ -203,63 +284,116 @@ class Worker:
             log.warning("outbox row %s (%s) attempt %s failed, will retry: %s", job.id, job.kind, job.attempts, error)
         return status or "lost_lease"
 
-    # -- the loop ------------------------------------------------------------------------------
-    async def _wait_for_work(self, stop: asyncio.Event) -> None:
-        waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+    # -- the lanes -----------------------------------------------------------------------------
+    async def _run_job(self, lane: Lane, job: Job, stop: asyncio.Event) -> str:
         try:
-            await asyncio.wait(waiters, timeout=self.settings.worker_poll_seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
+            status = await self.process(job, stop)
+        except Exception:
+            log.exception("outbox row %s (%s): write-back failed; the row is run again when reclaimed", job.id,
+                          job.kind)
+            status = "lost"
+        if status == "done":
+            lane.failures, lane.paused_until = 0, 0.0
+        elif not self._exit_when_idle and time.monotonic() >= lane.paused_until:
+            # One step per failed round, not per effect: the lane's other effects in flight fail
+            # together when the dependency is down. (Not when draining the queue once: then the
+            # rows' own backoff decides, and a row backing off is not due.)
+            lane.failures += 1
+            pause = min(LANE_PAUSE_FIRST * 2 ** (lane.failures - 1), LANE_PAUSE_MAX)
+            lane.paused_until = time.monotonic() + pause
+            if lane.failures in (1, 5) or pause == LANE_PAUSE_MAX:
+                log.warning("lane %s: %s failed round(s) in a row; pausing its claims %.2fs", lane.name,
+                            lane.failures, pause)
+        self._completed += 1
+        if self._exit_when_idle:
+            self._wake_all()  # the outcome may have enqueued rows in other lanes (their NOTIFY wakes them too)
+        else:
+            lane.wake.set()  # a slot is free
+        return status
+
+    async def _run_lane(self, lane: Lane, stop: asyncio.Event) -> None:
+        lane.executor = ThreadPoolExecutor(max_workers=lane.concurrency, thread_name_prefix=f"lane-{lane.name}")
+        try:
+            while not stop.is_set():
+                lane.wake.clear()
+                free = min(lane.concurrency - len(lane.inflight), self.settings.worker_batch_size)
+                wait = self.settings.worker_poll_seconds
+                if free > 0 and time.monotonic() >= lane.paused_until:
+                    completed_before = self._completed
+                    try:
+                        jobs = await self.claim(free, [lane.name])
+                    except psycopg.OperationalError as e:
+                        log.warning("lane %s: claim failed (%s); retrying after the poll interval", lane.name, e)
+                        jobs = []
+                    for job in jobs:
+                        task = asyncio.create_task(self._run_job(lane, job, stop))
+                        lane.inflight.add(task)
+                        task.add_done_callback(lane.inflight.discard)
+                    lane.idle_at = completed_before if not jobs and not lane.inflight else None
+                    if len(jobs) == free:
+                        continue  # maybe more due: claim again as soon as a slot frees up
+                elif time.monotonic() < lane.paused_until:
+                    wait = min(wait, lane.paused_until - time.monotonic())
+                await self._wait(lane, stop, wait)
+            if lane.inflight:  # graceful stop: the effects in flight finish and are written back
+                await asyncio.gather(*lane.inflight, return_exceptions=True)
+        finally:
+            lane.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _wait(self, lane: Lane, stop: asyncio.Event, seconds: float) -> None:
+        waiters = {asyncio.ensure_future(lane.wake.wait()), asyncio.ensure_future(stop.wait())}
+        try:
+            await asyncio.wait(waiters, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
         finally:
             for w in waiters:
                 w.cancel()
-        self._wake.clear()
 
-    async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False,
-                  max_jobs: int | None = None) -> WorkerStats:
+    def _all_idle(self) -> bool:
+        """Every lane found nothing due and has nothing in flight, and no effect finished since
+        (a finished effect may have enqueued rows in a lane that looked before)."""
+        return all(lane.idle_at is not None and lane.idle_at == self._completed and not lane.inflight
+                   for lane in self.lanes.values())
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False) -> WorkerStats:
         """Work until `stop` is set (or, with exit_when_idle, until nothing is due)."""
+        self._exit_when_idle = exit_when_idle
+        await self._check_id_free()
         taken_back = (await self._call(
-            "SELECT api.worker_started(%s, %s, %s, %s) AS n",
-            [self.worker_id, socket.gethostname(), os.getpid(), Jsonb({"version": 1})]))[0]["n"]
+            "SELECT api.worker_started(%s, %s, %s, %s, %s) AS n",
+            [self.worker_id, socket.gethostname(), os.getpid(), Jsonb({"version": 2}),
+             self.settings.worker_heartbeat_seconds]))[0]["n"]
         if taken_back:
             log.warning("took back %s row(s) a previous process of %s left running", taken_back, self.worker_id)
-        await self.check_registry()
-        log.info("worker %s started (poll %.2fs, batch %s, lease %ss)", self.worker_id,
-                 self.settings.worker_poll_seconds, self.settings.worker_batch_size, self.settings.worker_lease_seconds)
-        listener = asyncio.create_task(self._listen())
-        processed = 0
+        kinds = await self.check_registry()
+        for k in kinds:
+            self.lanes.setdefault(k["lane"] or "default", Lane(k["lane"] or "default", max(int(k["concurrency"]), 1)))
+        log.info("worker %s started (poll %.2fs, lease %ss, lanes %s)", self.worker_id,
+                 self.settings.worker_poll_seconds, self.settings.worker_lease_seconds,
+                 ", ".join(f"{n} x{lane.concurrency}" for n, lane in sorted(self.lanes.items())))
+        lanes_stop = asyncio.Event()
+        tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeats())]
+        lane_tasks = [asyncio.create_task(self._run_lane(lane, lanes_stop)) for lane in self.lanes.values()]
         try:
             while not stop.is_set():
-                try:
-                    jobs = await self.claim()
-                except psycopg.OperationalError as e:
-                    log.warning("claim failed (%s); retrying after the poll interval", e)
-                    jobs = []
-                # Rows of a batch wait their turn under one lease; give back the rest before the
-                # lease could lapse (another worker would then run them too).
-                lease_deadline = time.monotonic() + 0.8 * self.settings.worker_lease_seconds
-                for i, job in enumerate(jobs):
-                    if stop.is_set() or time.monotonic() > lease_deadline:
-                        rest = [j.id for j in jobs[i:]]
-                        n = (await self._call("SELECT api.outbox_release(%s, %s) AS n",
-                                              [self.worker_id, rest], persistent=True))[0]["n"]
-                        self.stats.released += n
-                        break
-                    await self.process(job, stop)
-                    processed += 1
-                with contextlib.suppress(psycopg.OperationalError):
-                    await self._heartbeat()
-                if max_jobs is not None and processed >= max_jobs:
+                if exit_when_idle and self._all_idle():
                     break
-                if not jobs:
-                    if exit_when_idle:
-                        break
-                    await self._wait_for_work(stop)
+                for t in lane_tasks:  # a lane loop never ends by itself before lanes_stop: a bug
+                    if t.done() and (error := t.exception()) is not None:
+                        raise error
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.02 if exit_when_idle else 0.5)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await listener
+            lanes_stop.set()
+            await asyncio.gather(*lane_tasks, return_exceptions=True)
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
             with contextlib.suppress(Exception):
-                await self._heartbeat(stopped=True, force=True)
+                await self._call("SELECT api.worker_heartbeat(%s, %s, true, %s)",
+                                 [self.worker_id, Jsonb(self._info()), self.settings.worker_heartbeat_seconds])
             if self._conn is not None:
                 with contextlib.suppress(Exception):
                     await self._conn.close()
@@ -292,13 +426,18 @@ def main(settings: Settings | None = None, argv: list[str] | None = None, worker
     """`autodoc worker` / `python -m api.worker [--worker-id ID] [--exit-when-idle]`."""
     parser = argparse.ArgumentParser(prog="autodoc worker", description="Run the outbox worker.")
     parser.add_argument("--worker-id", default=None,
-                        help="stable id (a restart under the same id takes back its leases)")
+                        help="stable id (default: AUTODOC_WORKER_ID, or <hostname>:worker-<AUTODOC_WORKER_SLOT or 1>);"
+                             " a restart under the same id takes back its leases at once")
     parser.add_argument("--exit-when-idle", action="store_true", help="stop when nothing is due")
     args = parser.parse_args(argv or [])
     logging.basicConfig(level=os.environ.get("AUTODOC_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run_worker(settings or Settings.from_env(), worker_id=args.worker_id,
-                           exit_when_idle=args.exit_when_idle, worker_class=worker_class))
+    try:
+        asyncio.run(run_worker(settings or Settings.from_env(), worker_id=args.worker_id,
+                               exit_when_idle=args.exit_when_idle, worker_class=worker_class))
+    except WorkerIdInUse as e:
+        log.error("%s", e)
+        return 2
     return 0
 
 

@@ -2,7 +2,10 @@
 
 Order: database (start, migrate, demo data) → local Stripe → local SMTP → local identity provider's
 JWKS (unless AUTODOC_JWKS_URL names a real one) → API → worker.
-Ctrl-C (or SIGTERM) stops them in reverse order, then the database, and leaves nothing behind.
+The processes are supervised: one that dies (a crash, a SIGKILL) is restarted alone, after a
+backoff that doubles from 0.5 s up to 30 s (reset once it has run for a minute), with a log line
+saying what happened; PostgreSQL is watched the same way. Nothing else is touched. Ctrl-C (or
+SIGTERM) stops them in reverse order, then the database, and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -39,6 +44,97 @@ def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[
     return proc
 
 
+RESTART_FIRST, RESTART_MAX, HEALTHY_AFTER = 0.5, 30.0, 60.0
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        with_name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return f"was killed by {with_name}"
+    return f"exited with status {code}"
+
+
+@dataclass
+class Child:
+    """One supervised process: how to start it, and its restart state."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    port: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    delay: float = RESTART_FIRST
+    restart_at: float | None = None
+    log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+
+    def start(self) -> None:
+        self.proc = _spawn(self.name, self.args, self.env)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+
+class Supervisor:
+    """Starts children in order and keeps them running: a child that exits while we are not
+    stopping is restarted alone after its backoff. `check()` is one supervision round."""
+
+    def __init__(self, children: list[Child], watch_database: Cluster | None = None) -> None:
+        self.children = children
+        self.cluster = watch_database
+        self._db_delay = RESTART_FIRST
+        self._db_check_at = 0.0
+
+    def start_all(self) -> None:
+        for child in self.children:
+            child.start()
+            if child.port and child.proc is not None:
+                _wait_for_port(child.port, child.proc, child.name)
+
+    def check(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            proc = child.proc
+            if proc is None:
+                continue
+            if child.restart_at is None and proc.poll() is not None:
+                if now - child.started_at >= HEALTHY_AFTER:
+                    child.delay = RESTART_FIRST  # it had been running fine: a fresh crash, a fresh backoff
+                child.restart_at = now + child.delay
+                child.log(f"==> {child.name} {_exit_text(proc.returncode)}; restarting it alone in {child.delay:.1f}s "
+                          f"(restart #{child.restarts + 1})")
+                child.delay = min(child.delay * 2, RESTART_MAX)
+            elif child.restart_at is not None and now >= child.restart_at:
+                child.start()
+                child.restarts += 1
+                child.log(f"==> {child.name} restarted (pid {child.proc.pid if child.proc else '?'})")
+        if self.cluster is not None and now >= self._db_check_at:
+            self._db_check_at = now + 2.0
+            if not self.cluster.running():
+                print(f"==> PostgreSQL is not running; starting it again (next check in {self._db_delay:.1f}s if "
+                      "that fails)", flush=True)
+                try:
+                    self.cluster.start()
+                    print("==> PostgreSQL restarted", flush=True)
+                    self._db_delay = RESTART_FIRST
+                except RuntimeError as e:
+                    print(f"==> PostgreSQL did not start: {e}", flush=True)
+                    self._db_check_at = now + self._db_delay
+                    self._db_delay = min(self._db_delay * 2, RESTART_MAX)
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            proc = child.proc
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            print(f"    {child.name} stopped", flush=True)
+
+
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
     import socket
 
@@ -63,7 +159,7 @@ def run_dev() -> int:
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 1
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    supervisor: Supervisor | None = None
     stopping = threading.Event()
 
     def stop(*_: object) -> None:
@@ -87,7 +183,7 @@ def run_dev() -> int:
         record_run(AUTODOC_API_PORT=api_port, AUTODOC_SMTP_PORT=settings.smtp_port,
                    AUTODOC_STRIPE_API_BASE=settings.stripe_api_base)
         py = sys.executable
-        plan: list[tuple[str, list[str], int | None]] = []
+        children: list[Child] = []
         if not os.environ.get("AUTODOC_JWKS_URL"):
             # The local identity provider: ES256 tokens from `autodoc token`, verified through a
             # JWKS like a real provider's; HS256 with the local secret keeps working beside it.
@@ -97,41 +193,41 @@ def run_dev() -> int:
             algorithms = os.environ.get("AUTODOC_JWT_ALGORITHMS") or "HS256,ES256"
             child_env.update(AUTODOC_JWKS_URL=jwks_url, AUTODOC_JWT_ALGORITHMS=algorithms)
             record_run(AUTODOC_JWKS_URL=jwks_url, AUTODOC_JWT_ALGORITHMS=algorithms)
-            plan.append(("jwks", [py, "-m", "api.devtools.local_services", "jwks", "--port", str(jwks_port)],
-                         jwks_port))
-        plan += [
-            ("stripe", [py, "-m", "api.devtools.local_services", "stripe", "--port", str(stripe_port)], stripe_port),
-            ("smtp", [py, "-m", "api.devtools.local_services", "smtp", "--port", str(settings.smtp_port),
-                      "--maildir", str(mail_dir)], settings.smtp_port),
-            ("api", [py, "-m", "api.devtools.cli", "serve", "--port", str(api_port)], api_port),
-            ("worker", [py, "-m", "api.devtools.cli", "worker"], None),
+            children.append(Child("jwks", [py, "-m", "api.devtools.local_services", "jwks", "--port", str(jwks_port)],
+                                  child_env, jwks_port))
+        children += [
+            Child("stripe", [py, "-m", "api.devtools.local_services", "stripe", "--port", str(stripe_port)],
+                  child_env, stripe_port),
+            Child("smtp", [py, "-m", "api.devtools.local_services", "smtp", "--port", str(settings.smtp_port),
+                           "--maildir", str(mail_dir)], child_env, settings.smtp_port),
+            Child("api", [py, "-m", "api.devtools.cli", "serve", "--port", str(api_port)], child_env, api_port),
+            Child("worker", [py, "-m", "api.devtools.cli", "worker"], child_env),
         ]
-        for name, args, port in plan:
-            proc = _spawn(name, args, child_env)
-            children.append((name, proc))
-            if port:
-                _wait_for_port(port, proc, name)
+        supervisor = Supervisor(children, watch_database=cluster)
+        supervisor.start_all()
+        _wait_for_worker(cluster)  # "running" includes the worker: /health says ok, not no_live_worker
         _banner(cluster, api_port, settings)
         while not stopping.is_set():
-            for name, proc in children:
-                if proc.poll() is not None:
-                    print(f"==> {name} exited with status {proc.returncode}; stopping everything", flush=True)
-                    stopping.set()
-            stopping.wait(0.5)
+            supervisor.check()
+            stopping.wait(0.2)
     finally:
         print("\n==> stopping", flush=True)
-        for name, proc in reversed(children):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            print(f"    {name} stopped", flush=True)
+        if supervisor is not None:
+            supervisor.stop_all()
         cluster.stop()
         print("    PostgreSQL stopped", flush=True)
     return 0
+
+
+def _wait_for_worker(cluster: Cluster, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(cluster.owner_dsn("autodoc"), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT (api.outbox_health() ->> 'workers_alive')::int").fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.1)
+    print("==> warning: no worker heartbeat yet (see the [ worker] lines)", flush=True)
 
 
 def _demo_users(cluster: Cluster) -> str:

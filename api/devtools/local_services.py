@@ -3,7 +3,11 @@ identity provider's key set (JWKS).
 
 - `LocalStripe`: localstripe's aiohttp application, started by us (not by its CLI, which binds
   every interface and reloads state from /tmp/localstripe.pickle): bound to 127.0.0.1, from
-  scratch, never pickled to disk. Webhooks it sends are signed like Stripe's.
+  scratch and in memory (tests), or with its state kept in a file of our own (`make run`). Webhooks
+  it sends are signed like Stripe's.
+- From the command line (`make run`), localstripe listens on an internal port behind the
+  idempotency-key layer of api/devtools/stripe_keys.py, which answers on the public port and keeps
+  its keys in .data/stripe/: a restarted local Stripe never charges twice for one key.
 - `LocalSMTP`: an aiosmtpd server on 127.0.0.1 that saves every message it accepts as an .eml
   file in a mail folder (what `make run` shows) and keeps it in memory (what tests read).
 
@@ -22,6 +26,7 @@ import email.policy
 import itertools
 import json
 import logging
+import pickle
 import signal
 import socket
 import threading
@@ -57,13 +62,15 @@ class LocalStripe:
 
     _running: LocalStripe | None = None
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", state_file: Path | None = None) -> None:
         self.host, self.port = host, port or free_port()
+        self.state_file = state_file  # None: in memory only
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: Any = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._dump_pending = False
 
     @property
     def url(self) -> str:
@@ -79,9 +86,12 @@ class LocalStripe:
             raise RuntimeError("localstripe is already running in this process")
         from localstripe import resources
 
-        # From scratch, and never written to /tmp/localstripe.pickle (shared by every process).
+        # From scratch (or from our own state file), never /tmp/localstripe.pickle (shared by every process).
         resources.store.clear()
-        resources.store.dump_to_disk = lambda: None
+        if self.state_file is not None and self.state_file.exists():
+            with open(self.state_file, "rb") as f:
+                resources.store.update(pickle.load(f))
+        resources.store.dump_to_disk = self._schedule_dump
         self._thread = threading.Thread(target=self._serve, name="localstripe", daemon=True)
         self._thread.start()
         self._ready.wait(15)
@@ -119,8 +129,30 @@ class LocalStripe:
         loop.run_until_complete(self._runner.cleanup())
         loop.close()
 
+    def _schedule_dump(self) -> None:
+        """localstripe calls this on every change, in its loop: write the state once per 0.2 s, in
+        the loop too (so no request changes the store while it is pickled)."""
+        if self.state_file is None or self._loop is None or self._dump_pending:
+            return
+        self._dump_pending = True
+        self._loop.call_later(0.2, self._dump)
+
+    def _dump(self) -> None:
+        from localstripe import resources
+
+        self._dump_pending = False
+        if self.state_file is None:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(dict(resources.store), f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(self.state_file)
+
     def stop(self) -> None:
         if self._loop is not None:
+            if self.state_file is not None:
+                self._loop.call_soon_threadsafe(self._dump)
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
@@ -287,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--webhook-url", default=None,
                    help="where to send signed webhooks (default: <public base url>/api/webhooks/stripe)")
     s.add_argument("--no-webhook", action="store_true")
+    s.add_argument("--state-dir", default=str(DATA_DIR / "stripe"),
+                   help="where localstripe's objects and the idempotency keys are kept across restarts")
     m = sub.add_parser("smtp", help="SMTP server saving .eml files")
     m.add_argument("--host", default="127.0.0.1", help="bind address (containers: 0.0.0.0)")
     m.add_argument("--port", type=int, default=8025)
@@ -297,14 +331,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if args.service == "stripe":
+        from api.devtools.stripe_keys import IdempotencyLayer, KeyStore
+
         settings = Settings.from_env()
-        with LocalStripe(args.port, host=args.host) as stripe_server:
-            print(f"localstripe listening on {stripe_server.url}", flush=True)
+        state = Path(args.state_dir)
+        keys = KeyStore(state / "idempotency-keys.sqlite3")
+        # localstripe on an internal port of 127.0.0.1; callers reach it only through the key layer.
+        with LocalStripe(0, state_file=state / "localstripe.pickle") as stripe_server:
+            layer = IdempotencyLayer(stripe_server.port, keys, host=args.host, port=args.port).start()
+            print(f"local Stripe listening on {layer.url} (idempotency keys kept in {state}/: "
+                  f"{keys.count()} so far)", flush=True)
             if not args.no_webhook and settings.stripe_webhook_secret:
                 url = args.webhook_url or settings.public_base_url.rstrip("/") + "/api/webhooks/stripe"
                 stripe_server.register_webhook(url, settings.stripe_webhook_secret)
                 print(f"webhooks go to {url}", flush=True)
-            _wait_for_signal()
+            try:
+                _wait_for_signal()
+            finally:
+                layer.stop()
+                keys.close()
     elif args.service == "jwks":
         from api.devtools.secrets import ensure_local_key
 

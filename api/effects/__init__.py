@@ -10,6 +10,7 @@ decline means (the booking is cancelled).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -56,17 +57,49 @@ def noop(settings: Settings, job: Job) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _lazy(load: Callable[[], Effect]) -> Effect:
+    """An effect whose module is imported on first use: the Stripe SDK and the mail stack take most
+    of a worker's start-up, and a restarted worker should take back its dead claims first."""
+    box: list[Effect] = []
+    lock = threading.Lock()
+
+    def run(settings: Settings, job: Job) -> dict[str, Any]:
+        if not box:
+            with lock:
+                if not box:
+                    box.append(load())
+        return box[0](settings, job)
+
+    return run
+
+
 def default_effects(settings: Settings) -> dict[str, Effect]:
     """The effect for each outbox kind. The kinds themselves are rows of the database's registry
     (app.outbox_kinds); the worker warns at start about a registered kind it has no effect for."""
-    from api.effects.mail import send_email
-    from api.effects.stripe_effects import StripeEffects
+    stripe_effects: list[Any] = []
+    stripe_lock = threading.Lock()
 
-    stripe_effects = StripeEffects(settings)
+    def stripe(method: str) -> Effect:
+        def load() -> Effect:
+            from api.effects.stripe_effects import StripeEffects
+
+            with stripe_lock:  # one client (one connection pool) for every Stripe kind
+                if not stripe_effects:
+                    stripe_effects.append(StripeEffects(settings))
+            effect: Effect = getattr(stripe_effects[0], method)
+            return effect
+        return _lazy(load)
+
+    def mail() -> Effect:
+        from api.effects.mail import send_email
+
+        return send_email
+
     return {
-        "stripe.charge": stripe_effects.charge,
-        "stripe.refund": stripe_effects.refund,
-        "stripe.cancel_intent": stripe_effects.cancel_intent,
-        "email.send": send_email,
+        "stripe.charge": stripe("charge"),
+        "stripe.refund": stripe("refund"),
+        "stripe.cancel_intent": stripe("cancel_intent"),
+        "stripe.sync": stripe("sync"),
+        "email.send": _lazy(mail),
         "noop": noop,
     }

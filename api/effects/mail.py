@@ -15,7 +15,9 @@ clients show one.
 SMTP replies: 4xx (transient) and 5xx are both retried with backoff until the row's max_attempts,
 then the row is a dead letter an admin can retry (a 5xx is usually a relay or configuration
 problem an operator fixes, after which the retry succeeds). A connection failure (server down) is
-retried the same way, so an SMTP outage loses nothing. A payload we cannot render is permanent.
+retried the same way, so an SMTP outage loses nothing. A server that accepts the connection and then
+says nothing is a failure after AUTODOC_SMTP_TIMEOUT_SECONDS (10 s; it holds only the email lane).
+A payload we cannot render is permanent.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def build_message(settings: Settings, job: Job, *, now: dt.datetime | None = Non
 def send_email(settings: Settings, job: Job) -> dict[str, Any]:
     msg = build_message(settings, job)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:
             refused = smtp.send_message(msg)
     except smtplib.SMTPRecipientsRefused as e:
         codes = sorted({code for code, _ in e.recipients.values()})

@@ -4,7 +4,8 @@ PaymentIntent of a hold given back before it was paid.
 Every call carries the outbox row's persisted idempotency key (`charge:<session>:<type>`,
 `refund:<session>:<purpose>`, `cancel:<session>:<type>`), so a worker that crashed after Stripe
 answered and retries the row gets Stripe's stored answer instead of a second charge. The SDK's own
-network retries are off: the outbox is the retry loop, and it reuses the same key.
+network retries are off: the outbox is the retry loop, and it reuses the same key. `sync` only
+reads (a payment or refund still pending long after its webhook should have come).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from api.effects import Job, PermanentError, RetryableError
 
 
 def make_client(settings: Settings) -> stripe.StripeClient:
+    """The SDK's own timeout is 80 s: one stalled call held its lane that long. An explicit timeout
+    (AUTODOC_STRIPE_TIMEOUT_SECONDS, 12 s) turns a stall into a retryable failure of the row."""
     return stripe.StripeClient(
         settings.stripe_api_key,
         base_addresses={"api": settings.stripe_api_base},
         max_network_retries=0,
+        http_client=stripe.new_default_http_client(timeout=settings.stripe_timeout_seconds),
     )
 
 
@@ -125,3 +129,24 @@ class StripeEffects:
         if intent.status == "processing":
             raise RetryableError("PaymentIntent is processing: its outcome decides, try again later")
         return {"status": intent.status, "payment_intent_id": intent.id}
+
+    def sync(self, settings: Settings, job: Job) -> dict[str, Any]:
+        """Read what Stripe holds for a payment still pending (a webhook was lost): the
+        PaymentIntent, and for refunds still requested the Charge with its refunds. The database
+        applies it as the webhook would (app_private.stripe_sync_apply)."""
+        p = job.payload
+        result: dict[str, Any] = {"payment_intent": None, "charge": None}
+        try:
+            intent_id = p.get("payment_intent_id")
+            if intent_id and p.get("payment_status") == "pending":
+                result["payment_intent"] = self.client.v1.payment_intents.retrieve(str(intent_id)).to_dict()
+            refund_ids = [str(r) for r in p.get("requested_refunds") or []]
+            if refund_ids:
+                refund = self.client.v1.refunds.retrieve(refund_ids[0])
+                charge_id = refund.charge if isinstance(refund.charge, str) else getattr(refund.charge, "id", None)
+                if charge_id:
+                    charge = self.client.v1.charges.retrieve(charge_id, params={"expand": ["refunds"]}).to_dict()
+                    result["charge"] = charge
+        except stripe.StripeError as e:
+            raise _classify(e) from e
+        return result

@@ -108,14 +108,17 @@ GRANT EXECUTE ON FUNCTION app_private.outbox_apply_result(bigint, text, jsonb, j
 -- crashes its worker every time still ends in the dead-letter state. The payload comes back with
 -- the kind's claim-time facts merged in; skip_reason is set when those facts say the effect must
 -- not run (the worker then completes the row with {"status": "skipped", "reason": skip_reason}).
--- Worker role.
+-- p_lanes: claim only kinds of these lanes (the worker runs one loop per lane, so a stalled SMTP
+-- server never holds a charge back); NULL = every lane. Worker role.
 CREATE OR REPLACE FUNCTION api.outbox_claim(
-  p_worker text, p_limit integer DEFAULT 10, p_lease_seconds integer DEFAULT 60
+  p_worker text, p_limit integer DEFAULT 10, p_lease_seconds integer DEFAULT 60, p_lanes text[] DEFAULT NULL
 ) RETURNS TABLE (id bigint, kind text, idempotency_key text, payload jsonb, attempts integer,
                  max_attempts integer, leased_until timestamptz, session_id uuid, lane text, skip_reason text)
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
+  v_kinds constant text[] := CASE WHEN p_lanes IS NOT NULL THEN
+                               ARRAY(SELECT k.kind FROM app.outbox_kinds k WHERE k.lane = ANY (p_lanes)) END;
 BEGIN
   -- A row whose last allowed attempt died with its worker goes to the dead letters.
   UPDATE app.outbox o
@@ -128,8 +131,9 @@ BEGIN
   RETURN QUERY
   WITH due AS (
     SELECT x.id, x.kind, x.payload FROM app.outbox x
-     WHERE (x.status = 'pending' AND x.run_after <= v_now)
-        OR (x.status = 'running' AND x.leased_until < v_now AND x.attempts < x.max_attempts)
+     WHERE ((x.status = 'pending' AND x.run_after <= v_now)
+            OR (x.status = 'running' AND x.leased_until < v_now AND x.attempts < x.max_attempts))
+       AND (v_kinds IS NULL OR x.kind = ANY (v_kinds))
      ORDER BY x.run_after, x.id
      LIMIT greatest(p_limit, 0)
      FOR UPDATE SKIP LOCKED
@@ -146,9 +150,9 @@ BEGIN
             (SELECT k.lane FROM app.outbox_kinds k WHERE k.kind = o.kind), c.facts ->> 'skip';
 END
 $$;
-COMMENT ON FUNCTION api.outbox_claim(text, integer, integer) IS
-  'Lease up to p_limit due outbox rows to worker p_worker (FOR UPDATE SKIP LOCKED); expired leases are reclaimed. The payload carries the kind''s claim-time facts; skip_reason says the effect must not run. Worker role.';
-GRANT EXECUTE ON FUNCTION api.outbox_claim(text, integer, integer) TO autodoc_worker;
+COMMENT ON FUNCTION api.outbox_claim(text, integer, integer, text[]) IS
+  'Lease up to p_limit due outbox rows (of the lanes p_lanes; NULL = all) to worker p_worker (FOR UPDATE SKIP LOCKED); expired leases are reclaimed. The payload carries the kind''s claim-time facts; skip_reason says the effect must not run. Worker role.';
+GRANT EXECUTE ON FUNCTION api.outbox_claim(text, integer, integer, text[]) TO autodoc_worker;
 
 -- api.outbox_complete(): the effect happened (or was skipped); store its result and apply it
 -- through the kind's registry apply_fn in the same transaction. Completing a row twice (a second
@@ -224,20 +228,25 @@ GRANT EXECUTE ON FUNCTION api.outbox_release(text, bigint[]) TO autodoc_worker;
 
 -- api.worker_started(): register a worker process. A worker restarted under the same id knows its
 -- previous leases are dead, so they become due at once instead of after the lease (the attempt
--- stays counted: the effect may have run). Returns how many rows were taken back. Worker role.
+-- stays counted: the effect may have run). The worker counts as alive for p_ttl_seconds, renewed
+-- by each heartbeat. Returns how many rows were taken back. Worker role.
 CREATE OR REPLACE FUNCTION api.worker_started(
-  p_worker text, p_hostname text DEFAULT NULL, p_pid integer DEFAULT NULL, p_info jsonb DEFAULT '{}'::jsonb
+  p_worker text, p_hostname text DEFAULT NULL, p_pid integer DEFAULT NULL, p_info jsonb DEFAULT '{}'::jsonb,
+  p_ttl_seconds double precision DEFAULT 30
 ) RETURNS integer
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
   v_count integer;
 BEGIN
-  INSERT INTO app.worker_heartbeats AS h (worker_id, hostname, pid, started_at, heartbeat_at, stopped_at, info)
-  VALUES (p_worker, p_hostname, p_pid, v_now, v_now, NULL, coalesce(p_info, '{}'::jsonb))
+  INSERT INTO app.worker_heartbeats AS h (worker_id, hostname, pid, started_at, heartbeat_at, stopped_at, info,
+                                          alive_until)
+  VALUES (p_worker, p_hostname, p_pid, v_now, v_now, NULL, coalesce(p_info, '{}'::jsonb),
+          v_now + make_interval(secs => p_ttl_seconds))
   ON CONFLICT (worker_id) DO UPDATE
     SET hostname = excluded.hostname, pid = excluded.pid, started_at = excluded.started_at,
-        heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, info = excluded.info;
+        heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, info = excluded.info,
+        alive_until = excluded.alive_until;
   UPDATE app.outbox o
      SET status = 'pending', leased_until = NULL, locked_by = NULL, run_after = v_now, updated_at = v_now,
          last_error = concat_ws(E'\n', o.last_error, 'worker ' || p_worker || ' restarted during the attempt')
@@ -246,39 +255,54 @@ BEGIN
   RETURN v_count;
 END
 $$;
-COMMENT ON FUNCTION api.worker_started(text, text, integer, jsonb) IS
-  'Register a worker (heartbeat row) and take back leases a previous process with the same id left behind. Worker role.';
-GRANT EXECUTE ON FUNCTION api.worker_started(text, text, integer, jsonb) TO autodoc_worker;
+COMMENT ON FUNCTION api.worker_started(text, text, integer, jsonb, double precision) IS
+  'Register a worker (heartbeat row, alive for p_ttl_seconds) and take back leases a previous process with the same id left behind. Worker role.';
+GRANT EXECUTE ON FUNCTION api.worker_started(text, text, integer, jsonb, double precision) TO autodoc_worker;
 
--- api.worker_heartbeat(): the worker is alive (and optionally stopping). Worker role.
-CREATE OR REPLACE FUNCTION api.worker_heartbeat(p_worker text, p_info jsonb DEFAULT NULL, p_stopped boolean DEFAULT false)
+-- api.worker_heartbeat(): the worker is alive for another p_ttl_seconds (its heartbeat period; a
+-- worker that dies stops counting as alive when that runs out), or stopping (p_stopped). Worker role.
+CREATE OR REPLACE FUNCTION api.worker_heartbeat(p_worker text, p_info jsonb DEFAULT NULL, p_stopped boolean DEFAULT false,
+                                                p_ttl_seconds double precision DEFAULT 30)
 RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
 BEGIN
-  INSERT INTO app.worker_heartbeats AS h (worker_id, heartbeat_at, stopped_at, info)
-  VALUES (p_worker, v_now, CASE WHEN p_stopped THEN v_now END, coalesce(p_info, '{}'::jsonb))
+  INSERT INTO app.worker_heartbeats AS h (worker_id, heartbeat_at, stopped_at, info, alive_until)
+  VALUES (p_worker, v_now, CASE WHEN p_stopped THEN v_now END, coalesce(p_info, '{}'::jsonb),
+          CASE WHEN p_stopped THEN v_now ELSE v_now + make_interval(secs => p_ttl_seconds) END)
   ON CONFLICT (worker_id) DO UPDATE
     SET heartbeat_at = v_now, stopped_at = CASE WHEN p_stopped THEN v_now END,
-        info = coalesce(p_info, h.info);
+        info = coalesce(p_info, h.info), alive_until = excluded.alive_until;
 END
 $$;
-COMMENT ON FUNCTION api.worker_heartbeat(text, jsonb, boolean) IS
-  'Record a worker heartbeat (p_stopped = true on graceful shutdown). Worker role.';
-GRANT EXECUTE ON FUNCTION api.worker_heartbeat(text, jsonb, boolean) TO autodoc_worker;
+COMMENT ON FUNCTION api.worker_heartbeat(text, jsonb, boolean, double precision) IS
+  'Record a worker heartbeat: alive for another p_ttl_seconds (p_stopped = true on graceful shutdown). Worker role.';
+GRANT EXECUTE ON FUNCTION api.worker_heartbeat(text, jsonb, boolean, double precision) TO autodoc_worker;
+
+-- outbox_register_lane(): insert or update one lane (a concurrency budget the worker runs in its
+-- own loop). A domain that needs a new lane registers it before its kinds. Owner only.
+CREATE OR REPLACE FUNCTION app_private.outbox_register_lane(p_lane text, p_concurrency integer, p_description text)
+RETURNS void
+LANGUAGE sql SET search_path = '' AS $$
+  INSERT INTO app.outbox_lanes AS l (lane, concurrency, description) VALUES (p_lane, p_concurrency, p_description)
+  ON CONFLICT (lane) DO UPDATE SET concurrency = excluded.concurrency, description = excluded.description
+$$;
 
 -- api.outbox_kinds(): the registry as the worker and admins see it — each kind's owner, retry
--- policy and lane (the worker checks at start that it has an effect for every kind). Worker, admin.
+-- policy, lane and the lane's concurrency (the worker runs one loop per lane with that many effects
+-- at once, and checks at start that it has an effect for every kind). Worker, admin.
 CREATE OR REPLACE FUNCTION api.outbox_kinds()
 RETURNS TABLE (kind text, band smallint, domain text, max_attempts integer, backoff_base_seconds double precision,
-               backoff_max_seconds double precision, lane text, description text)
+               backoff_max_seconds double precision, lane text, concurrency integer, description text)
 LANGUAGE sql STABLE SET search_path = '' AS $$
-  SELECT k.kind, k.band, k.domain, k.max_attempts, k.backoff_base_seconds, k.backoff_max_seconds, k.lane, k.description
-    FROM app.outbox_kinds k ORDER BY k.kind
+  SELECT k.kind, k.band, k.domain, k.max_attempts, k.backoff_base_seconds, k.backoff_max_seconds, k.lane,
+         coalesce(l.concurrency, 1), k.description
+    FROM app.outbox_kinds k LEFT JOIN app.outbox_lanes l ON l.lane = k.lane
+   ORDER BY k.kind
 $$;
 COMMENT ON FUNCTION api.outbox_kinds() IS
-  'The outbox kind registry: owning band/domain, retry policy (max_attempts, exponential backoff) and lane of each kind. Worker, admin.';
+  'The outbox kind registry: owning band/domain, retry policy (max_attempts, exponential backoff), lane and the lane''s concurrency of each kind. Worker, admin.';
 GRANT EXECUTE ON FUNCTION api.outbox_kinds() TO autodoc_worker, autodoc_admin;
 
 -- api.outbox_health(): queue depth, oldest pending age, dead letters and worker heartbeats for
@@ -294,21 +318,28 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
     'oldest_pending_age_seconds',
                 (SELECT round(extract(epoch FROM n.now - min(created_at))::numeric, 3)
                    FROM app.outbox WHERE status = 'pending'),
+    -- how long the longest-waiting due effect has been due (a backlog, or no worker)
+    'oldest_due_age_seconds',
+                (SELECT round(extract(epoch FROM n.now - min(run_after))::numeric, 3)
+                   FROM app.outbox WHERE status = 'pending' AND run_after <= n.now),
     'last_heartbeat_at', (SELECT max(heartbeat_at) FROM app.worker_heartbeats WHERE stopped_at IS NULL),
     'heartbeat_age_seconds',
                 (SELECT round(extract(epoch FROM n.now - max(heartbeat_at))::numeric, 3)
                    FROM app.worker_heartbeats WHERE stopped_at IS NULL),
+    -- alive: stopped_at NULL and within the time to live of its last heartbeat (one period)
     'workers_alive', (SELECT count(*) FROM app.worker_heartbeats
-                       WHERE stopped_at IS NULL AND heartbeat_at >= n.now - interval '30 seconds'),
+                       WHERE stopped_at IS NULL AND coalesce(alive_until, heartbeat_at + interval '30 seconds') > n.now),
     'workers', coalesce((SELECT jsonb_agg(jsonb_build_object('worker_id', worker_id, 'heartbeat_at', heartbeat_at,
-                                                             'started_at', started_at) ORDER BY worker_id)
+                                                             'started_at', started_at, 'alive_until', alive_until)
+                                          ORDER BY worker_id)
                            FROM app.worker_heartbeats
-                          WHERE stopped_at IS NULL AND heartbeat_at >= n.now - interval '30 seconds'),
+                          WHERE stopped_at IS NULL
+                            AND coalesce(alive_until, heartbeat_at + interval '30 seconds') > n.now),
                         '[]'::jsonb))
     FROM (SELECT app_private.now() AS now) n
 $$;
 COMMENT ON FUNCTION api.outbox_health() IS
-  'Outbox depth (pending/due/running/dead), oldest pending age and live worker heartbeats, for /health. Any role.';
+  'Outbox depth (pending/due/running/dead), oldest pending and oldest due age, and live workers (heartbeat within its time to live), for /health. Any role.';
 GRANT EXECUTE ON FUNCTION api.outbox_health()
   TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
 

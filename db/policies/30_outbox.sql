@@ -29,3 +29,11 @@ CREATE POLICY "the worker reads the outbox kinds" ON app.outbox_kinds FOR SELECT
 DROP POLICY IF EXISTS "admins read the outbox kinds" ON app.outbox_kinds;
 CREATE POLICY "admins read the outbox kinds" ON app.outbox_kinds FOR SELECT TO autodoc_admin
   USING ((SELECT app_private.is_admin()));
+
+-- Lanes (concurrency budgets): the worker reads them; admins read them. Owner writes.
+GRANT SELECT ON app.outbox_lanes TO autodoc_worker, autodoc_admin;
+DROP POLICY IF EXISTS "the worker reads the outbox lanes" ON app.outbox_lanes;
+CREATE POLICY "the worker reads the outbox lanes" ON app.outbox_lanes FOR SELECT TO autodoc_worker USING (true);
+DROP POLICY IF EXISTS "admins read the outbox lanes" ON app.outbox_lanes;
+CREATE POLICY "admins read the outbox lanes" ON app.outbox_lanes FOR SELECT TO autodoc_admin
+  USING ((SELECT app_private.is_admin()));

@@ -207,6 +207,13 @@ CREATE TABLE app.outbox_kinds (
     CONSTRAINT outbox_kinds_lane_format CHECK ((lane ~ '^[a-z_]+$'::text)),
     CONSTRAINT outbox_kinds_retry_policy CHECK (((max_attempts >= 1) AND (backoff_base_seconds > (0)::double precision) AND (backoff_max_seconds >= backoff_base_seconds)))
 );
+CREATE TABLE app.outbox_lanes (
+    lane text NOT NULL,
+    concurrency integer DEFAULT 2 NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    CONSTRAINT outbox_lanes_concurrency_range CHECK (((concurrency >= 1) AND (concurrency <= 64))),
+    CONSTRAINT outbox_lanes_lane_format CHECK ((lane ~ '^[a-z_]+$'::text))
+);
 CREATE TABLE app.payment_refunds (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     payment_id uuid NOT NULL,
@@ -482,7 +489,8 @@ CREATE TABLE app.worker_heartbeats (
     started_at timestamp with time zone DEFAULT now() NOT NULL,
     heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
     stopped_at timestamp with time zone,
-    info jsonb DEFAULT '{}'::jsonb NOT NULL
+    info jsonb DEFAULT '{}'::jsonb NOT NULL,
+    alive_until timestamp with time zone
 );
 CREATE TABLE app.workshop_availability (
     workshop_id uuid NOT NULL,
@@ -535,6 +543,8 @@ ALTER TABLE ONLY app.outbox
     ADD CONSTRAINT outbox_idempotency_key_unique UNIQUE (idempotency_key);
 ALTER TABLE ONLY app.outbox_kinds
     ADD CONSTRAINT outbox_kinds_pkey PRIMARY KEY (kind);
+ALTER TABLE ONLY app.outbox_lanes
+    ADD CONSTRAINT outbox_lanes_pkey PRIMARY KEY (lane);
 ALTER TABLE ONLY app.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.payment_refunds
@@ -612,6 +622,7 @@ CREATE INDEX outbox_dead ON app.outbox USING btree (updated_at) WHERE (status = 
 CREATE INDEX outbox_done_at ON app.outbox USING btree (done_at) WHERE (status = 'done'::text);
 CREATE INDEX outbox_kind ON app.outbox USING btree (kind);
 CREATE INDEX outbox_pending_due ON app.outbox USING btree (run_after, id) WHERE (status = 'pending'::text);
+CREATE INDEX outbox_pending_kind_due ON app.outbox USING btree (kind, run_after, id) WHERE (status = 'pending'::text);
 CREATE INDEX outbox_running_lease ON app.outbox USING btree (leased_until) WHERE (status = 'running'::text);
 CREATE INDEX outbox_session ON app.outbox USING btree (session_id) WHERE (session_id IS NOT NULL);
 CREATE INDEX payment_refunds_payment ON app.payment_refunds USING btree (payment_id);
@@ -660,6 +671,8 @@ ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.outbox
     ADD CONSTRAINT outbox_kind_registered FOREIGN KEY (kind) REFERENCES app.outbox_kinds(kind);
+ALTER TABLE ONLY app.outbox_kinds
+    ADD CONSTRAINT outbox_kinds_lane_exists FOREIGN KEY (lane) REFERENCES app.outbox_lanes(lane);
 ALTER TABLE ONLY app.payment_refunds
     ADD CONSTRAINT payment_refunds_payment_id_fkey FOREIGN KEY (payment_id) REFERENCES app.scheduled_payments(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.scheduled_payments
@@ -725,6 +738,7 @@ ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox_kinds ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.outbox_lanes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.payment_refunds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.plans ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.scheduled_payments ENABLE ROW LEVEL SECURITY;

@@ -118,8 +118,10 @@ def test_a_refund_of_a_failed_payment_is_skipped_without_calling_stripe(fx_setti
     refunds: list[Job] = []
     declined = {"declined": True, "status": "requires_payment_method", "payment_intent_id": None,
                 "error_message": "Your card was declined."}
-    # one row per claim: the refund is claimed after the charge wrote its decline back
-    run_worker_until_idle(replace(fx_settings, worker_batch_size=1),
+    # one Stripe effect at a time (the lane's budget is data): the refund is claimed after the
+    # charge wrote its decline back
+    su.execute("UPDATE app.outbox_lanes SET concurrency = 1 WHERE lane = 'stripe'")
+    run_worker_until_idle(fx_settings,
                           effects={"stripe.charge": _recording([], declined), "stripe.refund": _recording(refunds),
                                    "email.send": _recording([])})
     assert refunds == [], "Stripe is never asked to refund a payment that failed"

@@ -37,6 +37,8 @@ def test_sigterm_finishes_the_current_effect_and_gives_the_rest_back(fx_settings
         time.sleep(1.0)  # the SMTP conversation takes a while: SIGTERM lands mid-effect
         return None
 
+    # One email at a time in this database (the lane's budget is data), so three wait their turn.
+    su.execute("UPDATE app.outbox_lanes SET concurrency = 1 WHERE lane = 'email'")
     with LocalSMTP(tmp_path / "mail", respond=slow) as server:
         settings = replace(fx_settings, smtp_port=server.port)
         for i in range(4):
@@ -55,7 +57,7 @@ def test_sigterm_finishes_the_current_effect_and_gives_the_rest_back(fx_settings
     statuses = su.execute("SELECT status, attempts, count(*)::int AS n FROM app.outbox "
                           "GROUP BY 1, 2 ORDER BY 1").fetchall()
     assert [(r["status"], r["attempts"], r["n"]) for r in statuses] == [("done", 1, 1), ("pending", 0, 3)], \
-        "written back; the claimed-but-unstarted rows were released without using an attempt"
+        "written back; the rows waiting their turn were never claimed (no attempt used)"
     assert one(su, "SELECT stopped_at IS NOT NULL FROM app.worker_heartbeats WHERE worker_id = 'graceful'")
 
 

@@ -59,7 +59,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.o
   'the worker executes only the outbox (and its kind registry), webhook, hold-release and live-event relay functions (plus the public ones)');
 SELECT is_empty($$SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = 'app' AND c.relkind = 'r'
-    AND c.relname NOT IN ('outbox', 'outbox_kinds', 'worker_heartbeats', 'plans', 'booking_settings', 'workshops', 'workshop_availability', 'mechanics',
+    AND c.relname NOT IN ('outbox', 'outbox_kinds', 'outbox_lanes', 'worker_heartbeats', 'plans', 'booking_settings', 'workshops', 'workshop_availability', 'mechanics',
                           'clock_settings', 'live_events')
     AND has_table_privilege('autodoc_worker', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
   'the worker has table rights only on the outbox, its kind registry (read), heartbeats, live events (the relay) and public reference data');
