@@ -9,9 +9,12 @@ DECLARE
   jobs jsonb := '[]'::jsonb;
   has_cron boolean := to_regclass('cron.job') IS NOT NULL;
 BEGIN
+  -- Static, though cron.job exists only in the pg_cron database: PL/pgSQL plans a statement when it
+  -- first runs it, and elsewhere this branch never runs.
   IF has_cron THEN
-    EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_object('name', jobname, 'schedule', schedule, 'active', active)
-                                ORDER BY jobname), '[]') FROM cron.job WHERE jobname LIKE 'autodoc-%'$q$ INTO jobs;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('name', j.jobname, 'schedule', j.schedule, 'active', j.active)
+                              ORDER BY j.jobname), '[]'::jsonb)
+      INTO jobs FROM cron.job j WHERE j.jobname LIKE 'autodoc-%';
   END IF;
   result := jsonb_build_object(
     'database', true,
