@@ -27,6 +27,7 @@ from api.errors import (
     json_error_bodies,
     too_deep_handler,
 )
+from api.events import EventHub
 from api.openapi_contract import document_contract
 from api.outage import OutcomeUnknown, operational_error_handler, outcome_unknown_handler
 from api.responses import Health, Unavailable, shape
@@ -101,10 +102,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.pool = pool
         app.state.settings = settings
         app.state.verifier = verifier
+        # the process's one live-event relay (started by the first GET /api/events)
+        app.state.events = EventHub(settings.database_url, poll_seconds=settings.events_poll_seconds)
         await pool.open(wait=False)
         try:
             yield
         finally:
+            await app.state.events.stop()
             await pool.close()
 
     app = Litestar(

@@ -94,6 +94,7 @@ class Settings:
     worker_poll_seconds: float = 1.0  # poll even without NOTIFY (NOTIFY is lost when nobody listens)
     worker_lease_seconds: int = 60  # a claimed row is reclaimable after this long without write-back
     worker_batch_size: int = 10
+    events_poll_seconds: float = 1.0  # the live-event relay reads even without NOTIFY this often
     app_url: str = DEFAULT_APP_URL  # the frontend: every link in an email or invite points here
     cors_origins: tuple[str, ...] = tuple(origins(DEFAULT_CORS_ORIGINS))  # browsers allowed to call the API
     # Identity provider (docs/identity.md): which tokens the API accepts and how it reads them.
@@ -134,6 +135,7 @@ class Settings:
             worker_poll_seconds=float(env("AUTODOC_WORKER_POLL_SECONDS", "1.0")),
             worker_lease_seconds=int(env("AUTODOC_WORKER_LEASE_SECONDS", "60")),
             worker_batch_size=int(env("AUTODOC_WORKER_BATCH_SIZE", "10")),
+            events_poll_seconds=float(env("AUTODOC_EVENTS_POLL_SECONDS", "1.0")),
             app_url=env("AUTODOC_APP_URL", DEFAULT_APP_URL).rstrip("/"),
             cors_origins=tuple(origins(env("AUTODOC_CORS_ORIGINS", DEFAULT_CORS_ORIGINS))),
             jwt_algorithms=tuple(_csv(env("AUTODOC_JWT_ALGORITHMS", "HS256"))),

@@ -342,3 +342,35 @@ class MissingWaiverCancelRequest(Input):
 class PublishWaiverRequest(Input):
     title: Name
     body: Annotated[str, msgspec.Meta(max_length=100_000)]
+
+
+# ---------------------------------------------------------------------------- matching and offers
+
+
+class RequestNowRequest(Input):
+    """`POST /api/sessions/request-now`: "find me a mechanic now" — an immediate session through the
+    session factory; matching starts at once and the top mechanics get offers. `mechanic_id` (a
+    chosen, on-shift mechanic) skips matching: only that mechanic is offered the session."""
+
+    type: Name | UnsetType = UNSET
+    plan: PlanCode | UnsetType = UNSET
+    concern: Text | UnsetType = UNSET
+    concern_category: Name | UnsetType = UNSET
+    vehicle_id: uuid.UUID | UnsetType | None = UNSET
+    is_advice_only: bool | UnsetType = UNSET
+    mechanic_id: uuid.UUID | UnsetType | None = UNSET
+    service_mode: Name | UnsetType = UNSET
+    is_urgent: bool | UnsetType = UNSET
+    uploaded_files: list[Annotated[str, msgspec.Meta(max_length=2000)]] | UnsetType = UNSET
+    metadata: dict[str, Any] | UnsetType = UNSET
+    brand_specialist_only: bool | UnsetType = UNSET   # the brand-specialist tab (stored in metadata)
+    customer_id: uuid.UUID | UnsetType = UNSET         # admins request for a customer
+
+
+class DeclineRequest(Input):
+    reason: Annotated[str, msgspec.Meta(max_length=500)] | UnsetType | None = UNSET
+
+
+class CriterionUpdate(Input):
+    weight: Annotated[float, msgspec.Meta(ge=0, le=1000)] | UnsetType = UNSET
+    enabled: bool | UnsetType = UNSET

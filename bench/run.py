@@ -3,7 +3,9 @@
 One run = one throwaway PostgreSQL cluster (api.devtools.cluster.test_cluster: fsync off, like the test cluster),
 bootstrapped and migrated from the repository, loaded with the bench data, measured, destroyed.
 Every measurement has its baseline in the same run. Figures go to bench/results.json (overwritten)
-and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox, waitlist.
+and a summary to stdout; docs/benchmarks.md explains them. NAMEs: availability, booking, rest, outbox,
+waitlist, matching, money (waitlist, matching and money load their own data into databases of their own). With --only,
+the other benches' figures already in results.json are kept (each bench's figures carry the run they came from).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bench.common import Ctx, Stopwatch
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 DBNAME = "autodoc_bench"
-BENCHES = ("availability", "booking", "rest", "outbox", "waitlist")
+BENCHES = ("availability", "booking", "rest", "outbox", "waitlist", "matching", "money")
 NEEDS_DATA = {"availability", "booking", "rest", "outbox"}  # outbox: emails about real sessions
 
 
@@ -46,6 +48,12 @@ def _bench(name: str) -> Callable[[Ctx], dict[str, Any]]:
     if name == "waitlist":
         from bench import waitlist
         return waitlist.run
+    if name == "matching":
+        from bench import matching
+        return matching.run
+    if name == "money":
+        from bench import money
+        return money.run
     from bench import outbox
     return outbox.run
 
@@ -139,6 +147,32 @@ def summary(results: dict[str, Any]) -> str:
             out.append(f"    10,000 vs nobody {x['ratio_10k_vs_empty_p50']}x p50, {x['ratio_10k_vs_empty_p95']}x p95; "
                        f"10,000 vs 10 {x['ratio_10k_vs_10_p50']}x p50, {x['ratio_10k_vs_10_p95']}x p95")
             out.append(f"    commit → event (relay read)    {_fmt_dist(x['event_after_commit_ms'])}")
+    m = results.get("matching")
+    if m and "matching" in m:
+        d, x, e = m["data"], m["matching"], m["events"]
+        out.append(f"\nmatching ({d['mechanics']} mechanics, {d['on_shift']} on shift, {d['sessions']} sessions, "
+                   f"{x['requests']} requests; data in {d['generate_seconds']} s):")
+        out.append(f"  top 3, SQL client   {_fmt_dist(x['sql_client_ms'])}")
+        out.append(f"  top 3, SQL server   {_fmt_dist(x['sql_server_ms'])}")
+        out.append(f"  app-side baseline   {_fmt_dist(x['baseline_ms'])} (same top 3: {x['baseline_same_top3']})")
+        out.append(f"  speedup             {x['speedup_p50']}x at p50, {x['speedup_p95']}x at p95")
+        if "offer_1_client_ms" in e:
+            out.append(f"  offer commit -> SSE, 1 client      {_fmt_dist(e['offer_1_client_ms'])}")
+            out.append(f"  offer commit -> SSE, 200 clients   {_fmt_dist(e['offer_200_clients_ms'])}")
+            out.append(f"  one event to all 200 clients       {_fmt_dist(e['broadcast_200_clients_ms'])}")
+    m = results.get("money")
+    if m and "durable" in m:
+        out.append(f"\nmoney ({m['clients']} clients, {m['bookings_per_round']} bookings per round):")
+        for mode, label in (("durable", "durable (fsync on)"), ("cpu_only", "CPU only (fsync off)")):
+            x = m[mode]
+            out.append(f"  {label}: bookings {x['bookings']['per_s']}/s, policy cancellations "
+                       f"{x['policy_cancellations']['per_s']}/s ({x['cancellations_vs_bookings']}x bookings), plain "
+                       f"status cancellations {x['plain_cancellations']['per_s']}/s (policy/plain "
+                       f"{x['policy_vs_plain_cancellation']}x)")
+        b = m["balance_10k"]
+        out.append(f"  customer with {b['entries']} credit entries: api.my_credit(100) {_fmt_dist(b['my_credit_ms'])}; "
+                   f"balance only {_fmt_dist(b['balance_only_ms'])}; "
+                   f"summed from entries {_fmt_dist(b['derived_sum_ms'])}")
     for name in BENCHES:
         if name in results and "error" in results[name]:
             out.append(f"\n{name}: ERROR {results[name]['error']}")
@@ -215,6 +249,19 @@ def main(argv: list[str] | None = None) -> int:
             cluster.destroy()
     results["meta"]["seconds"] = round(total.s(), 1)
     results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    for name in selected:
+        results[name]["measured_at"] = results["meta"]["started_at"]
+    if set(selected) != set(BENCHES) and RESULTS.exists():
+        # a partial run: keep the other benches' figures (and their data and run facts) from the file
+        previous = json.loads(RESULTS.read_text())
+        kept = {k: v for k, v in previous.items() if k not in selected and k != "meta"}
+        if "data" in kept and NEEDS_DATA & set(selected):
+            del kept["data"]
+        runs = previous.get("runs", {})
+        runs.update({n: results["meta"] for n in selected})
+        # `meta` stays the last full run's; a partial run's facts are under runs.<bench>
+        results = {"meta": previous.get("meta", results["meta"]), **kept, **{n: results[n] for n in selected},
+                   **({"data": results["data"]} if "data" in results else {}), "runs": runs}
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(summary(results))

@@ -41,6 +41,7 @@ from api.presentation import local_datetime, local_time, place
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 
+
 def _money(cents: Any) -> str:
     try:
         return f"${int(cents) / 100:,.2f}"
@@ -58,6 +59,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["money"] = _money
+    env.filters["local_time"] = local_time   # {{ instant | local_time(zone) }}: '10:30 AM' (an offer's expiry)
     return env
 
 

@@ -286,6 +286,8 @@ BEGIN
       INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, offered_at)
       VALUES (v_session.id, v_mechanic, 'offered', 'high', v_now);
     END IF;
+    PERFORM app_private.start_immediate_matching(v_session.id);  -- band 60: offers (or the chosen mechanic's)
+    SELECT * INTO v_session FROM app.sessions s WHERE s.id = v_session.id;  -- matching may have ended it
     RETURN app_private.session_json(v_session);
   END IF;
 

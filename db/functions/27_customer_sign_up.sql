@@ -41,9 +41,12 @@ BEGIN
       PERFORM app_private.raise_error(409, 'application_pending',
         'You have applied to work as a mechanic; an account is either a customer or a mechanic');
     END IF;
-    -- Two submits at once: the second waits for the first's row and then inserts nothing.
+    -- Two submits at once: the second waits for the first's row and then inserts nothing. No
+    -- conflict target: the racing twin can also collide first on the email's unique index (not an
+    -- arbiter of ON CONFLICT (id)), which raised a unique violation under load; another account's
+    -- email was refused above, so any conflict here is the same person's row.
     INSERT INTO app.users (id, email, full_name, role) VALUES (v_id, v_email, btrim(p_full_name), 'customer')
-    ON CONFLICT (id) DO NOTHING;
+    ON CONFLICT DO NOTHING;
     SELECT u.role INTO v_role FROM app.users u WHERE u.id = v_id FOR UPDATE;
   END IF;
   IF v_role <> 'customer' THEN

@@ -5,10 +5,6 @@
 -- Status of a payment only moves forward: pending -> failed -> succeeded -> refunded (a failed
 -- PaymentIntent may still succeed later; a success is never undone by a late failure event).
 
--- payment_deposit_cents(): the in-person deposit (SPEC section 7: $15).
-CREATE OR REPLACE FUNCTION app_private.payment_deposit_cents() RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 1500 $$;
-
 -- payment_status_rank(): the forward order of payment statuses.
 CREATE OR REPLACE FUNCTION app_private.payment_status_rank(p_status text) RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
@@ -52,8 +48,10 @@ END
 $$;
 
 -- session_booking_charge(): what a booking (or a slot hold) charges up front — scheduled online: the
--- full plan price; in person: the deposit (never more than the price). Immediate sessions are
--- charged after the waiver (session_immediate_charge). Returns the payment id or NULL.
+-- full plan price; in person: the deposit of the booking's money policy (never more than the
+-- price). The customer's account credit is spent first; the card is charged for the rest, and not
+-- at all when credit covers it (db/functions/40_ledger.sql, charge_after_credit). Immediate sessions
+-- are charged after the waiver (session_immediate_charge). Returns the payment id or NULL.
 CREATE OR REPLACE FUNCTION app_private.session_booking_charge(p_session_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -67,28 +65,30 @@ BEGIN
   IF v_scheduled IS NULL THEN
     RETURN NULL;
   ELSIF v_mode = 'in_person' THEN
-    RETURN app_private.payment_ensure(p_session_id, 'deposit', least(app_private.payment_deposit_cents(), v_price));
+    RETURN app_private.payment_ensure(p_session_id, 'deposit',
+             app_private.charge_after_credit(p_session_id, 'deposit', app_private.session_deposit_cents(p_session_id)));
   ELSE
-    RETURN app_private.payment_ensure(p_session_id, 'full', v_price);
+    RETURN app_private.payment_ensure(p_session_id, 'full', app_private.charge_after_credit(p_session_id, 'full', v_price));
   END IF;
 END
 $$;
 
 -- session_immediate_charge(): an immediate session is charged the full plan price once its waiver
--- is signed (SPEC section 7; called by api.sign_waiver). Key charge:<session>:full, so a second
+-- is signed (SPEC section 7; called by api.sign_waiver), account credit first. Key charge:<session>:full, so a second
 -- call is the same charge; a decline cancels the session (payment_mark_failed). Returns the payment
 -- id or NULL (a free plan).
 CREATE OR REPLACE FUNCTION app_private.session_immediate_charge(p_session_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-  RETURN app_private.payment_ensure(p_session_id, 'full',
+  RETURN app_private.payment_ensure(p_session_id, 'full', app_private.charge_after_credit(p_session_id, 'full',
     (SELECT p.price_cents FROM app.sessions s JOIN app.plans p ON p.code = s.plan_code
-      WHERE s.id = p_session_id AND s.scheduled_for IS NULL));
+      WHERE s.id = p_session_id AND s.scheduled_for IS NULL)));
 END
 $$;
 
--- session_balance_charge(): after an in-person service, the plan price minus the deposit.
+-- session_balance_charge(): after an in-person service, the plan price minus the deposit (card and
+-- credit paid for it), credit first again.
 CREATE OR REPLACE FUNCTION app_private.session_balance_charge(p_session_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -104,7 +104,9 @@ BEGIN
   END IF;
   SELECT coalesce(sum(amount_cents), 0)::integer INTO v_deposit FROM app.scheduled_payments
    WHERE session_id = p_session_id AND payment_type = 'deposit';
-  RETURN app_private.payment_ensure(p_session_id, 'balance', v_price - v_deposit);
+  v_deposit := v_deposit + app_private.session_credit_spent(p_session_id, 'deposit')::integer;
+  RETURN app_private.payment_ensure(p_session_id, 'balance',
+           app_private.charge_after_credit(p_session_id, 'balance', v_price - v_deposit));
 END
 $$;
 

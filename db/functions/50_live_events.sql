@@ -69,3 +69,16 @@ $$;
 COMMENT ON FUNCTION api.purge_live_events(interval) IS
 'Delete live events older than p_keep (default 1 hour, the Last-Event-ID replay window). pg_cron job autodoc-purge-live-events. Admin.';
 GRANT EXECUTE ON FUNCTION api.purge_live_events(interval) TO autodoc_admin;
+
+-- api.live_events_head(): the oldest and newest event ids still kept ({oldest_id, newest_id}, NULLs
+-- when there is none). The SSE endpoint uses it to tell whether a reconnecting client's
+-- Last-Event-ID is still inside the replay window, and the relay to start at the head. Ids only:
+-- nothing about whom the events are for. Customers, mechanics, admins, the worker (the relay).
+CREATE OR REPLACE FUNCTION api.live_events_head()
+RETURNS TABLE (oldest_id bigint, newest_id bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+  SELECT min(e.id), max(e.id) FROM app.live_events e
+$$;
+COMMENT ON FUNCTION api.live_events_head() IS
+'The oldest and newest live-event ids still kept (NULLs when none): whether a Last-Event-ID can still be replayed, and where the relay starts. Customers, mechanics, admins, worker.';
+GRANT EXECUTE ON FUNCTION api.live_events_head() TO autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;

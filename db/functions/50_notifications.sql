@@ -284,20 +284,22 @@ $$;
 
 -- on_session_cancelled(): a booked appointment was cancelled — METHOD:CANCEL invite (next SEQUENCE)
 -- to both sides, reminders stopped. A no-show tells the customer so (the no_show email, SPEC
--- section 8's no-show notice) instead of the plain cancellation.
+-- section 8's no-show notice) instead of the plain cancellation. A cancellation under the money
+-- policy carries its receipt (refund, credit, the mechanic's share: app_private.cancellation_receipt).
 CREATE OR REPLACE FUNCTION app_private.on_session_cancelled(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_seq integer := app_private.invite_bump(p_session_id, 'CANCEL');
   v_reason text := (SELECT s.cancel_reason FROM app.sessions s WHERE s.id = p_session_id);
+  v_receipt jsonb := app_private.cancellation_receipt(p_session_id);
 BEGIN
   IF v_reason = 'no_show' THEN
-    PERFORM app_private.enqueue_invite_email(p_session_id, 'no_show', 'customer', v_seq, '{}'::jsonb);
+    PERFORM app_private.enqueue_invite_email(p_session_id, 'no_show', 'customer', v_seq, v_receipt);
   ELSE
-    PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, '{}'::jsonb);
+    PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, v_receipt);
   END IF;
-  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, '{}'::jsonb);
+  PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_cancellation', 'mechanic', v_seq, v_receipt);
   PERFORM app_private.stop_reminders(p_session_id, 'cancelled');
 END
 $$;

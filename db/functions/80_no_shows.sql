@@ -4,8 +4,9 @@
 -- place that cancels a session for an unsigned waiver. Times come from app.session_rules.
 
 -- cancel_unsigned(session, reason): cancel a locked, unsigned session for `reason` (no_show |
--- waiver_missing) and log it: a session event of that type, a live event session.<reason> to both
--- sides. The cancellation emails come from the notifications trigger (a no-show gets the no_show
+-- waiver_missing) under the money policy's tier for it (app_private.cancel_with_policy: 50% credit /
+-- 50% mechanic; in person the deposit to the mechanic) and log it: a session event of that type, a
+-- live event session.<reason> to both sides. The cancellation emails come from the notifications trigger (a no-show gets the no_show
 -- email). Owner only; the caller holds the session's locks (app_private.lock_session) and has
 -- checked the rule. Raises 409 illegal_transition from the lifecycle trigger.
 CREATE OR REPLACE FUNCTION app_private.cancel_unsigned(p_session app.sessions, p_reason text) RETURNS jsonb
@@ -13,8 +14,10 @@ LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_s app.sessions;
 BEGIN
-  v_s := app_private.transition_session(p_session.id, 'cancelled', p_reason,
-           jsonb_build_object('via', p_reason, 'at', app_private.now()));
+  -- the money policy's no_show / missing_waiver tier (band 40): receipt, shares, refunds, then the
+  -- lifecycle transition (audit log, emails with the receipt)
+  PERFORM app_private.cancel_with_policy(p_session.id, CASE p_reason WHEN 'waiver_missing' THEN 'missing_waiver' ELSE p_reason END);
+  SELECT * INTO v_s FROM app.sessions s WHERE s.id = p_session.id;
   INSERT INTO app.session_events (session_id, event_type, from_status, to_status, actor_id, actor_role, metadata)
   VALUES (v_s.id, p_reason, p_session.status, 'cancelled', app_private.current_user_id(), app_private.current_app_role(),
           jsonb_build_object('scheduled_for', p_session.scheduled_for));

@@ -130,18 +130,19 @@ BEGIN
 END
 $$;
 
--- session_paid(session): whether the session's price is paid where the join gate needs it: an
--- immediate session's full charge succeeded (or the plan is free). Scheduled sessions were charged
--- at booking (a failed charge cancelled them). Owner only.
+-- session_paid(session): whether the session's price is paid where the join gate needs it: what
+-- an immediate session's pot holds (the card charge once it succeeded, plus account credit spent on
+-- it: band 40's ledger) covers the plan price, so a session paid wholly with credit, or a free
+-- plan, is paid without any card charge. Scheduled sessions were charged at booking (a failed
+-- charge cancelled them). Owner only.
 CREATE OR REPLACE FUNCTION app_private.session_paid(p_session app.sessions) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
   IF p_session.scheduled_for IS NOT NULL THEN
     RETURN true;
   END IF;
-  RETURN (SELECT p.price_cents = 0 FROM app.plans p WHERE p.code = p_session.plan_code)
-      OR EXISTS (SELECT FROM app.scheduled_payments sp
-                  WHERE sp.session_id = p_session.id AND sp.payment_type = 'full' AND sp.status = 'succeeded');
+  RETURN app_private.session_pot_balance(p_session.id)
+         >= (SELECT p.price_cents FROM app.plans p WHERE p.code = p_session.plan_code);
 END
 $$;
 

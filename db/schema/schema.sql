@@ -4,6 +4,12 @@
 CREATE SCHEMA api;
 CREATE SCHEMA app;
 CREATE SCHEMA app_private;
+CREATE FUNCTION app_private.brand_keys(p_brands text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT coalesce(array_agg(lower(btrim(b))), '{}') FROM unnest(p_brands) b
+$$;
 CREATE FUNCTION app_private.is_valid_timezone(p_zone text) RETURNS boolean
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
@@ -18,6 +24,13 @@ EXCEPTION WHEN invalid_parameter_value THEN
   RETURN false;
 END
 $_$;
+CREATE FUNCTION app_private.location_keys(p_postal_code text, p_city text, p_state_province text, p_country text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT ARRAY[nullif(upper(replace(p_postal_code, ' ', '')), ''), lower(btrim(p_city)), lower(btrim(p_state_province)),
+               lower(btrim(p_country))]
+$$;
 CREATE FUNCTION app_private.mechanic_search_document(p_name text, p_bio text, p_specialties text[], p_brands text[]) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO ''
@@ -26,6 +39,12 @@ CREATE FUNCTION app_private.mechanic_search_document(p_name text, p_bio text, p_
       || setweight(pg_catalog.to_tsvector('english'::regconfig,
                      pg_catalog.array_to_string(coalesce(p_brands, '{}') || coalesce(p_specialties, '{}'), ' ')), 'B')
       || setweight(pg_catalog.to_tsvector('english'::regconfig, coalesce(p_bio, '')), 'C')
+$$;
+CREATE FUNCTION app_private.mechanic_search_text(p_specialties text[], p_bio text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  SELECT coalesce(pg_catalog.array_to_string(p_specialties, ' '), '') || ' ' || coalesce(p_bio, '')
 $$;
 CREATE TABLE app.booking_settings (
     id boolean DEFAULT true NOT NULL,
@@ -42,6 +61,23 @@ CREATE TABLE app.booking_settings (
     CONSTRAINT booking_settings_default_timezone_valid CHECK (app_private.is_valid_timezone(default_timezone)),
     CONSTRAINT booking_settings_positive CHECK (((min_notice >= '00:00:00'::interval) AND (booking_horizon > '00:00:00'::interval) AND (hold_duration > '00:00:00'::interval) AND (slot_step >= '00:05:00'::interval) AND (matching_lead >= '00:00:00'::interval) AND ((calendar_days >= 1) AND (calendar_days <= 366)))),
     CONSTRAINT booking_settings_single_row CHECK (id)
+);
+CREATE TABLE app.cancellation_policies (
+    version integer NOT NULL,
+    service_mode text NOT NULL,
+    tier text NOT NULL,
+    min_lead interval,
+    max_lead interval,
+    refund_pct numeric(5,2) DEFAULT 0 NOT NULL,
+    fee_cents integer DEFAULT 0 NOT NULL,
+    credit_pct numeric(5,2) DEFAULT 0 NOT NULL,
+    mechanic_pct numeric(5,2) DEFAULT 0 NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT cancellation_policies_band_ordered CHECK (((min_lead IS NULL) OR (max_lead IS NULL) OR (min_lead < max_lead))),
+    CONSTRAINT cancellation_policies_reason_tiers_have_no_band CHECK (((tier <> ALL (ARRAY['no_show'::text, 'missing_waiver'::text])) OR ((min_lead IS NULL) AND (max_lead IS NULL)))),
+    CONSTRAINT cancellation_policies_service_mode_valid CHECK ((service_mode = ANY (ARRAY['online'::text, 'in_person'::text]))),
+    CONSTRAINT cancellation_policies_shares_valid CHECK (((refund_pct >= (0)::numeric) AND (credit_pct >= (0)::numeric) AND (mechanic_pct >= (0)::numeric) AND (((refund_pct + credit_pct) + mechanic_pct) <= (100)::numeric) AND (fee_cents >= 0))),
+    CONSTRAINT cancellation_policies_tier_format CHECK ((tier ~ '^[a-z0-9_]+$'::text))
 );
 CREATE TABLE app.clock_settings (
     id boolean DEFAULT true NOT NULL,
@@ -67,6 +103,71 @@ CREATE TABLE app.favorites (
     mechanic_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
+CREATE TABLE app.ledger_accounts (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    owner_id uuid,
+    currency text NOT NULL,
+    balance_cents bigint DEFAULT 0 NOT NULL,
+    version bigint DEFAULT 0 NOT NULL,
+    keeps_balance boolean NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ledger_accounts_balance_not_negative CHECK (((kind = ANY (ARRAY['customer_card'::text, 'session'::text])) OR (balance_cents >= 0))),
+    CONSTRAINT ledger_accounts_currency_format CHECK ((currency ~ '^[a-z]{3}$'::text)),
+    CONSTRAINT ledger_accounts_hot_are_platform CHECK ((keeps_balance = (kind <> ALL (ARRAY['platform_revenue'::text, 'stripe_clearing'::text])))),
+    CONSTRAINT ledger_accounts_kind_valid CHECK ((kind = ANY (ARRAY['customer_card'::text, 'customer_credit'::text, 'session'::text, 'mechanic_payable'::text, 'platform_revenue'::text, 'stripe_clearing'::text]))),
+    CONSTRAINT ledger_accounts_owner_matches_kind CHECK (((owner_id IS NULL) = (kind = ANY (ARRAY['platform_revenue'::text, 'stripe_clearing'::text]))))
+);
+ALTER TABLE app.ledger_accounts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.ledger_accounts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+CREATE TABLE app.ledger_entries (
+    id bigint NOT NULL,
+    transaction_id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    amount_cents bigint NOT NULL,
+    currency text NOT NULL,
+    account_version bigint,
+    balance_after_cents bigint,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT ledger_entries_amount_not_zero CHECK ((amount_cents <> 0))
+);
+ALTER TABLE app.ledger_entries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.ledger_entries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+CREATE TABLE app.ledger_transactions (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    idempotency_key text NOT NULL,
+    session_id uuid,
+    payment_id uuid,
+    refund_id uuid,
+    currency text NOT NULL,
+    memo jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT ledger_transactions_kind_valid CHECK ((kind = ANY (ARRAY['charge_succeeded'::text, 'refund_requested'::text, 'refund_succeeded'::text, 'refund_failed'::text, 'credit_spent'::text, 'credit_returned'::text, 'credit_adjusted'::text, 'cancellation'::text, 'completion'::text]))),
+    CONSTRAINT ledger_transactions_memo_object CHECK ((jsonb_typeof(memo) = 'object'::text))
+);
+ALTER TABLE app.ledger_transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.ledger_transactions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 CREATE TABLE app.live_events (
     id bigint NOT NULL,
     kind text NOT NULL,
@@ -85,6 +186,34 @@ CREATE SEQUENCE app.live_events_id_seq
     NO MAXVALUE
     CACHE 1;
 ALTER SEQUENCE app.live_events_id_seq OWNED BY app.live_events.id;
+CREATE TABLE app.matching_criteria (
+    code text NOT NULL,
+    label text NOT NULL,
+    description text NOT NULL,
+    weight numeric(6,2) NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    sort_order integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT matching_criteria_code_format CHECK ((code ~ '^[a-z][a-z_]*$'::text)),
+    CONSTRAINT matching_criteria_weight_range CHECK (((weight >= (0)::numeric) AND (weight <= (1000)::numeric)))
+);
+CREATE TABLE app.matching_settings (
+    id boolean DEFAULT true NOT NULL,
+    offers_per_round integer DEFAULT 3 NOT NULL,
+    max_rounds integer DEFAULT 3 NOT NULL,
+    offer_ttl_immediate interval DEFAULT '00:02:00'::interval NOT NULL,
+    offer_ttl_scheduled interval DEFAULT '00:10:00'::interval NOT NULL,
+    rating_prior_reviews integer DEFAULT 20 NOT NULL,
+    postal_prefix_length integer DEFAULT 3 NOT NULL,
+    specialty_full_matches integer DEFAULT 2 NOT NULL,
+    repeat_full_sessions integer DEFAULT 3 NOT NULL,
+    experience_full_years integer DEFAULT 15 NOT NULL,
+    workload_full_sessions integer DEFAULT 6 NOT NULL,
+    acceptance_prior_offers integer DEFAULT 4 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT matching_settings_sensible CHECK ((((offers_per_round >= 1) AND (offers_per_round <= 20)) AND ((max_rounds >= 1) AND (max_rounds <= 20)) AND ((offer_ttl_immediate >= '00:00:10'::interval) AND (offer_ttl_immediate <= '01:00:00'::interval)) AND ((offer_ttl_scheduled >= '00:00:10'::interval) AND (offer_ttl_scheduled <= '1 day'::interval)) AND (rating_prior_reviews >= 0) AND ((postal_prefix_length >= 1) AND (postal_prefix_length <= 10)) AND (specialty_full_matches >= 1) AND (repeat_full_sessions >= 1) AND (experience_full_years >= 1) AND (workload_full_sessions >= 1) AND (acceptance_prior_offers >= 0))),
+    CONSTRAINT matching_settings_single_row CHECK (id)
+);
 CREATE TABLE app.mechanic_applications (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -125,6 +254,14 @@ CREATE TABLE app.mechanic_availability_blocks (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT mechanic_availability_blocks_day_valid CHECK (((day_of_week >= 0) AND (day_of_week <= 6)))
 );
+CREATE TABLE app.mechanic_offer_stats (
+    mechanic_id uuid NOT NULL,
+    accepted integer DEFAULT 0 NOT NULL,
+    declined integer DEFAULT 0 NOT NULL,
+    expired integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mechanic_offer_stats_not_negative CHECK (((accepted >= 0) AND (declined >= 0) AND (expired >= 0)))
+);
 CREATE TABLE app.mechanic_time_off (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     mechanic_id uuid NOT NULL,
@@ -157,10 +294,25 @@ CREATE TABLE app.mechanics (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     rating_sum numeric(14,2) DEFAULT 0 NOT NULL,
+    search_document tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, app_private.mechanic_search_text(specialties, bio))) STORED,
+    brand_keys text[] GENERATED ALWAYS AS (app_private.brand_keys(brand_specialist_brands)) STORED,
+    location_keys text[] GENERATED ALWAYS AS (app_private.location_keys(postal_code, city, state_province, country)) STORED,
     CONSTRAINT mechanics_display_name_present CHECK ((btrim(display_name) <> ''::text)),
     CONSTRAINT mechanics_experience_not_negative CHECK (((years_of_experience >= 0) AND (rating_count >= 0))),
     CONSTRAINT mechanics_rating_range CHECK (((rating >= (0)::numeric) AND (rating <= (5)::numeric))),
     CONSTRAINT mechanics_timezone_valid CHECK (app_private.is_valid_timezone(timezone))
+);
+CREATE TABLE app.money_policy_versions (
+    version integer NOT NULL,
+    effective_from timestamp with time zone NOT NULL,
+    currency text DEFAULT 'usd'::text NOT NULL,
+    deposit_cents integer NOT NULL,
+    commission_pct numeric(5,2) NOT NULL,
+    note text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT money_policy_versions_commission_range CHECK (((commission_pct >= (0)::numeric) AND (commission_pct <= (100)::numeric))),
+    CONSTRAINT money_policy_versions_currency_format CHECK ((currency ~ '^[a-z]{3}$'::text)),
+    CONSTRAINT money_policy_versions_deposit_not_negative CHECK ((deposit_cents >= 0))
 );
 CREATE TABLE app.outbox (
     id bigint NOT NULL,
@@ -279,8 +431,31 @@ CREATE TABLE app.session_assignments (
     responded_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    decline_reason text,
+    CONSTRAINT session_assignments_decline_reason_length CHECK ((char_length(decline_reason) <= 500)),
     CONSTRAINT session_assignments_priority_valid CHECK ((priority = ANY (ARRAY['high'::text, 'medium'::text, 'low'::text]))),
     CONSTRAINT session_assignments_status_valid CHECK ((status = ANY (ARRAY['scheduled'::text, 'offered'::text, 'accepted'::text, 'declined'::text, 'expired'::text, 'withdrawn'::text])))
+);
+CREATE TABLE app.session_cancellations (
+    session_id uuid NOT NULL,
+    policy_version integer NOT NULL,
+    service_mode text NOT NULL,
+    tier text NOT NULL,
+    reason text NOT NULL,
+    note text,
+    lead_seconds bigint NOT NULL,
+    currency text NOT NULL,
+    paid_cents integer NOT NULL,
+    refund_cents integer NOT NULL,
+    fee_cents integer NOT NULL,
+    credit_cents integer NOT NULL,
+    mechanic_cents integer NOT NULL,
+    platform_cents integer NOT NULL,
+    cancelled_by uuid,
+    cancelled_at timestamp with time zone NOT NULL,
+    CONSTRAINT session_cancellations_amounts_not_negative CHECK (((paid_cents >= 0) AND (refund_cents >= 0) AND (fee_cents >= 0) AND (credit_cents >= 0) AND (mechanic_cents >= 0) AND (platform_cents >= 0) AND (fee_cents <= platform_cents))),
+    CONSTRAINT session_cancellations_conserved CHECK ((paid_cents = (((refund_cents + credit_cents) + mechanic_cents) + platform_cents))),
+    CONSTRAINT session_cancellations_reason_valid CHECK ((reason = ANY (ARRAY['customer'::text, 'admin'::text, 'no_show'::text, 'missing_waiver'::text])))
 );
 CREATE TABLE app.session_events (
     id bigint NOT NULL,
@@ -310,6 +485,21 @@ CREATE TABLE app.session_invites (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT session_invites_method_is_known CHECK ((method = ANY (ARRAY['REQUEST'::text, 'CANCEL'::text]))),
     CONSTRAINT session_invites_sequence_non_negative CHECK ((sequence >= 0))
+);
+CREATE TABLE app.session_matching (
+    session_id uuid NOT NULL,
+    customer_id uuid NOT NULL,
+    status text DEFAULT 'offering'::text NOT NULL,
+    targeted boolean DEFAULT false NOT NULL,
+    round integer DEFAULT 0 NOT NULL,
+    round_started_at timestamp with time zone,
+    accepted_mechanic_id uuid,
+    closed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_matching_closed_shape CHECK (((status = 'offering'::text) = (closed_at IS NULL))),
+    CONSTRAINT session_matching_round_not_negative CHECK ((round >= 0)),
+    CONSTRAINT session_matching_status_valid CHECK ((status = ANY (ARRAY['offering'::text, 'assigned'::text, 'unmatched'::text, 'cancelled'::text])))
 );
 CREATE TABLE app.session_ratings (
     session_id uuid NOT NULL,
@@ -375,6 +565,7 @@ CREATE TABLE app.sessions (
     customer_joined_at timestamp with time zone,
     mechanic_joined_at timestamp with time zone,
     completion_notes text,
+    money_policy_version integer DEFAULT 1 NOT NULL,
     CONSTRAINT sessions_cancel_reason_iff_cancelled CHECK (((status = 'cancelled'::text) = (cancel_reason IS NOT NULL))),
     CONSTRAINT sessions_cancel_reason_valid CHECK ((cancel_reason = ANY (ARRAY['customer'::text, 'mechanic'::text, 'no_show'::text, 'payment_failed'::text, 'expired'::text, 'admin'::text, 'waiver_missing'::text]))),
     CONSTRAINT sessions_complete_unless_held CHECK (((status = 'held'::text) OR ((status = 'cancelled'::text) AND (hold_expires_at IS NOT NULL) AND (type IS NULL)) OR ((type IS NOT NULL) AND (concern IS NOT NULL) AND (concern_category IS NOT NULL)))),
@@ -514,6 +705,7 @@ CREATE TABLE app.workshops (
     timezone text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    location_keys text[] GENERATED ALWAYS AS (app_private.location_keys(postal_code, city, state_province, country)) STORED,
     CONSTRAINT workshops_name_present CHECK ((btrim(name) <> ''::text)),
     CONSTRAINT workshops_timezone_valid CHECK (app_private.is_valid_timezone(timezone))
 );
@@ -521,24 +713,46 @@ ALTER TABLE ONLY app.live_events ALTER COLUMN id SET DEFAULT nextval('app.live_e
 ALTER TABLE ONLY app.outbox ALTER COLUMN id SET DEFAULT nextval('app.outbox_id_seq'::regclass);
 ALTER TABLE ONLY app.booking_settings
     ADD CONSTRAINT booking_settings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.cancellation_policies
+    ADD CONSTRAINT cancellation_policies_pkey PRIMARY KEY (version, service_mode, tier);
 ALTER TABLE ONLY app.clock_settings
     ADD CONSTRAINT clock_settings_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (user_id);
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_pkey PRIMARY KEY (customer_id, mechanic_id);
+ALTER TABLE ONLY app.ledger_accounts
+    ADD CONSTRAINT ledger_accounts_one_per_owner UNIQUE NULLS NOT DISTINCT (kind, owner_id, currency);
+ALTER TABLE ONLY app.ledger_accounts
+    ADD CONSTRAINT ledger_accounts_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.ledger_entries
+    ADD CONSTRAINT ledger_entries_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.ledger_transactions
+    ADD CONSTRAINT ledger_transactions_idempotency_key_unique UNIQUE (idempotency_key);
+ALTER TABLE ONLY app.ledger_transactions
+    ADD CONSTRAINT ledger_transactions_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.live_events
     ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.matching_criteria
+    ADD CONSTRAINT matching_criteria_pkey PRIMARY KEY (code);
+ALTER TABLE ONLY app.matching_settings
+    ADD CONSTRAINT matching_settings_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_unique UNIQUE (mechanic_id, day_of_week, start_time);
+ALTER TABLE ONLY app.mechanic_offer_stats
+    ADD CONSTRAINT mechanic_offer_stats_pkey PRIMARY KEY (mechanic_id);
 ALTER TABLE ONLY app.mechanic_time_off
     ADD CONSTRAINT mechanic_time_off_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_pkey PRIMARY KEY (user_id);
+ALTER TABLE ONLY app.money_policy_versions
+    ADD CONSTRAINT money_policy_versions_effective_from_unique UNIQUE (effective_from);
+ALTER TABLE ONLY app.money_policy_versions
+    ADD CONSTRAINT money_policy_versions_pkey PRIMARY KEY (version);
 ALTER TABLE ONLY app.outbox
     ADD CONSTRAINT outbox_idempotency_key_unique UNIQUE (idempotency_key);
 ALTER TABLE ONLY app.outbox_kinds
@@ -565,12 +779,16 @@ ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_one_per_mechanic UNIQUE (session_id, mechanic_id);
 ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.session_cancellations
+    ADD CONSTRAINT session_cancellations_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_events
     ADD CONSTRAINT session_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_uid_unique UNIQUE (uid);
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_ratings
     ADD CONSTRAINT session_ratings_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_reminders
@@ -606,6 +824,12 @@ ALTER TABLE ONLY app.workshop_availability
 ALTER TABLE ONLY app.workshops
     ADD CONSTRAINT workshops_pkey PRIMARY KEY (id);
 CREATE INDEX favorites_mechanic_id_idx ON app.favorites USING btree (mechanic_id);
+CREATE INDEX ledger_accounts_owner ON app.ledger_accounts USING btree (owner_id);
+CREATE INDEX ledger_entries_account ON app.ledger_entries USING btree (account_id, id);
+CREATE INDEX ledger_entries_transaction ON app.ledger_entries USING btree (transaction_id);
+CREATE INDEX ledger_transactions_payment ON app.ledger_transactions USING btree (payment_id) WHERE (payment_id IS NOT NULL);
+CREATE INDEX ledger_transactions_refund ON app.ledger_transactions USING btree (refund_id) WHERE (refund_id IS NOT NULL);
+CREATE INDEX ledger_transactions_session ON app.ledger_transactions USING btree (session_id);
 CREATE INDEX live_events_audience_idx ON app.live_events USING gin (audience);
 CREATE INDEX live_events_created_at_idx ON app.live_events USING btree (created_at);
 CREATE INDEX mechanic_applications_decided_by_idx ON app.mechanic_applications USING btree (decided_by);
@@ -630,10 +854,14 @@ CREATE INDEX scheduled_payments_customer ON app.scheduled_payments USING btree (
 CREATE INDEX scheduled_payments_session ON app.scheduled_payments USING btree (session_id);
 CREATE INDEX scheduled_payments_status ON app.scheduled_payments USING btree (status);
 CREATE INDEX session_assignments_mechanic_id_idx ON app.session_assignments USING btree (mechanic_id, status);
+CREATE INDEX session_assignments_open_expiry_idx ON app.session_assignments USING btree (expires_at) WHERE (status = 'offered'::text);
+CREATE INDEX session_assignments_session_status_idx ON app.session_assignments USING btree (session_id, status);
 CREATE INDEX session_events_session_id_idx ON app.session_events USING btree (session_id, id);
+CREATE INDEX session_matching_customer_id_idx ON app.session_matching USING btree (customer_id);
 CREATE INDEX session_ratings_customer_id_idx ON app.session_ratings USING btree (customer_id);
 CREATE INDEX session_ratings_mechanic_id_idx ON app.session_ratings USING btree (mechanic_id);
 CREATE INDEX session_reminders_due ON app.session_reminders USING btree (due_at) WHERE ((sent_at IS NULL) AND (skipped_at IS NULL));
+CREATE INDEX sessions_booked_start_idx ON app.sessions USING btree (lower(period)) INCLUDE (mechanic_id) WHERE ((mechanic_id IS NOT NULL) AND (status <> 'cancelled'::text));
 CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, scheduled_for);
 CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
 CREATE INDEX sessions_matching_due_idx ON app.sessions USING btree (matching_will_run_at) WHERE ((matching_will_run_at IS NOT NULL) AND (mechanic_id IS NULL));
@@ -651,18 +879,26 @@ CREATE INDEX waitlist_entries_turns_by_expiry ON app.waitlist_entries USING btre
 CREATE INDEX waitlist_entries_turns_by_mechanic ON app.waitlist_entries USING btree (notified_mechanic_id) WHERE (status = 'notified'::text);
 CREATE INDEX waitlist_entries_vehicle_idx ON app.waitlist_entries USING btree (vehicle_id) WHERE (vehicle_id IS NOT NULL);
 CREATE INDEX waiver_signatures_customer_id_idx ON app.waiver_signatures USING btree (customer_id);
+ALTER TABLE ONLY app.cancellation_policies
+    ADD CONSTRAINT cancellation_policies_version_fkey FOREIGN KEY (version) REFERENCES app.money_policy_versions(version);
 ALTER TABLE ONLY app.customers
     ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.favorites
     ADD CONSTRAINT favorites_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.ledger_entries
+    ADD CONSTRAINT ledger_entries_account_id_fkey FOREIGN KEY (account_id) REFERENCES app.ledger_accounts(id);
+ALTER TABLE ONLY app.ledger_entries
+    ADD CONSTRAINT ledger_entries_transaction_id_fkey FOREIGN KEY (transaction_id) REFERENCES app.ledger_transactions(id);
 ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES app.users(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanic_offer_stats
+    ADD CONSTRAINT mechanic_offer_stats_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanic_time_off
     ADD CONSTRAINT mechanic_time_off_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanics
@@ -683,10 +919,20 @@ ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.session_assignments
     ADD CONSTRAINT session_assignments_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_cancellations
+    ADD CONSTRAINT session_cancellations_policy_fkey FOREIGN KEY (policy_version, service_mode, tier) REFERENCES app.cancellation_policies(version, service_mode, tier);
+ALTER TABLE ONLY app.session_cancellations
+    ADD CONSTRAINT session_cancellations_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_events
     ADD CONSTRAINT session_events_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_accepted_mechanic_id_fkey FOREIGN KEY (accepted_mechanic_id) REFERENCES app.mechanics(user_id);
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
+ALTER TABLE ONLY app.session_matching
+    ADD CONSTRAINT session_matching_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.session_ratings
     ADD CONSTRAINT session_ratings_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
 ALTER TABLE ONLY app.session_ratings
@@ -699,6 +945,8 @@ ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
+ALTER TABLE ONLY app.sessions
+    ADD CONSTRAINT sessions_money_policy_version_fkey FOREIGN KEY (money_policy_version) REFERENCES app.money_policy_versions(version) NOT VALID;
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_plan_code_fkey FOREIGN KEY (plan_code) REFERENCES app.plans(code);
 ALTER TABLE ONLY app.sessions
@@ -728,14 +976,22 @@ ALTER TABLE ONLY app.waiver_versions
 ALTER TABLE ONLY app.workshop_availability
     ADD CONSTRAINT workshop_availability_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE CASCADE;
 ALTER TABLE app.booking_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.cancellation_policies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.clock_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.favorites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.ledger_accounts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.ledger_entries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.ledger_transactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.live_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.matching_criteria ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.matching_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_applications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanic_offer_stats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.money_policy_versions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox_kinds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox_lanes ENABLE ROW LEVEL SECURITY;
@@ -743,8 +999,10 @@ ALTER TABLE app.payment_refunds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.plans ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.scheduled_payments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_assignments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_cancellations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_invites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.session_matching ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_ratings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_reminders ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_rules ENABLE ROW LEVEL SECURITY;

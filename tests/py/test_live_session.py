@@ -84,6 +84,15 @@ def people(su: psycopg.Connection[Any], *, workshop: bool = False) -> tuple[str,
     return customer, mechanic
 
 
+def split(su: psycopg.Connection[Any], session_id: str) -> dict[str, int]:
+    """What the ledger's completion postings of a session moved, by account kind (band 40)."""
+    found = rows(su, "SELECT a.kind, sum(e.amount_cents)::int AS cents FROM app.ledger_transactions t "
+                     "JOIN app.ledger_entries e ON e.transaction_id = t.id "
+                     "JOIN app.ledger_accounts a ON a.id = e.account_id "
+                     "WHERE t.session_id = %s AND t.kind = 'completion' GROUP BY a.kind", [session_id])
+    return {r["kind"]: r["cents"] for r in found}
+
+
 # ---------------------------------------------------------------------------- the immediate flow
 
 
@@ -101,10 +110,11 @@ def test_immediate_flow_request_accept_sign_charged_join_complete_rate(
         window = error(api.post(f"/api/sessions/{sid}/waiver", headers=c, json={"signature": PNG, "agreed": True}),
                        409, "outside_signing_window")["detail"]["window"]
         assert window["opens_when"] == "mechanic_accepted"
-        # the offer is accepted (band 60's accept: the session gets the mechanic and becomes waiting)
-        su.execute("INSERT INTO app.session_assignments (session_id, mechanic_id, status, responded_at) "
-                   "VALUES (%s, %s, 'accepted', now())", [sid, mechanic])
-        su.execute("UPDATE app.sessions SET mechanic_id = %s, status = 'waiting' WHERE id = %s", [mechanic, sid])
+        # matching offered it to the one mechanic on shift, who accepts (band 60): the session is
+        # theirs and waiting
+        [offer] = ok(api.get("/api/mechanic/offers", headers=m))["offers"]
+        assert offer["session_id"] == sid
+        assert ok(api.post(f"/api/mechanic/offers/{offer['offer_id']}/accept", headers=m))["status"] == "accepted"
         error(api.post(f"/api/sessions/{sid}/join", headers=c), 409, "waiver_required")
 
         signed = ok(api.post(f"/api/sessions/{sid}/waiver", headers={**c, **UA},
@@ -133,6 +143,7 @@ def test_immediate_flow_request_accept_sign_charged_join_complete_rate(
         assert rating["rating"] == 5
         error(api.post(f"/api/sessions/{sid}/rating", headers=c, json={"rating": 1}), 409, "already_rated")
         error(api.post(f"/api/sessions/{sid}/rating", headers=c, json={"rating": 9}), 409, "already_rated")
+    assert split(su, sid) == {"session": -4900, "mechanic_payable": 3920, "platform_revenue": 980}
     mech = rows(su, "SELECT rating, rating_count FROM app.mechanics WHERE user_id = %s", [mechanic])[0]
     assert (float(mech["rating"]), mech["rating_count"]) == (4.5, 2)
     statuses = [r["to_status"] for r in rows(su, "SELECT to_status FROM app.session_events WHERE session_id = %s "
@@ -206,6 +217,8 @@ def test_in_person_flow_deposit_reminder_link_sign_on_arrival_complete_balance(
                         "ORDER BY created_at, payment_type", [sid])
     assert payments == [{"payment_type": "deposit", "amount_cents": 1500, "status": "succeeded"},
                         {"payment_type": "balance", "amount_cents": 3400, "status": "succeeded"}]
+    # the split (band 40, policy version 1: 20% commission) of everything paid: $49 = $39.20 + $9.80
+    assert split(su, sid) == {"session": -4900, "mechanic_payable": 3920, "platform_revenue": 980}
 
 
 # ---------------------------------------------------------------------------- bad signatures

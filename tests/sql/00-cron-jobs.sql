@@ -9,7 +9,8 @@ SELECT set_eq(
   $$SELECT jobname FROM cron.job WHERE jobname LIKE 'autodoc-%'$$,
   ARRAY['autodoc-release-expired-holds', 'autodoc-send-reminders', 'autodoc-purge-cron-history',
         'autodoc-purge-outbox', 'autodoc-purge-live-events', 'autodoc-waitlist-advance', 'autodoc-waitlist-expire',
-        'autodoc-no-shows', 'autodoc-stripe-sync'],
+        'autodoc-no-shows', 'autodoc-stripe-sync', 'autodoc-run-deferred-matching', 'autodoc-expire-offers',
+        'autodoc-reconcile-payments'],
   'the project''s jobs are scheduled');
 
 SELECT is_empty($$SELECT jobname FROM cron.job WHERE jobname LIKE 'autodoc-%' AND username <> 'autodoc_owner'$$,

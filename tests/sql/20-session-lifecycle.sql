@@ -3,6 +3,7 @@ BEGIN;
 SELECT plan(30);
 SET LOCAL timezone = 'UTC';
 
+-- on shift: the immediate request below is offered to them (matching runs at creation)
 SELECT tests.create_workshop_mechanic(p_on_shift => true) AS m \gset
 SELECT tests.create_customer() AS c \gset
 SELECT tests.create_customer() AS c2 \gset

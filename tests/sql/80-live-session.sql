@@ -3,7 +3,7 @@
 -- notes (the in-person balance charge), rating once with the mechanic's exact rating, and the
 -- mechanic's day (a DST day included).
 BEGIN;
-SELECT plan(49);
+SELECT plan(52);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.se_customer('lv-cust@example.test', 'Dana Driver') AS c \gset
@@ -138,6 +138,16 @@ SELECT is(tests.lv_as(:'m', 'mechanic', format('SELECT api.join_session(%L)', :'
   'the mechanic joins: waiting -> active');
 SELECT is((SELECT count(*)::int FROM app.live_events WHERE session_id = :'imm' AND kind = 'session.active'
             AND audience @> ARRAY[:'c2'::uuid, :'m'::uuid]), 1, 'a session.active live event to both sides');
+-- Paid wholly with account credit (band 40: credit first, the card for the rest): no card charge.
+SELECT tests.se_customer() AS rich \gset
+UPDATE app.customers SET credit_balance_cents = 5000 WHERE user_id = :'rich';
+SELECT tests.set_now('2031-01-11 11:00+00');
+SELECT tests.lv_immediate(:'rich', :'m') AS by_credit \gset
+SELECT is((tests.lv_sign(:'by_credit', :'rich') -> 'session' ->> 'paid')::boolean, true,
+  'an immediate session paid with account credit is paid as soon as it is signed');
+SELECT is((SELECT count(*)::int FROM app.scheduled_payments WHERE session_id = :'by_credit'), 0, '... with no card charge');
+SELECT is(tests.lv_as(:'rich', 'customer', format('SELECT api.join_session(%L)', :'by_credit')) ->> 'status', 'waiting',
+  '... and the customer may join');
 SELECT tests.lv_immediate(:'c', NULL) AS unmatched \gset
 SELECT is(pg_temp.err(:'c', 'customer', format('SELECT api.join_session(%L)', :'unmatched')) ->> 'hint', 'not_joinable',
   'a request no mechanic has accepted cannot be joined');

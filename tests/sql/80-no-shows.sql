@@ -3,7 +3,7 @@
 -- or cancelled in the meantime left alone, the no_show event, live event and email exactly once.
 -- (Real concurrent runs: tests/py/test_live_session.py.)
 BEGIN;
-SELECT plan(30);
+SELECT plan(36);
 SET LOCAL timezone = 'UTC';
 
 SELECT tests.se_customer() AS c \gset
@@ -30,6 +30,10 @@ CREATE FUNCTION pg_temp.reason(p_session uuid) RETURNS text LANGUAGE sql AS
 ------------------------------------------------------------------ missing waiver: the mechanic cancels from start + 10 min
 SELECT tests.set_now('2031-01-05 12:00+00');
 SELECT tests.se_session(:'c', :'m', '2031-01-07 15:00+00') AS w \gset
+SELECT tests.se_charge_done((SELECT id FROM app.scheduled_payments WHERE session_id = :'w')) IS NOT NULL AS paid;
+CREATE FUNCTION pg_temp.receipt(p_session uuid) RETURNS TABLE (tier text, paid int, refund int, credit int, mechanic int)
+LANGUAGE sql AS $$SELECT tier, paid_cents, refund_cents, credit_cents, mechanic_cents FROM app.session_cancellations
+                   WHERE session_id = p_session$$;
 SELECT tests.set_now('2031-01-07 15:09:59.999999+00');
 SELECT is(pg_temp.err(:'m', 'mechanic', format('SELECT api.cancel_for_missing_waiver(%L)', :'w')) ->> 'hint', 'too_early_to_cancel',
   '10 min - 1 us after the start: too early');
@@ -42,6 +46,8 @@ SELECT is(pg_temp.err(:'mw', 'mechanic', format('SELECT api.cancel_for_missing_w
   'nor another mechanic');
 SELECT is(tests.lv_as(:'m', 'mechanic', format('SELECT api.cancel_for_missing_waiver(%L, %L)', :'w', 'Customer never showed')) ->> 'cancel_reason',
   'waiver_missing', 'exactly 10 min after the start the mechanic cancels: reason waiver_missing');
+SELECT results_eq(format('SELECT * FROM pg_temp.receipt(%L)', :'w'), $$VALUES ('missing_waiver'::text, 2900, 0, 1450, 1450)$$,
+  'the money policy''s missing_waiver tier: of the $29 paid, 50% account credit, 50% to the mechanic, no card refund');
 SELECT is((SELECT count(*)::int FROM app.session_events WHERE session_id = :'w' AND event_type = 'waiver_missing'), 1,
   'a waiver_missing session event');
 SELECT is((SELECT count(*)::int FROM app.live_events WHERE session_id = :'w' AND kind = 'session.waiver_missing'), 1,
@@ -63,7 +69,9 @@ SELECT tests.set_now('2031-01-09 10:00+00');
 SELECT tests.lv_immediate(:'c2', :'m') AS imm \gset
 SELECT tests.set_now('2031-01-09 10:10+00');
 SELECT is(tests.lv_as(:'m', 'mechanic', format('SELECT api.cancel_for_missing_waiver(%L)', :'imm')) ->> 'cancel_reason',
-  'waiver_missing', 'an accepted immediate request left unsigned for 10 minutes can be cancelled too (nothing was charged)');
+  'waiver_missing', 'an accepted immediate request left unsigned for 10 minutes can be cancelled too');
+SELECT results_eq(format('SELECT paid, credit, mechanic FROM pg_temp.receipt(%L)', :'imm'), $$VALUES (0, 0, 0)$$,
+  '... nothing was charged (an immediate session is paid after its waiver), so nothing is shared out');
 
 ------------------------------------------------------------------ the no-show job at start + 15 min
 SELECT tests.set_now('2031-02-01 12:00+00');
@@ -73,6 +81,7 @@ SELECT tests.se_session(:'c2', :'m', '2031-02-03 16:00+00') AS signed \gset
 SELECT tests.se_session(:'c', :'mw', '2031-02-03 16:00+00', 'in_person') AS done \gset
 SELECT tests.se_session(:'c', :'m', '2031-02-03 17:00+00') AS gone \gset
 SELECT tests.lv_immediate(:'c2', :'m') AS imm2 \gset
+SELECT tests.se_charge_done(p.id) IS NOT NULL AS paid FROM app.scheduled_payments p WHERE p.session_id IN (:'ns', :'ns_ip');
 
 SELECT is(pg_temp.run('2031-02-03 15:14:59.999999+00'), 0, '15 min - 1 us after the start: nobody is a no-show yet');
 SELECT is(pg_temp.run('2031-02-03 15:15:00+00'), 2, 'exactly 15 min after: both unsigned sessions are no-shows');
@@ -100,6 +109,14 @@ SELECT is(pg_temp.run('2031-02-05 09:00+00'), 1, 'a run a day late still marks a
 SELECT is(pg_temp.run('2031-02-05 09:05+00'), 0, '... and the next run nothing');
 
 ------------------------------------------------------------------ what a no-show leaves behind, exactly once
+SELECT results_eq(format('SELECT * FROM pg_temp.receipt(%L)', :'ns'), $$VALUES ('no_show'::text, 2900, 0, 1450, 1450)$$,
+  'online no-show: of the $29 paid, 50% account credit, 50% to the mechanic (the money policy''s no_show tier)');
+SELECT results_eq(format('SELECT * FROM pg_temp.receipt(%L)', :'ns_ip'), $$VALUES ('no_show'::text, 1500, 0, 0, 1500)$$,
+  'in-person no-show: the $15 deposit is forfeited to the mechanic');
+SELECT is((SELECT count(*)::int FROM app.ledger_transactions WHERE session_id IN (:'ns', :'ns_ip', :'missed') AND kind = 'cancellation'), 3,
+  'after runs twice and late: one cancellation posting per no-show, nothing paid twice');
+SELECT is((SELECT count(*)::int FROM app.payment_refunds r JOIN app.scheduled_payments p ON p.id = r.payment_id
+            WHERE p.session_id IN (:'ns', :'ns_ip', :'missed', :'w')), 0, '... and no card refund');
 SELECT is((SELECT count(*)::int FROM app.session_events WHERE session_id = :'ns' AND event_type = 'no_show'), 1,
   'one no_show session event');
 SELECT is((SELECT count(*)::int FROM app.session_events WHERE session_id = :'ns' AND event_type = 'status_changed'
