@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPI, Reference, Schema, SecurityScheme
+from litestar.openapi.spec import OpenAPI, OpenAPIType, Reference, Schema, SecurityScheme
 
 from api import responses, schemas
 from api.errors import document_errors
@@ -72,6 +72,16 @@ def document_contract(openapi: OpenAPI) -> None:
     for scheme in (openapi.components.security_schemes or {}).values():
         if isinstance(scheme, SecurityScheme) and scheme.type == "http":
             scheme.name = None
+    # A streamed body (GET /api/events answers text/event-stream) is text; Litestar leaves its
+    # schema empty, which says nothing at all
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "post"):
+            operation = getattr(item, method, None)
+            for response in (operation.responses or {}).values() if operation else ():
+                for media, content in (getattr(response, "content", None) or {}).items():
+                    if media == "text/event-stream":
+                        content.schema = Schema(type=OpenAPIType.STRING, description=(
+                            "Server-Sent Events: `id`, `event` and `data` (JSON) lines per event (docs/events.md)"))
     document_errors(openapi)
 
 

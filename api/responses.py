@@ -188,6 +188,10 @@ class Session(Output):
     cancelled_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    customer_joined_at: dt.datetime | None
+    mechanic_joined_at: dt.datetime | None
+    completion_notes: str | None
+    money_policy_version: int   # the money policy the booking was made under (docs/money.md)
 
 
 class VehicleSummary(Output):
@@ -342,9 +346,13 @@ class WebhookReceived(Output):
 
 
 class ScheduleRow(Appointment):
-    """An appointment as the mechanic's schedule shows it: with the customer's first name only."""
+    """An appointment as the mechanic's schedule shows it: with the customer's first name only, and
+    where its waiver stands."""
 
     customer_first_name: str | None
+    waiver_status: str
+    waiver_signed_at: dt.datetime | None
+    waiver_mode: str | None
 
 
 class Schedule(Output):
@@ -510,3 +518,335 @@ class DataExport(Output):
     credit: ExportCredit
     waitlist: list[dict[str, Any]]
     mechanic_applications: list[MechanicApplication]
+
+
+# ---------------------------------------------------------------------------- waivers and the live session
+
+
+class WaiverVersion(Output):
+    version: int
+    title: str
+    body: str
+    published_at: dt.datetime
+
+
+class WaiverState(Output):
+    signed: bool
+    version: int | None
+    mode: str | None
+    signed_at: dt.datetime | None
+
+
+class SigningWindow(Output):
+    """When the waiver can be signed: a scheduled session from its opening time; an immediate one
+    once a mechanic accepted (`opens_when`)."""
+
+    kind: Literal["scheduled", "immediate"]
+    mode: str
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime
+    is_open: bool
+    opens_when: str | msgspec.UnsetType = msgspec.UNSET   # immediate sessions only
+
+
+class JoinWindow(Output):
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime
+    is_open: bool
+    opens_when: str | msgspec.UnsetType = msgspec.UNSET   # immediate sessions only
+
+
+class LiveSession(Output):
+    """A session's live state (api.join_session and the waiver page)."""
+
+    session_id: uuid.UUID
+    status: str
+    cancel_reason: str | None
+    is_immediate: bool
+    service_mode: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    customer_id: uuid.UUID
+    mechanic_id: uuid.UUID | None
+    waiver: WaiverState
+    signing_window: SigningWindow
+    join_window: JoinWindow
+    paid: bool
+    customer_joined_at: dt.datetime | None
+    mechanic_joined_at: dt.datetime | None
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    rated: bool
+
+
+class CompletedSession(LiveSession):
+    completion_notes: str | None
+
+
+class WaiverSignature(Output):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    waiver_version: int
+    mode: str
+    signed_at: dt.datetime
+    signed_by: uuid.UUID
+    ip_address: str | None
+    user_agent: str | None
+    signature_bytes: int
+    agreed: bool
+
+
+class WaiverSigned(Output):
+    signature: WaiverSignature
+    already_signed: bool   # signing twice returns the first signature
+    session: LiveSession
+
+
+class SignedWaiver(Output):
+    """The signature as the waiver page shows it: with its image (a data: URL)."""
+
+    id: uuid.UUID
+    waiver_version: int
+    mode: str
+    signed_at: dt.datetime
+    signed_by: uuid.UUID
+    ip_address: str | None
+    user_agent: str | None
+    signature_bytes: int
+    agreed: bool
+    signature: str
+
+
+class SessionWaiver(Output):
+    session: LiveSession
+    waiver: WaiverVersion | None     # the signed version, else the one in force
+    signature: SignedWaiver | None
+
+
+class SessionRating(Output):
+    session_id: uuid.UUID
+    mechanic_id: uuid.UUID
+    rating: int
+    comment: str | None
+    created_at: dt.datetime
+
+
+class MissingWaiverCancelled(Output):
+    session_id: uuid.UUID
+    status: str
+    cancel_reason: str | None
+    cancelled_at: dt.datetime | None
+    note: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class MechanicDay(Output):
+    date: dt.date
+    timezone: str
+    sessions: list[ScheduleRow]
+
+
+# ---------------------------------------------------------------------------- matching and offers
+
+
+class MechanicRef(Output):
+    id: uuid.UUID
+    name: str
+
+
+class SessionMatching(Output):
+    session_id: uuid.UUID
+    session_status: str
+    status: str | None   # offering, assigned, unmatched, cancelled; null: never matched
+    targeted: bool | None
+    round: int
+    max_rounds: int
+    open_offers: int
+    offers_expire_at: dt.datetime | None
+    mechanic: MechanicRef | None
+
+
+class RequestedNow(Output):
+    session: Session
+    matching: SessionMatching
+
+
+class OfferVehicle(Output):
+    year: int | None
+    make: str
+    model: str
+
+
+class MatchReason(Output):
+    criterion: str
+    points: float
+    reason: str | None
+
+
+class OfferSession(Output):
+    """The facts a mechanic sees before accepting (no customer identity)."""
+
+    type: str | None
+    service_mode: str
+    plan_code: str
+    plan_name: str | None
+    duration_minutes: int | None
+    concern: str | None
+    concern_category: str | None
+    is_urgent: bool
+    is_immediate: bool
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    vehicle: OfferVehicle | None
+
+
+class Offer(Output):
+    offer_id: uuid.UUID
+    session_id: uuid.UUID
+    status: str
+    priority: str | None
+    offered_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    match_score: float | None
+    match_reasons: list[MatchReason] | None
+    session: OfferSession
+
+
+class OfferRow(Output):
+    offer_id: uuid.UUID
+    session_id: uuid.UUID
+    status: str
+    priority: str | None
+    offered_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    responded_at: dt.datetime | None
+    match_score: float | None
+    match_reasons: list[MatchReason] | None
+    decline_reason: str | None
+    type: str | None
+    service_mode: str | None
+    plan_code: str | None
+    plan_name: str | None
+    duration_minutes: int | None
+    concern: str | None
+    concern_category: str | None
+    is_urgent: bool | None
+    is_immediate: bool | None
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    vehicle: OfferVehicle | None
+
+
+class Offers(Output):
+    offers: list[OfferRow]
+
+
+class Candidate(Output):
+    rank: int
+    mechanic_id: uuid.UUID
+    display_name: str
+    match_score: float
+    match_reasons: list[MatchReason]
+
+
+class Candidates(Output):
+    session_id: uuid.UUID
+    candidates: list[Candidate]
+
+
+class Criterion(Output):
+    code: str
+    label: str
+    description: str
+    weight: float
+    enabled: bool
+    sort_order: int
+    updated_at: dt.datetime
+
+
+class Criteria(Output):
+    criteria: list[Criterion]
+
+
+# ---------------------------------------------------------------------------- money (docs/money.md)
+
+
+class CancellationBreakdown(Output):
+    """What a cancellation does with the money paid for the booking (integer cents).
+    paid_cents = refund_cents + credit_cents + mechanic_cents + platform_cents; fee_cents is the
+    processing fee taken off the refund (part of platform_cents)."""
+
+    session_id: uuid.UUID
+    tier: str
+    description: str
+    policy_version: int
+    service_mode: str
+    currency: str
+    lead_seconds: int
+    paid_cents: int
+    refund_cents: int
+    fee_cents: int
+    credit_cents: int
+    mechanic_cents: int
+    platform_cents: int
+    already_cancelled: bool
+    payment_pending: bool = False
+    reason: str | None = None
+    cancelled_at: dt.datetime | None = None
+
+
+class CreditMovement(Output):
+    at: dt.datetime
+    kind: str
+    amount_cents: int
+    balance_after_cents: int | None
+    session_id: uuid.UUID | None
+
+
+class CreditBalance(Output):
+    balance_cents: int
+    currency: str
+    history: list[CreditMovement]
+
+
+class EarningsItem(Output):
+    at: dt.datetime
+    kind: str
+    session_id: uuid.UUID | None
+    amount_cents: int
+
+
+class Earnings(Output):
+    from_: dt.datetime = msgspec.field(name="from")
+    to: dt.datetime
+    currency: str
+    total_cents: int
+    balance_cents: int
+    items: list[EarningsItem]
+
+
+class ReconciliationProblem(Output):
+    session_id: uuid.UUID | None
+    problem: str
+    detail: dict[str, Any]
+
+
+class CancellationTier(Output):
+    service_mode: str
+    tier: str
+    min_lead_seconds: int | None
+    max_lead_seconds: int | None
+    refund_pct: float
+    fee_cents: int
+    credit_pct: float
+    mechanic_pct: float
+    description: str | None
+
+
+class MoneyPolicy(Output):
+    version: int
+    effective_from: dt.datetime
+    currency: str
+    deposit_cents: int
+    commission_pct: float
+    note: str | None
+    tiers: list[CancellationTier]

@@ -361,14 +361,19 @@ class RequestNowRequest(Input):
     mechanic_id: uuid.UUID | UnsetType | None = UNSET
     service_mode: Name | UnsetType = UNSET
     is_urgent: bool | UnsetType = UNSET
-    uploaded_files: list[Annotated[str, msgspec.Meta(max_length=2000)]] | UnsetType = UNSET
-    metadata: dict[str, Any] | UnsetType = UNSET
+    uploaded_files: Annotated[list[FileRef], msgspec.Meta(max_length=MAX_FILES)] | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
     brand_specialist_only: bool | UnsetType = UNSET   # the brand-specialist tab (stored in metadata)
     customer_id: uuid.UUID | UnsetType = UNSET         # admins request for a customer
 
 
 class DeclineRequest(Input):
     reason: Annotated[str, msgspec.Meta(max_length=500)] | UnsetType | None = UNSET
+
+
+class CancelRequest(Input):
+    """Optional body of a cancellation: a free-text note kept with the receipt."""
+    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
 class CriterionUpdate(Input):

@@ -93,7 +93,8 @@ def test_another_customers_session_is_404_and_mechanics_cannot_cancel(client: Te
         assert r.status_code == 404 and r.json()["code"] == "session_not_found", r.text
     r = client.post(f"/api/sessions/{b['id']}/cancel", headers=bearer(b["mechanic_id"], "mechanic"))
     assert r.status_code == 403, r.text
-    assert client.post("/api/sessions/not-a-uuid/cancel", headers=other).status_code == 400
+    r = client.post("/api/sessions/not-a-uuid/cancel", headers=other)
+    assert r.status_code == 422 and r.json()["detail"]["field"] == "session_id", r.text
     assert one(su, "SELECT status FROM app.sessions WHERE id = %s", [b["id"]]) == "scheduled"
 
 
