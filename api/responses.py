@@ -20,7 +20,9 @@ T = TypeVar("T")
 
 
 class Output(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Base of every response body: all fields always present (nullable ones as null)."""
+    """Base of every response body: every field present (nullable ones as null), except the few
+    with a default, which the schema leaves out of `required` (e.g. an immediate session's
+    `opens_when`)."""
 
 
 def shape(kind: type[T], value: Any) -> T:

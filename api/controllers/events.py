@@ -76,7 +76,8 @@ async def _replay(request: Request[Any, Any, Any], claims: dict[str, Any], after
             cursor = int(rows[-1]["id"])
 
 
-@get("/api/events", tags=["events"], media_type="text/event-stream", summary="My live events (Server-Sent Events); Last-Event-ID replays",
+@get("/api/events", tags=["events"], media_type="text/event-stream",
+     summary="My live events (Server-Sent Events); Last-Event-ID replays",
      description="text/event-stream of the caller's live events (offers, session status, waitlist). "
                  "Reconnect with the Last-Event-ID header (or ?lastEventId=) to replay what was missed.")
 async def events_stream(

@@ -149,7 +149,16 @@ def test_an_unseen_session_is_session_not_found_everywhere(world: World, client:
                   client.post(f"/api/appointments/{session}/resend-confirmation", headers=h),
                   client.post(f"/api/appointments/{session}/reschedule",
                               json={"scheduled_for": iso(local(booking_day(), 11))}, headers=h),
-                  client.get(f"/api/appointments/{session}/payments", headers=h)):
+                  client.get(f"/api/appointments/{session}/payments", headers=h),
+                  # the waiver, live session, matching and money endpoints say the same
+                  client.get(f"/api/sessions/{session}/waiver", headers=h),
+                  client.post(f"/api/sessions/{session}/waiver", json={"signature": "x", "agreed": True}, headers=h),
+                  client.post(f"/api/sessions/{session}/join", headers=h),
+                  client.post(f"/api/sessions/{session}/rating", json={"rating": 5}, headers=h),
+                  client.get(f"/api/sessions/{session}/matching", headers=h),
+                  client.post(f"/api/sessions/{session}/cancel-request", headers=h),
+                  client.post(f"/api/sessions/{session}/cancel", headers=h),
+                  client.get(f"/api/sessions/{session}/cancellation-quote", headers=h)):
             body = refused(r, 404, "session_not_found")
             assert body["detail"] == {"session_id": session}, (r.request.url, body)
 
