@@ -129,10 +129,10 @@ DECLARE
 BEGIN
   PERFORM pg_catalog.pg_advisory_xact_lock(70, pg_catalog.hashtext(p_mechanic_id::text));
   IF NOT EXISTS (SELECT FROM app.mechanics m WHERE m.user_id = p_mechanic_id AND m.currently_on_shift AND m.is_active)
-     -- status list = the exclusion constraint's, so its GiST index (mechanic_id, period) answers this
+     -- blocking_statuses() folds to the exclusion constraint's list, so its GiST index (mechanic_id, period) answers this
      OR EXISTS (SELECT FROM app.sessions s
                  WHERE s.mechanic_id = p_mechanic_id AND s.period @> v_now
-                   AND s.status IN ('held', 'scheduled', 'pending', 'waiting', 'active'))
+                   AND s.status = ANY (app_private.blocking_statuses()))
      OR EXISTS (SELECT FROM app.session_assignments a JOIN app.sessions s ON s.id = a.session_id
                  WHERE a.mechanic_id = p_mechanic_id AND a.status = 'offered' AND s.status = 'pending'
                    AND (a.expires_at IS NULL OR a.expires_at > v_now)) THEN

@@ -13,11 +13,14 @@ once; a join racing a mechanic coming on shift.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from litestar.testing import TestClient
@@ -27,6 +30,7 @@ from api.devtools.local_services import LocalSMTP
 from api.errors import translate
 from tests.py.booking_fixtures import ADMIN, World, call
 from tests.py.conftest import ClonedDatabase
+from tests.py.live_stream import ApiServer, Stream
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     bearer,
     fx_settings,
@@ -185,26 +189,37 @@ def test_going_on_shift_over_rest_notifies_the_first_in_line_live_and_by_email(
         database: ClonedDatabase, fx_settings: Settings, smtp: LocalSMTP) -> None:
     world = World(database)
     mechanic = world.mechanic(name="Sam Shift")
-    with TestClient(app=make_app(fx_settings)) as client:
-        first, second = world.customer(vehicle=False)[0], world.customer(vehicle=False)[0]
-        for cid in (first, second):
-            r = client.post("/api/waitlist", json={"concern": "Help"}, headers=bearer(cid, "customer"))
-            assert r.status_code == 201, r.text
-        r = client.post("/api/mechanic/shift", json={"onShift": True}, headers=bearer(mechanic, "mechanic"))
-        assert r.status_code == 200, r.text
-        mine = client.get("/api/waitlist", headers=bearer(first, "customer")).json()["entry"]
-        assert (mine["status"], mine["mechanic"]["id"]) == ("notified", mechanic)
-        assert client.get("/api/waitlist", headers=bearer(second, "customer")).json()["entry"]["status"] == "pending"
+    first, second = world.customer(vehicle=False)[0], world.customer(vehicle=False)[0]
 
-    # The live event is on the first customer's stream (the replay the SSE endpoint serves), not the second's.
-    # (GET /api/events is being built with matching; until then its data source is asserted.)
-    with api_connection(database) as conn, conn.transaction():
-        become(conn, first, "customer")
-        events = conn.execute("SELECT kind, payload FROM api.my_live_events(0)").fetchall()
-    assert [(e["kind"], e["payload"]["mechanic"]["name"]) for e in events] == [("waitlist.notified", "Sam Shift")]
-    with api_connection(database) as conn, conn.transaction():
-        become(conn, second, "customer")
-        assert conn.execute("SELECT count(*) AS n FROM api.my_live_events(0)").fetchone() == {"n": 0}
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=15) as http:
+            for cid in (first, second):
+                r = await http.post("/api/waitlist", json={"concern": "Help"}, headers=bearer(cid, "customer"))
+                assert r.status_code == 201, r.text
+            # both customers watch their own stream (GET /api/events) before the mechanic comes on shift
+            first_stream = await Stream.open(http, bearer(first, "customer"))
+            second_stream = await Stream.open(http, bearer(second, "customer"))
+
+            r = await http.post("/api/mechanic/shift", json={"onShift": True}, headers=bearer(mechanic, "mechanic"))
+            assert r.status_code == 200, r.text
+
+            notified = await first_stream.next("waitlist.notified")
+            assert notified["data"]["payload"]["mechanic"]["name"] == "Sam Shift"
+            assert int(notified["id"]) == notified["data"]["id"]
+            # the second in line got nothing: the first event on their stream is one addressed to them
+            with psycopg.connect(world.db.superuser_dsn) as conn:
+                conn.execute("SELECT app_private.emit_live_event('test.sentinel', ARRAY[%s::uuid], '{}')", [second])
+            assert (await second_stream.next())["event"] == "test.sentinel"
+
+            mine = (await http.get("/api/waitlist", headers=bearer(first, "customer"))).json()["entry"]
+            assert (mine["status"], mine["mechanic"]["id"]) == ("notified", mechanic)
+            theirs = (await http.get("/api/waitlist", headers=bearer(second, "customer"))).json()["entry"]
+            assert theirs["status"] == "pending"
+            for stream in (first_stream, second_stream):
+                await stream.close()
+
+    with ApiServer(replace(fx_settings, events_poll_seconds=0.2)) as server:
+        asyncio.run(main())
 
     run_worker_until_idle(fx_settings)
     email_first = world.one("SELECT email FROM app.users WHERE id = %s", [first])
