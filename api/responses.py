@@ -519,6 +519,8 @@ class DataExport(Output):
     payments: list[dict[str, Any]]
     credit: ExportCredit
     waitlist: list[dict[str, Any]]
+    waivers: list[dict[str, Any]]   # the caller's waiver signatures
+    ratings: list[dict[str, Any]]   # the ratings the caller gave
     mechanic_applications: list[MechanicApplication]
 
 
