@@ -13,7 +13,7 @@
 -- platform always (a CHECK on app.session_cancellations keeps it).
 
 -- cancellation_tier(session, reason, at): the policy row that applies. reason no_show /
--- missing_waiver pick that tier; any other reason picks the lead-time tier of (start - at), bands
+-- missing_waiver / unmatched pick that tier; any other reason picks the lead-time tier of (start - at), bands
 -- [min_lead, max_lead) (so exactly 24 h before is the >= 24 h tier). Definer helper.
 CREATE OR REPLACE FUNCTION app_private.cancellation_tier(p_session app.sessions, p_reason text, p_at timestamptz)
 RETURNS app.cancellation_policies
@@ -22,13 +22,13 @@ DECLARE
   v app.cancellation_policies;
   v_lead interval := coalesce(p_session.scheduled_for, p_session.created_at) - p_at;
 BEGIN
-  IF p_reason IN ('no_show', 'missing_waiver') THEN
+  IF p_reason IN ('no_show', 'missing_waiver', 'unmatched') THEN
     SELECT * INTO v FROM app.cancellation_policies c
      WHERE c.version = p_session.money_policy_version AND c.service_mode = p_session.service_mode AND c.tier = p_reason;
   ELSE
     SELECT * INTO v FROM app.cancellation_policies c
      WHERE c.version = p_session.money_policy_version AND c.service_mode = p_session.service_mode
-       AND c.tier NOT IN ('no_show', 'missing_waiver')
+       AND c.tier NOT IN ('no_show', 'missing_waiver', 'unmatched')
        AND (c.min_lead IS NULL OR v_lead >= c.min_lead) AND (c.max_lead IS NULL OR v_lead < c.max_lead);
   END IF;
   IF v.tier IS NULL THEN
@@ -109,7 +109,9 @@ $$;
 -- cancel_with_policy(session, reason, note?): THE policy cancellation. reason: customer | admin
 -- (lead-time tiers; a scheduled appointment that is scheduled or pending), no_show | missing_waiver
 -- (their own tiers; the session's cancel_reason becomes no_show / waiver_missing; called by the
--- lifecycle band's app_private.cancel_unsigned; also an immediate session that is waiting). Locks the customer's row, then the session (the booking functions' order),
+-- lifecycle band's app_private.cancel_unsigned; also an immediate session that is waiting),
+-- unmatched (its own tier, everything back; matching's app_private.refund_unmatched: a scheduled
+-- booking without a mechanic; the session's cancel_reason becomes expired). Locks the customer's row, then the session (the booking functions' order),
 -- so two cancels at once are serialised: the second finds the recorded cancellation and returns
 -- its breakdown with already_cancelled = true, refunding nothing again. Otherwise: records the
 -- breakdown, cancels the session through transition_session (lifecycle rules, audit log, emails
@@ -130,7 +132,7 @@ DECLARE
   v_payment app.scheduled_payments;
   v_first boolean := true;
 BEGIN
-  PERFORM app_private.require_choice(p_reason, 'reason', ARRAY['customer', 'admin', 'no_show', 'missing_waiver']);
+  PERFORM app_private.require_choice(p_reason, 'reason', ARRAY['customer', 'admin', 'no_show', 'missing_waiver', 'unmatched']);
   PERFORM 1 FROM app.customers c
    WHERE c.user_id = (SELECT s.customer_id FROM app.sessions s WHERE s.id = p_session_id)
      FOR NO KEY UPDATE;
@@ -144,7 +146,9 @@ BEGIN
   END IF;
   IF v_s.type IS NULL OR (p_reason IN ('customer', 'admin')
                           AND (v_s.status NOT IN ('scheduled', 'pending') OR v_s.scheduled_for IS NULL))
-     OR (p_reason IN ('no_show', 'missing_waiver') AND v_s.status NOT IN ('scheduled', 'pending', 'waiting')) THEN
+     OR (p_reason IN ('no_show', 'missing_waiver') AND v_s.status NOT IN ('scheduled', 'pending', 'waiting'))
+     OR (p_reason = 'unmatched' AND (v_s.status NOT IN ('scheduled', 'pending') OR v_s.scheduled_for IS NULL
+                                     OR v_s.mechanic_id IS NOT NULL)) THEN
     PERFORM app_private.raise_error(409, 'not_cancellable', format('A session that is %s cannot be cancelled', v_s.status),
       jsonb_build_object('session_id', v_s.id, 'status', v_s.status, 'is_immediate', v_s.scheduled_for IS NULL));
   END IF;
@@ -152,7 +156,8 @@ BEGIN
   -- A customer waits for the charge to settle; the no-show job and the mechanic cannot wait: they
   -- share out what has been paid (a charge that succeeds later lands in the session's pot, and
   -- reconciliation reports it as session_unsettled).
-  IF (v_b ->> 'payment_pending')::boolean AND p_reason IN ('customer', 'admin') THEN
+  -- A refund in full (unmatched) waits too: it must include the charge still being processed.
+  IF (v_b ->> 'payment_pending')::boolean AND p_reason IN ('customer', 'admin', 'unmatched') THEN
     PERFORM app_private.raise_error(409, 'payment_pending',
       'The payment for this booking is still being processed; try again in a minute',
       jsonb_build_object('session_id', v_s.id));
@@ -168,9 +173,9 @@ BEGIN
 
   -- emails (with the receipt just recorded), CANCEL invites, reminders stopped: the sessions triggers
   PERFORM app_private.transition_session(v_s.id, 'cancelled',
-    CASE p_reason WHEN 'missing_waiver' THEN 'waiver_missing' ELSE p_reason END,
+    CASE p_reason WHEN 'missing_waiver' THEN 'waiver_missing' WHEN 'unmatched' THEN 'expired' ELSE p_reason END,
     jsonb_build_object('via', CASE p_reason WHEN 'missing_waiver' THEN 'waiver_missing' WHEN 'no_show' THEN 'no_show'
-                                            ELSE 'cancel_session' END,
+                                            WHEN 'unmatched' THEN 'unmatched' ELSE 'cancel_session' END,
                        'tier', v_b ->> 'tier', 'at', v_now));
 
   PERFORM app_private.ledger_post('cancellation', 'cancellation:' || v_s.id,

@@ -1,7 +1,7 @@
 -- The money rules as data (app.money_policy_versions + app.cancellation_policies): which version is
 -- in force, what a session was booked under, its deposit and commission, and the check that a
--- version is complete (every lead time of every mode falls in exactly one tier, and the no-show and
--- missing-waiver tiers exist). docs/money.md says how to publish a new version.
+-- version is complete (every lead time of every mode falls in exactly one tier, and the no-show,
+-- missing-waiver and unmatched tiers exist). docs/money.md says how to publish a new version.
 
 -- money_policy_version_at(at): the version in force at an instant (latest effective_from <= at).
 -- Raises 500 no_money_policy when none is (a database without its seed rows). Definer helper.
@@ -50,7 +50,7 @@ $$;
 
 -- money_policy_problems(version): what is wrong with a version, empty when it is complete: per
 -- service mode, the lead-time tiers must tile (-infinity, +infinity) without gaps or overlaps, and
--- the no_show and missing_waiver tiers must exist. Definer helper (the deferred check, tests).
+-- the no_show, missing_waiver and unmatched tiers must exist. Definer helper (the deferred check, tests).
 CREATE OR REPLACE FUNCTION app_private.money_policy_problems(p_version integer) RETURNS text[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -65,7 +65,8 @@ BEGIN
     v_first := true;
     v_open := false;
     FOR r IN SELECT c.tier, c.min_lead, c.max_lead FROM app.cancellation_policies c
-              WHERE c.version = p_version AND c.service_mode = v_mode AND c.tier NOT IN ('no_show', 'missing_waiver')
+              WHERE c.version = p_version AND c.service_mode = v_mode
+                AND c.tier NOT IN ('no_show', 'missing_waiver', 'unmatched')
               ORDER BY c.min_lead NULLS FIRST LOOP
       IF v_first AND r.min_lead IS NOT NULL THEN
         v_problems := v_problems || format('%s: no tier for the shortest lead times (below %s)', v_mode, r.min_lead);
@@ -89,6 +90,10 @@ BEGIN
     IF NOT EXISTS (SELECT FROM app.cancellation_policies c
                     WHERE c.version = p_version AND c.service_mode = v_mode AND c.tier = 'missing_waiver') THEN
       v_problems := v_problems || format('%s: no missing_waiver tier', v_mode);
+    END IF;
+    IF NOT EXISTS (SELECT FROM app.cancellation_policies c
+                    WHERE c.version = p_version AND c.service_mode = v_mode AND c.tier = 'unmatched') THEN
+      v_problems := v_problems || format('%s: no unmatched tier', v_mode);
     END IF;
   END LOOP;
   RETURN v_problems;

@@ -284,7 +284,8 @@ $$;
 
 -- on_session_cancelled(): a booked appointment was cancelled — METHOD:CANCEL invite (next SEQUENCE)
 -- to both sides, reminders stopped. A no-show tells the customer so (the no_show email, SPEC
--- section 8's no-show notice) instead of the plain cancellation. A cancellation under the money
+-- section 8's no-show notice) instead of the plain cancellation; so does a booking no mechanic
+-- took (the no_mechanic_found email with its full refund, matching's app_private.refund_unmatched). A cancellation under the money
 -- policy carries its receipt (refund, credit, the mechanic's share: app_private.cancellation_receipt).
 CREATE OR REPLACE FUNCTION app_private.on_session_cancelled(p_session_id uuid)
 RETURNS void
@@ -296,6 +297,9 @@ DECLARE
 BEGIN
   IF v_reason = 'no_show' THEN
     PERFORM app_private.enqueue_invite_email(p_session_id, 'no_show', 'customer', v_seq, v_receipt);
+  ELSIF v_receipt -> 'cancellation' ->> 'reason' = 'unmatched' THEN   -- matching gave up: refunded in full
+    PERFORM app_private.enqueue_invite_email(p_session_id, 'no_mechanic_found', 'customer', v_seq,
+              v_receipt || jsonb_build_object('is_immediate', false, 'choices', app_private.unmatched_choices()));
   ELSE
     PERFORM app_private.enqueue_invite_email(p_session_id, 'cancellation', 'customer', v_seq, v_receipt);
   END IF;

@@ -158,37 +158,94 @@ BEGIN
 END
 $$;
 
--- finish_unmatched(session): nobody took the session. The matching record becomes 'unmatched'; an
--- immediate request is cancelled (reason expired; nothing was charged: immediate sessions are paid
--- after the waiver); a scheduled booking keeps its slot without a mechanic (its money is the
--- cancellation policy's business, so the customer decides: reschedule with a chosen mechanic or
--- cancel). The customer gets the no_mechanic_found email and a session.status 'unmatched' event,
--- both with the choices (schedule, waitlist). Owner only; the caller holds the session row lock.
+-- finish_unmatched(session): nobody took the session. The matching record becomes 'unmatched'.
+-- An immediate request is cancelled (reason expired; nothing was charged: immediate sessions are
+-- paid after the waiver); the customer gets the no_mechanic_found email and a session.status
+-- 'unmatched' event, both with the choices (schedule, waitlist). A scheduled booking was paid: it
+-- is cancelled and refunded in full (app_private.refund_unmatched, which also tells the customer);
+-- when that cannot happen right now (a charge still processing, the customer row busy), the
+-- deferred-matching job's next run does it. Owner only; the caller holds the session row lock.
 CREATE OR REPLACE FUNCTION app_private.finish_unmatched(p_session_id uuid) RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_s app.sessions;
-  v_choices jsonb := jsonb_build_object('schedule', '/customer/book?mode=schedule', 'waitlist', '/customer/waitlist');
 BEGIN
   UPDATE app.session_matching m SET status = 'unmatched', closed_at = app_private.now(), updated_at = app_private.now()
   WHERE m.session_id = p_session_id AND m.status = 'offering';
   SELECT * INTO v_s FROM app.sessions s WHERE s.id = p_session_id;
-  IF v_s.scheduled_for IS NULL AND v_s.status = 'pending' THEN
+  IF v_s.scheduled_for IS NOT NULL THEN
+    PERFORM app_private.refund_unmatched(p_session_id);
+    RETURN;
+  END IF;
+  IF v_s.status = 'pending' THEN
     PERFORM app_private.transition_session(p_session_id, 'cancelled', 'expired',
                                            jsonb_build_object('via', 'matching', 'outcome', 'unmatched'));
   END IF;
-  PERFORM app_private.matching_session_event(p_session_id, 'unmatched', jsonb_build_object('choices', v_choices));
+  PERFORM app_private.matching_session_event(p_session_id, 'unmatched',
+                                             jsonb_build_object('choices', app_private.unmatched_choices()));
   PERFORM app_private.enqueue_session_email(p_session_id, 'no_mechanic_found', 'customer',
             format('email:%s:no_mechanic_found:customer', p_session_id), false,
-            jsonb_build_object('is_immediate', v_s.scheduled_for IS NULL, 'choices', v_choices));
+            jsonb_build_object('is_immediate', true, 'choices', app_private.unmatched_choices()));
+END
+$$;
+
+-- unmatched_choices(): what a customer nobody took can do next (frontend paths): schedule, or join
+-- the waitlist. Owner only.
+CREATE OR REPLACE FUNCTION app_private.unmatched_choices() RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+  SELECT jsonb_build_object('schedule', '/customer/book?mode=schedule', 'waitlist', '/customer/waitlist')
+$$;
+
+-- refund_unmatched(session): a scheduled booking no mechanic took (matching gave up, or its start
+-- passed without a mechanic) is cancelled under the money policy's `unmatched` tier — everything
+-- paid comes back: the card refunded through the refund path, credit spent on it given back
+-- (app_private.cancel_with_policy, reason unmatched; the session's cancel_reason is expired). The
+-- matching record ends 'unmatched' (created so if matching never ran). The customer gets a
+-- session.status 'unmatched' event with the receipt, and the notifications trigger sends the
+-- no_mechanic_found email with the receipt and the calendar CANCEL (instead of the plain
+-- cancellation email). Exactly once: cancel_with_policy records one receipt per session, and
+-- the checks below run under its locks. Never waits for a lock: the customer's row and the
+-- session's are taken SKIP LOCKED (callers may hold the session row already: the customer row is
+-- then taken out of the usual order, so it must not wait); a booking whose charge is still being
+-- processed is left alone too. Returns true when it cancelled now; false leaves it to the next
+-- run of api.run_deferred_matching. Owner only.
+CREATE OR REPLACE FUNCTION app_private.refund_unmatched(p_session_id uuid) RETURNS boolean
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+  v_s app.sessions;
+  v_receipt jsonb;
+BEGIN
+  PERFORM 1 FROM app.customers c
+  WHERE c.user_id = (SELECT s.customer_id FROM app.sessions s WHERE s.id = p_session_id)
+  FOR NO KEY UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  SELECT * INTO v_s FROM app.sessions s WHERE s.id = p_session_id FOR UPDATE SKIP LOCKED;
+  IF v_s.id IS NULL OR v_s.scheduled_for IS NULL OR v_s.mechanic_id IS NOT NULL
+     OR v_s.status NOT IN ('scheduled', 'pending')
+     OR (app_private.cancellation_breakdown(v_s, 'unmatched', app_private.now()) ->> 'payment_pending')::boolean THEN
+    RETURN false;
+  END IF;
+  -- before the cancellation: the close trigger then finds no open matching record to call cancelled
+  INSERT INTO app.session_matching AS m (session_id, customer_id, status, closed_at, created_at, updated_at)
+  VALUES (v_s.id, v_s.customer_id, 'unmatched', app_private.now(), app_private.now(), app_private.now())
+  ON CONFLICT (session_id) DO UPDATE SET status = 'unmatched', closed_at = excluded.closed_at,
+                                         updated_at = excluded.updated_at
+  WHERE m.status = 'offering';
+  v_receipt := app_private.cancel_with_policy(v_s.id, 'unmatched', 'No mechanic took the booking');
+  PERFORM app_private.matching_session_event(v_s.id, 'unmatched',
+    jsonb_build_object('choices', app_private.unmatched_choices(),
+                       'refund', v_receipt - 'already_cancelled' - 'reason'));
+  RETURN true;
 END
 $$;
 
 -- next_matching_round(session): called whenever a round may be over (matching starts, an offer is
 -- declined or expires). Does nothing unless the session is still being matched and has no open
 -- offer; then offers the next round, or, after the last round (or a targeted request, or when nobody
--- is left), finishes unmatched. Returns the number of new offers. Owner only; the caller holds the
--- session row lock (see the header).
+-- is left, or a scheduled start has come), finishes unmatched. Returns the number of new offers.
+-- Owner only; the caller holds the session row lock (see the header).
 CREATE OR REPLACE FUNCTION app_private.next_matching_round(p_session_id uuid) RETURNS integer
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
@@ -202,15 +259,16 @@ BEGIN
     RETURN 0;
   END IF;
   SELECT * INTO v_s FROM app.sessions s WHERE s.id = p_session_id;
-  IF v_s.mechanic_id IS NOT NULL OR v_s.status NOT IN ('pending', 'scheduled')
-     OR (v_s.scheduled_for IS NOT NULL AND v_s.scheduled_for <= app_private.now()) THEN
+  IF v_s.mechanic_id IS NOT NULL OR v_s.status NOT IN ('pending', 'scheduled') THEN
     -- taken or over by other means (the close trigger normally got here first)
     UPDATE app.session_matching m SET status = CASE WHEN v_s.mechanic_id IS NOT NULL THEN 'assigned' ELSE 'cancelled' END,
                                       closed_at = app_private.now(), updated_at = app_private.now()
     WHERE m.session_id = p_session_id;
     RETURN 0;
   END IF;
-  IF v_m.targeted OR v_m.round >= (app_private.matching_settings()).max_rounds THEN
+  -- the last round is over, or a scheduled start came without a mechanic (its offers expire then)
+  IF v_m.targeted OR v_m.round >= (app_private.matching_settings()).max_rounds
+     OR (v_s.scheduled_for IS NOT NULL AND v_s.scheduled_for <= app_private.now()) THEN
     PERFORM app_private.finish_unmatched(p_session_id);
     RETURN 0;
   END IF;
@@ -518,9 +576,11 @@ GRANT EXECUTE ON FUNCTION api.expire_offers() TO autodoc_admin;
 -- api.run_deferred_matching(): match every scheduled booking without a mechanic whose
 -- matching_will_run_at (start - matching_lead) has come and whose start is still ahead — also those
 -- missed while the database was down. Each session is matched once (its app.session_matching row is
--- the proof; SKIP LOCKED lets two runs share the work). A session whose matching fails is logged
--- (WARNING) and retried on the next run without stopping the others. Returns how many sessions
--- started matching. Owner (pg_cron), admin.
+-- the proof; SKIP LOCKED lets two runs share the work). Then refund every scheduled booking still
+-- without a mechanic whose matching gave up or whose start has passed
+-- (app_private.refund_unmatched: once per session, whatever runs twice, late or at once). A session
+-- whose matching or refund fails is logged (WARNING) and retried on the next run without stopping
+-- the others. Returns how many sessions started matching. Owner (pg_cron), admin.
 CREATE OR REPLACE FUNCTION api.run_deferred_matching() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -544,9 +604,27 @@ BEGIN
       RAISE WARNING 'deferred matching of session % failed: % (%)', v_session, SQLERRM, SQLSTATE;
     END;
   END LOOP;
+  -- Paid for, and nobody will take it: the start passed without a mechanic (matching never ran,
+  -- or its last offers expired at the start), or matching gave up and the refund had to wait. A
+  -- session still being offered before its start is matching's business. No row lock here:
+  -- refund_unmatched takes the customer's, then the session's (SKIP LOCKED), and checks again.
+  FOR v_session IN
+    SELECT s.id FROM app.sessions s
+    LEFT JOIN app.session_matching m ON m.session_id = s.id
+    WHERE s.matching_will_run_at <= v_now AND s.mechanic_id IS NULL AND s.status IN ('scheduled', 'pending')
+      AND s.scheduled_for IS NOT NULL
+      AND (m.status = 'unmatched' OR (s.scheduled_for <= v_now AND m.status IS DISTINCT FROM 'offering'))
+    ORDER BY s.scheduled_for
+  LOOP
+    BEGIN
+      PERFORM app_private.refund_unmatched(v_session);
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'refunding unmatched session % failed: % (%)', v_session, SQLERRM, SQLSTATE;
+    END;
+  END LOOP;
   RETURN v_count;
 END
 $$;
 COMMENT ON FUNCTION api.run_deferred_matching() IS
-'pg_cron job autodoc-run-deferred-matching (every minute): start matching every scheduled booking without a mechanic whose matching time (start - matching_lead) has come and whose start is still ahead, including those missed while down. Once per session (idempotent, SKIP LOCKED). Returns how many started. Admin.';
+'pg_cron job autodoc-run-deferred-matching (every minute): start matching every scheduled booking without a mechanic whose matching time (start - matching_lead) has come and whose start is still ahead, including those missed while down; then cancel and refund in full (money policy tier unmatched) every scheduled booking still without a mechanic whose matching gave up or whose start has passed. Once per session (idempotent, SKIP LOCKED). Returns how many started matching. Admin.';
 GRANT EXECUTE ON FUNCTION api.run_deferred_matching() TO autodoc_admin;

@@ -12,7 +12,8 @@
 -- accepted), its waiver signed, the time inside the join window (scheduled: from start -
 -- session_rules.join_opens_before until the end; immediate: until the end), and an immediate
 -- session paid. Joining records the caller's joined_at (joining again changes nothing) and moves
--- the lifecycle as above; emits session.joined (and session.active) to both sides. Returns
+-- the lifecycle as above; emits session.joined to both sides (the status change's own event,
+-- session.pending / session.active, comes from the sessions trigger). Returns
 -- app_private.live_session(). Raises 404 session_not_found (also another's session); 409
 -- not_joinable (detail.status), waiver_required (detail.signing_window), outside_session_time
 -- (detail.window), payment_pending (the immediate charge has not succeeded yet).
@@ -24,7 +25,6 @@ DECLARE
   v_s app.sessions := app_private.lock_session(p_session_id);
   v_window jsonb;
   v_now timestamptz := app_private.now();
-  v_from text;
 BEGIN
   IF v_s.id IS NULL
      OR NOT ((v_role = 'customer' AND v_s.customer_id = v_uid) OR (v_role = 'mechanic' AND v_s.mechanic_id = v_uid)) THEN
@@ -62,17 +62,13 @@ BEGIN
   END IF;
 
   -- the lifecycle: scheduled -> pending when the customer is ready; -> active when both are in
-  v_from := v_s.status;
   IF v_s.status = 'scheduled' AND v_s.customer_joined_at IS NOT NULL THEN
     v_s := app_private.transition_session(v_s.id, 'pending', NULL, jsonb_build_object('via', 'join_session'));
   END IF;
   IF v_s.status IN ('pending', 'waiting') AND v_s.customer_joined_at IS NOT NULL AND v_s.mechanic_joined_at IS NOT NULL THEN
     v_s := app_private.transition_session(v_s.id, 'active', NULL, jsonb_build_object('via', 'join_session'));
   END IF;
-  IF v_s.status IS DISTINCT FROM v_from THEN
-    PERFORM app_private.emit_live_event('session.' || v_s.status, app_private.session_participants(v_s),
-      jsonb_build_object('session_id', v_s.id, 'from', v_from, 'status', v_s.status), v_s.id);
-  END IF;
+  -- the status changes' live events (session.pending, session.active): db/triggers/50_session_events.sql
   RETURN app_private.live_session(v_s.id);
 END
 $$;
@@ -83,7 +79,7 @@ GRANT EXECUTE ON FUNCTION api.join_session(uuid) TO autodoc_customer, autodoc_me
 -- api.complete_session(session, notes?): the session's mechanic (or an admin) completes an active
 -- session with notes (at most 10,000 characters). The money triggers do the rest: an in-person
 -- session's balance is charged (db/triggers/40_payments.sql). Completing a completed session again
--- returns it unchanged. Emits session.completed to both sides. Returns app_private.live_session()
+-- returns it unchanged. The sessions trigger emits session.completed to both sides. Returns app_private.live_session()
 -- plus completion_notes. Raises 404 session_not_found (also another mechanic's session), 409
 -- not_completable (detail.status), 422 invalid_value (notes too long).
 CREATE OR REPLACE FUNCTION api.complete_session(p_session_id uuid, p_notes text DEFAULT NULL) RETURNS jsonb
@@ -107,9 +103,7 @@ BEGIN
     END IF;
     UPDATE app.sessions s SET completion_notes = nullif(btrim(p_notes), '') WHERE s.id = v_s.id;
     v_s := app_private.transition_session(v_s.id, 'completed', NULL, jsonb_build_object('via', 'complete_session'));
-    PERFORM app_private.emit_live_event('session.completed', app_private.session_participants(v_s),
-      jsonb_build_object('session_id', v_s.id, 'from', 'active', 'status', 'completed', 'completed_at', v_s.completed_at),
-      v_s.id);
+    -- its live event session.completed: db/triggers/50_session_events.sql
   END IF;
   RETURN app_private.live_session(v_s.id) || jsonb_build_object('completion_notes', v_s.completion_notes);
 END

@@ -6,7 +6,8 @@
 -- cancel_unsigned(session, reason): cancel a locked, unsigned session for `reason` (no_show |
 -- waiver_missing) under the money policy's tier for it (app_private.cancel_with_policy: 50% credit /
 -- 50% mechanic; in person the deposit to the mechanic) and log it: a session event of that type, a
--- live event session.<reason> to both sides. The cancellation emails come from the notifications trigger (a no-show gets the no_show
+-- live event session.cancelled (cancel_reason: the reason) to both sides, from the sessions trigger
+-- (db/triggers/50_session_events.sql). The cancellation emails come from the notifications trigger (a no-show gets the no_show
 -- email). Owner only; the caller holds the session's locks (app_private.lock_session) and has
 -- checked the rule. Raises 409 illegal_transition from the lifecycle trigger.
 CREATE OR REPLACE FUNCTION app_private.cancel_unsigned(p_session app.sessions, p_reason text) RETURNS jsonb
@@ -21,9 +22,6 @@ BEGIN
   INSERT INTO app.session_events (session_id, event_type, from_status, to_status, actor_id, actor_role, metadata)
   VALUES (v_s.id, p_reason, p_session.status, 'cancelled', app_private.current_user_id(), app_private.current_app_role(),
           jsonb_build_object('scheduled_for', p_session.scheduled_for));
-  PERFORM app_private.emit_live_event('session.' || p_reason, app_private.session_participants(v_s),
-    jsonb_build_object('session_id', v_s.id, 'from', p_session.status, 'status', 'cancelled', 'cancel_reason', p_reason),
-    v_s.id);
   RETURN jsonb_build_object('session_id', v_s.id, 'status', v_s.status, 'cancel_reason', v_s.cancel_reason,
                             'cancelled_at', v_s.cancelled_at);
 END
@@ -63,7 +61,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.cancel_for_missing_waiver(uuid, text) IS
-'The session''s mechanic (or an admin) cancels a session whose waiver is unsigned, from 10 minutes after its start (session_rules.waiver_missing_after): status cancelled, reason waiver_missing, a waiver_missing session event and live event. Returns {session_id, status, cancel_reason, cancelled_at}. Raises 404 session_not_found, 409 not_cancellable / waiver_already_signed / too_early_to_cancel (detail.allowed_from).';
+'The session''s mechanic (or an admin) cancels a session whose waiver is unsigned, from 10 minutes after its start (session_rules.waiver_missing_after): status cancelled, reason waiver_missing, a waiver_missing session event and a session.cancelled live event. Returns {session_id, status, cancel_reason, cancelled_at}. Raises 404 session_not_found, 409 not_cancellable / waiver_already_signed / too_early_to_cancel (detail.allowed_from).';
 GRANT EXECUTE ON FUNCTION api.cancel_for_missing_waiver(uuid, text) TO autodoc_mechanic, autodoc_admin;
 
 -- mark_no_show(session): one session of the job. Takes the session's locks, then checks again
@@ -86,7 +84,7 @@ END
 $$;
 
 -- api.mark_no_shows(): the no-show job (pg_cron autodoc-no-shows, every 5 minutes). Every scheduled
--- session still scheduled/pending and unsigned at start + session_rules.no_show_after (as of the
+-- session with a mechanic, still scheduled/pending and unsigned at start + session_rules.no_show_after (as of the
 -- trusted clock's now) is cancelled with reason no_show. Idempotent: run twice, late, or twice at
 -- once, each session is marked once (mark_no_show re-checks under the session's locks). Returns the
 -- number marked by this run. Owner (pg_cron), admins.
@@ -99,6 +97,7 @@ BEGIN
   FOR v_id IN
     SELECT s.id FROM app.sessions s
      WHERE s.status IN ('scheduled', 'pending') AND s.scheduled_for IS NOT NULL
+       AND s.mechanic_id IS NOT NULL   -- nobody took it: refunded in full by matching (refund_unmatched)
        AND s.scheduled_for <= app_private.now() - (app_private.session_rules()).no_show_after
        AND NOT EXISTS (SELECT FROM app.waiver_signatures w WHERE w.session_id = s.id)
      ORDER BY s.scheduled_for
@@ -111,5 +110,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.mark_no_shows() IS
-'The no-show job (pg_cron autodoc-no-shows, every 5 minutes): every scheduled session still scheduled/pending with no signed waiver 15 minutes (session_rules.no_show_after) after its start is cancelled with reason no_show (a no_show session event, a session.no_show live event, the no-show email). Idempotent and safe to run concurrently; a session signed, completed or cancelled meanwhile is left alone. Returns the number marked. pg_cron, admins.';
+'The no-show job (pg_cron autodoc-no-shows, every 5 minutes): every scheduled session still scheduled/pending with no signed waiver 15 minutes (session_rules.no_show_after) after its start is cancelled with reason no_show (a no_show session event, a session.cancelled live event with cancel_reason no_show, the no-show email); a session without a mechanic is left to matching, which refunds it in full. Idempotent and safe to run concurrently; a session signed, completed or cancelled meanwhile is left alone. Returns the number marked. pg_cron, admins.';
 GRANT EXECUTE ON FUNCTION api.mark_no_shows() TO autodoc_admin;

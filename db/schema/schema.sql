@@ -74,7 +74,7 @@ CREATE TABLE app.cancellation_policies (
     mechanic_pct numeric(5,2) DEFAULT 0 NOT NULL,
     description text NOT NULL,
     CONSTRAINT cancellation_policies_band_ordered CHECK (((min_lead IS NULL) OR (max_lead IS NULL) OR (min_lead < max_lead))),
-    CONSTRAINT cancellation_policies_reason_tiers_have_no_band CHECK (((tier <> ALL (ARRAY['no_show'::text, 'missing_waiver'::text])) OR ((min_lead IS NULL) AND (max_lead IS NULL)))),
+    CONSTRAINT cancellation_policies_reason_tiers_have_no_band CHECK (((tier <> ALL (ARRAY['no_show'::text, 'missing_waiver'::text, 'unmatched'::text])) OR ((min_lead IS NULL) AND (max_lead IS NULL)))),
     CONSTRAINT cancellation_policies_service_mode_valid CHECK ((service_mode = ANY (ARRAY['online'::text, 'in_person'::text]))),
     CONSTRAINT cancellation_policies_shares_valid CHECK (((refund_pct >= (0)::numeric) AND (credit_pct >= (0)::numeric) AND (mechanic_pct >= (0)::numeric) AND (((refund_pct + credit_pct) + mechanic_pct) <= (100)::numeric) AND (fee_cents >= 0))),
     CONSTRAINT cancellation_policies_tier_format CHECK ((tier ~ '^[a-z0-9_]+$'::text))
@@ -455,7 +455,7 @@ CREATE TABLE app.session_cancellations (
     cancelled_at timestamp with time zone NOT NULL,
     CONSTRAINT session_cancellations_amounts_not_negative CHECK (((paid_cents >= 0) AND (refund_cents >= 0) AND (fee_cents >= 0) AND (credit_cents >= 0) AND (mechanic_cents >= 0) AND (platform_cents >= 0) AND (fee_cents <= platform_cents))),
     CONSTRAINT session_cancellations_conserved CHECK ((paid_cents = (((refund_cents + credit_cents) + mechanic_cents) + platform_cents))),
-    CONSTRAINT session_cancellations_reason_valid CHECK ((reason = ANY (ARRAY['customer'::text, 'admin'::text, 'no_show'::text, 'missing_waiver'::text])))
+    CONSTRAINT session_cancellations_reason_valid CHECK ((reason = ANY (ARRAY['customer'::text, 'admin'::text, 'no_show'::text, 'missing_waiver'::text, 'unmatched'::text])))
 );
 CREATE TABLE app.session_events (
     id bigint NOT NULL,

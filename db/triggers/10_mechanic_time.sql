@@ -5,8 +5,10 @@
 --                                                 in 20_booking.sql relies on it and checks only
 --                                                 notice, horizon and other bookings)
 --   bookings under new time off               -> mechanic_time_off_keeps_bookings
---   bookings under new hours                  -> *_keep_bookings_inside_hours (deferred)
+--   bookings under new hours                  -> *_keep_bookings_inside_hours (deferred), and
+--                                                 booking_settings_keep_bookings_inside (the default window)
 --   bookings against bookings                 -> the exclusion constraints (no lock needed)
+--   immediate sessions when going off shift   -> mechanics_leave_shift_keeps_sessions
 -- SECURITY DEFINER: mechanics and admins may write these tables directly (RLS decides which rows),
 -- and the checks must see every session and take the owner-only lock.
 
@@ -97,6 +99,36 @@ DROP TRIGGER IF EXISTS mechanic_time_off_keeps_bookings ON app.mechanic_time_off
 CREATE TRIGGER mechanic_time_off_keeps_bookings BEFORE INSERT OR UPDATE ON app.mechanic_time_off
   FOR EACH ROW EXECUTE FUNCTION app_private.mechanic_time_off_keeps_bookings();
 
+-- mechanics_leave_shift_keeps_sessions(): BEFORE UPDATE OF currently_on_shift on app.mechanics, when
+-- the flag goes from true to false. Going off shift takes away the mechanic's time for immediate
+-- sessions, so it locks that time and refuses (409 sessions_in_progress, detail.sessions) while an
+-- immediate session of theirs is pending, waiting or active. api.set_shift and a DBA's direct UPDATE
+-- both pass here; accepting an offer takes the same lock, so the two are decided one after the other
+-- (sessions_occupy_mechanic_time refuses the other order: an immediate session for an off-shift mechanic).
+CREATE OR REPLACE FUNCTION app_private.mechanics_leave_shift_keeps_sessions() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_open jsonb;
+BEGIN
+  PERFORM app_private.lock_mechanic_time(NEW.user_id);
+  SELECT jsonb_agg(jsonb_build_object('session_id', s.id, 'status', s.status, 'starts_at', lower(s.period),
+                                      'ends_at', s.ends_at) ORDER BY lower(s.period))
+    INTO v_open
+    FROM app.sessions s
+   WHERE s.mechanic_id = NEW.user_id AND s.scheduled_for IS NULL AND s.status = ANY (app_private.active_statuses());
+  IF v_open IS NOT NULL THEN
+    PERFORM app_private.raise_error(409, 'sessions_in_progress',
+      'Finish or cancel your immediate sessions before going off shift', jsonb_build_object('sessions', v_open));
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS mechanics_leave_shift_keeps_sessions ON app.mechanics;
+CREATE TRIGGER mechanics_leave_shift_keeps_sessions BEFORE UPDATE OF currently_on_shift ON app.mechanics
+  FOR EACH ROW WHEN (OLD.currently_on_shift AND NOT NEW.currently_on_shift)
+  EXECUTE FUNCTION app_private.mechanics_leave_shift_keeps_sessions();
+
 -- Hours. A mechanic's hours are a SET of rows (weekly blocks, a workshop's days) that writers replace
 -- wholesale (delete all, insert the new ones), and "no rows" means the default window: a row-by-row
 -- check would judge half-written hours. So the check is a DEFERRABLE INITIALLY DEFERRED constraint
@@ -183,3 +215,28 @@ CREATE CONSTRAINT TRIGGER workshop_zone_keeps_bookings_inside
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
   WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
   EXECUTE FUNCTION app_private.workshop_zone_keeps_bookings_inside();
+
+-- booking_settings_keep_bookings_inside(): AFTER UPDATE OF default_open_time, default_close_time on
+-- app.booking_settings. The default window is the hours of every mechanic who has none defined, so
+-- changing it is an hours change for all of them: the mechanics with a scheduled booking or live hold
+-- not over yet are locked (in the one global order) and checked. Mechanics with hours of their own
+-- pass unchanged. Settings are changed by a DBA (no api function), so this is the check that stands
+-- between a new default window and bookings left outside it.
+CREATE OR REPLACE FUNCTION app_private.booking_settings_keep_bookings_inside() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  PERFORM app_private.require_hours_cover_bookings(ARRAY(
+    SELECT DISTINCT s.mechanic_id FROM app.sessions s
+     WHERE s.mechanic_id IS NOT NULL AND s.scheduled_for IS NOT NULL
+       AND s.status = ANY (app_private.blocking_statuses()) AND s.ends_at > app_private.now()));
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS booking_settings_keep_bookings_inside ON app.booking_settings;
+CREATE CONSTRAINT TRIGGER booking_settings_keep_bookings_inside
+  AFTER UPDATE OF default_open_time, default_close_time ON app.booking_settings
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (OLD.default_open_time IS DISTINCT FROM NEW.default_open_time
+        OR OLD.default_close_time IS DISTINCT FROM NEW.default_close_time)
+  EXECUTE FUNCTION app_private.booking_settings_keep_bookings_inside();

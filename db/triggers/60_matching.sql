@@ -4,16 +4,15 @@
 -- sessions_close_matching(): AFTER UPDATE on app.sessions when the session gets a mechanic or is
 -- cancelled. Its open offers (other than the accepted mechanic's) become 'withdrawn' with an
 -- offer.withdrawn event to each mechanic, and an open matching record is closed ('assigned' or
--- 'cancelled'; a cancellation also tells the customer with a session.status event). One place for
--- the rule, so an accept, an admin's assignment, a reschedule onto a mechanic, the customer's
--- withdrawal and a cancellation by the money or no-show code all close the offers the same way.
+-- 'cancelled'). One place for the rule, so an accept, an admin's assignment, a reschedule onto a
+-- mechanic, the customer's withdrawal and a cancellation by the money or no-show code all close
+-- the offers the same way.
 -- SECURITY DEFINER: the updater (an admin doing DML) need not see every assignment.
 CREATE OR REPLACE FUNCTION app_private.sessions_close_matching() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v_offer record;
   v_reason text := CASE WHEN NEW.status = 'cancelled' THEN 'cancelled' ELSE 'taken' END;
-  v_was_open boolean;
 BEGIN
   FOR v_offer IN
     UPDATE app.session_assignments a SET status = 'withdrawn', responded_at = app_private.now()
@@ -24,16 +23,13 @@ BEGIN
     PERFORM app_private.emit_live_event('offer.withdrawn', ARRAY[v_offer.mechanic_id],
       jsonb_build_object('offer_id', v_offer.id, 'session_id', NEW.id, 'reason', v_reason), NEW.id);
   END LOOP;
+  -- (the customer hears of a cancellation from the session.cancelled event of
+  -- db/triggers/50_session_events.sql: one event per status change)
   UPDATE app.session_matching m
   SET status = CASE WHEN NEW.status = 'cancelled' THEN 'cancelled' ELSE 'assigned' END,
       accepted_mechanic_id = CASE WHEN NEW.status = 'cancelled' THEN NULL ELSE NEW.mechanic_id END,
       closed_at = app_private.now(), updated_at = app_private.now()
   WHERE m.session_id = NEW.id AND m.status = 'offering';
-  v_was_open := FOUND;
-  IF v_was_open AND NEW.status = 'cancelled' THEN
-    PERFORM app_private.matching_session_event(NEW.id, 'cancelled',
-                                               jsonb_build_object('cancel_reason', NEW.cancel_reason));
-  END IF;
   RETURN NULL;
 END
 $$;

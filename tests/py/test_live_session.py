@@ -341,4 +341,5 @@ def test_no_show_job_twice_at_once_and_racing_a_signature_and_a_completion(
     assert sorted(reasons[s] for s, _, _ in sessions[2:]) == ["no_show"] * 4
     assert one(su, "SELECT count(*) FROM app.session_events WHERE event_type = 'no_show'") == 4
     assert one(su, "SELECT count(*) FROM app.outbox WHERE payload ->> 'template' = 'no_show'") == 4
-    assert one(su, "SELECT count(*) FROM app.live_events WHERE kind = 'session.no_show'") == 4
+    assert one(su, "SELECT count(*) FROM app.live_events WHERE kind = 'session.cancelled' "
+                   "AND payload ->> 'cancel_reason' = 'no_show'") == 4

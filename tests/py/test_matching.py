@@ -261,8 +261,11 @@ def _accept_all_at_once(db: ClonedDatabase, offers: list[tuple[str, str]]) -> li
 
 def test_three_mechanics_accept_at_the_same_instant_exactly_one_wins(world: World) -> None:
     for round_ in range(5):
-        # three fresh mechanics each round (the last round's winner is busy with its session)
-        world.one("UPDATE app.mechanics SET currently_on_shift = false RETURNING 1")
+        # three fresh mechanics each round; the last round's winner is busy with its session (matching
+        # passes them by) and stays on shift (going off shift is refused while it is in progress)
+        world.one("UPDATE app.mechanics m SET currently_on_shift = false WHERE NOT EXISTS (SELECT FROM app.sessions s "
+                  "WHERE s.mechanic_id = m.user_id AND s.scheduled_for IS NULL "
+                  "AND s.status = ANY (app_private.active_statuses())) RETURNING 1")
         for i in range(3):
             world.mechanic(name=f"Racer {round_}.{i}", on_shift=True)
         customer, vehicle = world.customer()

@@ -3,7 +3,7 @@
 -- bookings outside — for the api functions and for a DBA's direct INSERT/UPDATE alike.
 -- (The races themselves are proven with parallel connections in tests/py/test_mechanic_time_races.py.)
 BEGIN;
-SELECT plan(41);
+SELECT plan(46);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2026-06-10 12:00Z');   -- Wednesday 08:00 in Toronto
 
@@ -147,6 +147,15 @@ SELECT is(tests.error_of(format($$INSERT INTO app.mechanic_availability_blocks (
   VALUES (%L, 1, '09:00', '17:00')$$, :'ind')) ->> 'hint', 'hours_conflict',
   'a direct INSERT of a Monday block (Friday closes) is refused by the same check');
 SET CONSTRAINTS app.blocks_keep_bookings_inside_hours DEFERRED;
+-- ind has no hours of their own now: the default window (app.booking_settings) is theirs
+SET CONSTRAINTS app.booking_settings_keep_bookings_inside IMMEDIATE;
+SELECT is((tests.error_of($$UPDATE app.booking_settings SET default_open_time = '12:00'$$) ->> 'detail')::jsonb -> 'sessions'
+          @> jsonb_build_array(jsonb_build_object('mechanic_id', :'ind')), true,
+  'a default window opening at 12:00 would leave ind''s 11:00 booking outside: 409 hours_conflict naming it');
+SELECT lives_ok($$UPDATE app.booking_settings SET default_open_time = '08:00'$$, 'a wider default window is accepted');
+SELECT lives_ok($$UPDATE app.booking_settings SET default_open_time = '09:00', min_notice = min_notice$$,
+  'and back; other settings are not an hours change');
+SET CONSTRAINTS app.booking_settings_keep_bookings_inside DEFERRED;
 
 ------------------------------------------------------------------ workshop hours and zone
 -- m has a booking on Tuesday 2026-06-16 11:00 local, m_same_shop a live hold on Wednesday 11:00
@@ -184,6 +193,11 @@ SELECT is((tests.error_of('SELECT api.set_shift(false)') ->> 'detail')::jsonb #>
   'going off shift with an accepted immediate session: 409 sessions_in_progress');
 SELECT is((SELECT currently_on_shift FROM app.mechanics WHERE user_id = :'on_m'), true, 'and the mechanic stays on shift');
 SELECT tests.clear_authentication();
+-- a DBA's direct UPDATE passes the same check (the trigger, not set_shift, holds the rule)
+SELECT is(tests.error_of(format('UPDATE app.mechanics SET currently_on_shift = false WHERE user_id = %L', :'on_m')) ->> 'hint',
+  'sessions_in_progress', 'a direct UPDATE going off shift with the session in progress: 409 sessions_in_progress');
+SELECT lives_ok(format('UPDATE app.mechanics SET shift_changed_at = shift_changed_at WHERE user_id = %L', :'on_m'),
+  'other changes of the row (staying on shift) are not checked');
 SELECT (app_private.transition_session(:'imm', 'cancelled', 'mechanic')).status;
 SELECT tests.authenticate_as(:'on_m', 'mechanic');
 SELECT is(api.set_shift(false) ->> 'currently_on_shift', 'false', 'with nothing in progress the mechanic goes off shift');

@@ -146,7 +146,10 @@ SET LOCAL session_replication_role = origin;
 UPDATE app.mechanics SET currently_on_shift = true WHERE user_id = :'m3';
 SELECT is((SELECT count(*)::int FROM app.waitlist_entries WHERE notified_mechanic_id = :'m3'), 0,
   'a mechanic in a session right now gives no turn when coming on shift');
+-- off shift again the same way the session came (the leave-shift check would refuse it: it is in progress)
+SET LOCAL session_replication_role = replica;
 UPDATE app.mechanics SET currently_on_shift = false WHERE user_id = :'m3';
+SET LOCAL session_replication_role = origin;
 
 ------------------------------------------------------------------ the preferred mechanic for matching
 SELECT is(app_private.waitlist_preferred_mechanic(:'c2'), :'m2'::uuid, 'preferred mechanic: the one who gave the open turn');

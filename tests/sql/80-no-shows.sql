@@ -50,8 +50,9 @@ SELECT results_eq(format('SELECT * FROM pg_temp.receipt(%L)', :'w'), $$VALUES ('
   'the money policy''s missing_waiver tier: of the $29 paid, 50% account credit, 50% to the mechanic, no card refund');
 SELECT is((SELECT count(*)::int FROM app.session_events WHERE session_id = :'w' AND event_type = 'waiver_missing'), 1,
   'a waiver_missing session event');
-SELECT is((SELECT count(*)::int FROM app.live_events WHERE session_id = :'w' AND kind = 'session.waiver_missing'), 1,
-  'a session.waiver_missing live event');
+SELECT is((SELECT count(*)::int FROM app.live_events WHERE session_id = :'w' AND kind = 'session.cancelled'
+            AND payload ->> 'cancel_reason' = 'waiver_missing'), 1,
+  'a session.cancelled live event (cancel_reason waiver_missing)');
 SELECT is(pg_temp.err(:'m', 'mechanic', format('SELECT api.cancel_for_missing_waiver(%L)', :'w')) ->> 'hint', 'not_cancellable',
   'cancelling again: 409 not_cancellable');
 SELECT is((SELECT array_agg(template ORDER BY template) FROM tests.se_emails(:'w') WHERE method = 'CANCEL'),
@@ -121,8 +122,9 @@ SELECT is((SELECT count(*)::int FROM app.session_events WHERE session_id = :'ns'
   'one no_show session event');
 SELECT is((SELECT count(*)::int FROM app.session_events WHERE session_id = :'ns' AND event_type = 'status_changed'
             AND metadata ->> 'cancel_reason' = 'no_show'), 1, 'one status change to cancelled (no_show) in the audit log');
-SELECT is((SELECT count(*)::int FROM app.live_events WHERE session_id = :'ns' AND kind = 'session.no_show'
-            AND audience @> ARRAY[:'c'::uuid, :'m'::uuid]), 1, 'one session.no_show live event to both sides');
+SELECT is((SELECT count(*)::int FROM app.live_events WHERE session_id = :'ns' AND kind = 'session.cancelled'
+            AND payload ->> 'cancel_reason' = 'no_show' AND audience @> ARRAY[:'c'::uuid, :'m'::uuid]), 1,
+  'one session.cancelled live event (cancel_reason no_show) to both sides');
 SELECT results_eq(format($$SELECT template, recipient, method FROM tests.se_emails(%L) WHERE method = 'CANCEL' ORDER BY template$$, :'ns'),
   $$VALUES ('mechanic_cancellation'::text, 'mechanic'::text, 'CANCEL'::text), ('no_show', 'customer', 'CANCEL')$$,
   'the customer gets the no-show email, the mechanic the cancellation, each once with a CANCEL invite');
