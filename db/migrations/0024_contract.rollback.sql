@@ -1,4 +1,4 @@
--- Reverts 0022_contract: drops the two functions version 0022's files added; version 0021's files
+-- Reverts 0024_contract: drops the two functions version 0024's files added; version 0023's files
 -- neither create nor call them (its booking functions have no grid check).
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';

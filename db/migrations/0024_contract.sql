@@ -1,4 +1,4 @@
--- depends: 0021_money
+-- depends: 0023_leave_shift_check
 -- Issue 8 (a typed contract, one error vocabulary, strict input): no table changes. The functions
 -- this version adds live in idempotent files — app_private.require_on_grid
 -- (db/functions/10_slot_grid_check.sql: starts off the slot grid are 422 off_grid) and
