@@ -21,6 +21,7 @@ from litestar.params import Parameter
 
 from api.controllers.common import parse_uuid
 from api.db import Conn, call, call_rows
+from api.errors import field_error
 from api.responses import (
     CancellationBreakdown,
     CreditBalance,
@@ -59,6 +60,9 @@ class MoneyController(Controller):
         from_: Annotated[dt.datetime | None, Parameter(query="from")] = None,
         to: Annotated[dt.datetime | None, Parameter(query="to")] = None,
     ) -> Earnings:
+        for name, value in (("from", from_), ("to", to)):
+            if value is not None and value.tzinfo is None:   # a naive time would be read in the server's zone
+                raise field_error(name, "query", "Invalid instant", f"{name} must be an instant with its offset")
         result = await call(db, "my_earnings", {"p_from": from_, "p_to": to})
         return shape(Earnings, result)
 

@@ -79,6 +79,9 @@ def test_quote_then_cancel_with_breakdown_refunds_once(client: TestClient[Any], 
     earnings = client.get("/api/mechanics/me/earnings", headers=bearer(b["mechanic_id"], "mechanic"))
     assert earnings.status_code == 200, earnings.text
     assert earnings.json()["total_cents"] == 725 and earnings.json()["items"][0]["kind"] == "cancellation"
+    for query in ("from=2026-01-01T00:00:00", "to=2026-01-01T00:00:00"):   # no offset: ambiguous, refused
+        r = client.get(f"/api/mechanics/me/earnings?{query}", headers=bearer(b["mechanic_id"], "mechanic"))
+        assert r.status_code == 422 and r.json()["detail"]["field"] == query.split("=")[0], r.text
     admin = str(one(su, "SELECT tests.create_admin()"))
     assert client.get("/api/admin/reconciliation", headers=bearer(admin, "admin")).json() == []
 
