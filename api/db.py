@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from api.errors import api_error
+from api.errors import field_error, remember_request_names
 from api.outage import OutcomeUnknown, is_connection_loss, tune_pool_reconnect
 from api.wake import WAKE_SQL
 
@@ -169,6 +169,29 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, No
         raise
 
 
+class SqlArgs(dict[str, Any]):
+    """Named SQL arguments that remember how the client named each one (`names`: SQL field, i.e.
+    the parameter without `p_`, -> request field), so errors speak the client's names."""
+
+    def __init__(self, args: dict[str, Any], names: dict[str, str]) -> None:
+        super().__init__(args)
+        self.names = names
+
+
+def _request_name(args: dict[str, Any], key: str) -> str:
+    field = key.removeprefix("p_")
+    return args.names.get(field, field) if isinstance(args, SqlArgs) else field
+
+
+async def _execute(db: Conn, query: sql.Composed, args: dict[str, Any]) -> Any:
+    try:
+        return await db.execute(query, _adapt(args))
+    except psycopg.Error as e:
+        if isinstance(args, SqlArgs):
+            remember_request_names(e, args.names)
+        raise
+
+
 def _named(args: dict[str, Any]) -> sql.Composable:
     return sql.SQL(", ").join(sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in args)
 
@@ -177,7 +200,7 @@ async def call_rows(db: Conn, function: str, args: dict[str, Any] | None = None)
     """`SELECT * FROM api.<function>(name => value, ...)` for set-returning functions: every row."""
     args = args or {}
     query = sql.SQL("SELECT * FROM {}.{}({})").format(sql.Identifier("api"), sql.Identifier(function), _named(args))
-    rows = await (await db.execute(query, _adapt(args))).fetchall()
+    rows = await (await _execute(db, query, args)).fetchall()
     # numeric columns (ratings, scores) as JSON numbers rather than msgspec's decimal strings
     return [{k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()} for row in rows]
 
@@ -187,7 +210,7 @@ async def call(db: Conn, function: str, args: dict[str, Any] | None = None) -> A
     args = args or {}
     query = sql.SQL("SELECT {}.{}({}) AS result").format(sql.Identifier("api"), sql.Identifier(function),
                                                          _named(args))
-    row = await (await db.execute(query, _adapt(args))).fetchone()
+    row = await (await _execute(db, query, args)).fetchone()
     return row["result"] if row else None
 
 
@@ -216,8 +239,8 @@ def _adapt(args: dict[str, Any]) -> dict[str, Any]:
     "out of range" (22003, a 422 validation_error)."""
     out: dict[str, Any] = {}
     for k, v in args.items():
-        _reject_nul(v, k.removeprefix("p_"))
-        _reject_out_of_range(v, k.removeprefix("p_"))
+        _reject_nul(v, _request_name(args, k))
+        _reject_out_of_range(v, _request_name(args, k))
         if isinstance(v, dict):
             out[k] = Jsonb(v)
         elif isinstance(v, float):
@@ -243,18 +266,16 @@ def _reject_out_of_range(value: Any, field: str) -> None:
     else:
         return
     if not ok:
-        raise api_error(400, "validation_error", f"{field} must be between the years 1900 and 2999",
-                        [{"key": field, "source": "body", "message": "Out of range"}])
+        raise field_error(field, "body", "Out of range", f"{field} must be between the years 1900 and 2999")
 
 
 def _reject_nul(value: Any, field: str) -> None:
-    """PostgreSQL text (and jsonb) cannot hold NUL characters; say so as a 400, not a driver error."""
+    """PostgreSQL text (and jsonb) cannot hold NUL characters; say so as a 422, not a driver error."""
     if isinstance(value, Jsonb):
         value = value.obj
     if isinstance(value, str):
         if "\x00" in value:
-            raise api_error(400, "validation_error", f"{field} must not contain NUL characters",
-                            [{"key": field, "source": "body", "message": "NUL character"}])
+            raise field_error(field, "body", "NUL character", f"{field} must not contain NUL characters")
     elif isinstance(value, dict):
         for k, v in value.items():
             _reject_nul(k, field)
