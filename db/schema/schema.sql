@@ -394,6 +394,11 @@ CREATE TABLE app.plans (
     CONSTRAINT plans_duration_sensible CHECK (((duration_minutes >= 5) AND (duration_minutes <= 480))),
     CONSTRAINT plans_price_not_negative CHECK ((price_cents >= 0))
 );
+CREATE TABLE app.reminder_watermark (
+    id boolean DEFAULT true NOT NULL,
+    watermark timestamp with time zone NOT NULL,
+    CONSTRAINT reminder_watermark_one_row CHECK (id)
+);
 CREATE TABLE app.scheduled_payments (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     session_id uuid NOT NULL,
@@ -510,18 +515,6 @@ CREATE TABLE app.session_ratings (
     created_at timestamp with time zone NOT NULL,
     CONSTRAINT session_ratings_comment_length CHECK ((length(comment) <= 2000)),
     CONSTRAINT session_ratings_rating_range CHECK (((rating >= 1) AND (rating <= 5)))
-);
-CREATE TABLE app.session_reminders (
-    session_id uuid NOT NULL,
-    kind text NOT NULL,
-    scheduled_for timestamp with time zone NOT NULL,
-    due_at timestamp with time zone NOT NULL,
-    sent_at timestamp with time zone,
-    skipped_at timestamp with time zone,
-    skip_reason text,
-    outbox_id bigint,
-    CONSTRAINT session_reminders_kind_is_known CHECK ((kind = ANY (ARRAY['1d'::text, '1h'::text, '15m'::text]))),
-    CONSTRAINT session_reminders_sent_or_skipped CHECK (((sent_at IS NULL) OR (skipped_at IS NULL)))
 );
 CREATE TABLE app.session_rules (
     id boolean DEFAULT true NOT NULL,
@@ -769,6 +762,8 @@ ALTER TABLE ONLY app.payment_refunds
     ADD CONSTRAINT payment_refunds_stripe_refund_unique UNIQUE (stripe_refund_id);
 ALTER TABLE ONLY app.plans
     ADD CONSTRAINT plans_pkey PRIMARY KEY (code);
+ALTER TABLE ONLY app.reminder_watermark
+    ADD CONSTRAINT reminder_watermark_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.scheduled_payments
     ADD CONSTRAINT scheduled_payments_idempotency_key_unique UNIQUE (idempotency_key);
 ALTER TABLE ONLY app.scheduled_payments
@@ -785,14 +780,10 @@ ALTER TABLE ONLY app.session_events
     ADD CONSTRAINT session_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.session_invites
     ADD CONSTRAINT session_invites_pkey PRIMARY KEY (session_id);
-ALTER TABLE ONLY app.session_invites
-    ADD CONSTRAINT session_invites_uid_unique UNIQUE (uid);
 ALTER TABLE ONLY app.session_matching
     ADD CONSTRAINT session_matching_pkey PRIMARY KEY (session_id);
 ALTER TABLE ONLY app.session_ratings
     ADD CONSTRAINT session_ratings_pkey PRIMARY KEY (session_id);
-ALTER TABLE ONLY app.session_reminders
-    ADD CONSTRAINT session_reminders_pkey PRIMARY KEY (session_id, kind);
 ALTER TABLE ONLY app.session_rules
     ADD CONSTRAINT session_rules_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.sessions
@@ -844,8 +835,6 @@ CREATE INDEX mechanics_search_idx ON app.mechanics USING gin (app_private.mechan
 CREATE INDEX mechanics_workshop_id_idx ON app.mechanics USING btree (workshop_id);
 CREATE INDEX outbox_dead ON app.outbox USING btree (updated_at) WHERE (status = 'dead'::text);
 CREATE INDEX outbox_done_at ON app.outbox USING btree (done_at) WHERE (status = 'done'::text);
-CREATE INDEX outbox_kind ON app.outbox USING btree (kind);
-CREATE INDEX outbox_pending_due ON app.outbox USING btree (run_after, id) WHERE (status = 'pending'::text);
 CREATE INDEX outbox_pending_kind_due ON app.outbox USING btree (kind, run_after, id) WHERE (status = 'pending'::text);
 CREATE INDEX outbox_running_lease ON app.outbox USING btree (leased_until) WHERE (status = 'running'::text);
 CREATE INDEX outbox_session ON app.outbox USING btree (session_id) WHERE (session_id IS NOT NULL);
@@ -855,12 +844,10 @@ CREATE INDEX scheduled_payments_session ON app.scheduled_payments USING btree (s
 CREATE INDEX scheduled_payments_status ON app.scheduled_payments USING btree (status);
 CREATE INDEX session_assignments_mechanic_id_idx ON app.session_assignments USING btree (mechanic_id, status);
 CREATE INDEX session_assignments_open_expiry_idx ON app.session_assignments USING btree (expires_at) WHERE (status = 'offered'::text);
-CREATE INDEX session_assignments_session_status_idx ON app.session_assignments USING btree (session_id, status);
 CREATE INDEX session_events_session_id_idx ON app.session_events USING btree (session_id, id);
 CREATE INDEX session_matching_customer_id_idx ON app.session_matching USING btree (customer_id);
 CREATE INDEX session_ratings_customer_id_idx ON app.session_ratings USING btree (customer_id);
 CREATE INDEX session_ratings_mechanic_id_idx ON app.session_ratings USING btree (mechanic_id);
-CREATE INDEX session_reminders_due ON app.session_reminders USING btree (due_at) WHERE ((sent_at IS NULL) AND (skipped_at IS NULL));
 CREATE INDEX sessions_booked_start_idx ON app.sessions USING btree (lower(period)) INCLUDE (mechanic_id) WHERE ((mechanic_id IS NOT NULL) AND (status <> 'cancelled'::text));
 CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, scheduled_for);
 CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
@@ -939,16 +926,12 @@ ALTER TABLE ONLY app.session_ratings
     ADD CONSTRAINT session_ratings_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
 ALTER TABLE ONLY app.session_ratings
     ADD CONSTRAINT session_ratings_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id);
-ALTER TABLE ONLY app.session_reminders
-    ADD CONSTRAINT session_reminders_session_id_fkey FOREIGN KEY (session_id) REFERENCES app.sessions(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.users(id);
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_money_policy_version_fkey FOREIGN KEY (money_policy_version) REFERENCES app.money_policy_versions(version) NOT VALID;
-ALTER TABLE ONLY app.sessions
-    ADD CONSTRAINT sessions_plan_code_fkey FOREIGN KEY (plan_code) REFERENCES app.plans(code);
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_vehicle_id_fkey FOREIGN KEY (vehicle_id) REFERENCES app.vehicles(id);
 ALTER TABLE ONLY app.vehicles
@@ -997,6 +980,7 @@ ALTER TABLE app.outbox_kinds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.outbox_lanes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.payment_refunds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.plans ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.reminder_watermark ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.scheduled_payments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_assignments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_cancellations ENABLE ROW LEVEL SECURITY;
@@ -1004,7 +988,6 @@ ALTER TABLE app.session_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_invites ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_matching ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_ratings ENABLE ROW LEVEL SECURITY;
-ALTER TABLE app.session_reminders ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.session_rules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.stripe_events ENABLE ROW LEVEL SECURITY;
