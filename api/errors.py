@@ -90,10 +90,16 @@ def _json_or_none(text: str | None) -> Any:
         return text
 
 
-def _in_sessions_exclusion_check(context: str | None) -> bool:
-    """The error happened while waiting on app.sessions' exclusion constraints (PostgreSQL's error
-    context: 'while checking exclusion constraint on tuple (...) in relation "sessions"')."""
-    return bool(context) and "exclusion constraint" in str(context) and 'relation "sessions"' in str(context)
+BOOKING_FUNCTIONS = ("api.create_session(", "api.hold_slot(", "api.reschedule_session(")
+
+
+def _in_booking_race(context: str | None) -> bool:
+    """The error happened inside a function that claims a mechanic's time (PostgreSQL's error context
+    names the PL/pgSQL functions on the stack), or while waiting on app.sessions' exclusion
+    constraints ('while checking exclusion constraint on tuple (...) in relation "sessions"')."""
+    text = str(context or "")
+    return any(f"function {f}" in text for f in BOOKING_FUNCTIONS) or \
+        ("exclusion constraint" in text and 'relation "sessions"' in text)
 
 
 def _to_request_names(message: str, detail: Any, names: dict[str, str]) -> tuple[str, Any]:
@@ -118,11 +124,11 @@ def translate(exc: psycopg.Error) -> tuple[int, dict[str, Any]]:
     if diag.constraint_name and diag.constraint_name in CONSTRAINT_CODES:
         status, code, message = CONSTRAINT_CODES[diag.constraint_name]
         return status, error_body(code, message, {"constraint": diag.constraint_name})
-    if state == "40P01" and _in_sessions_exclusion_check(diag.context):
-        # Two bookings (holds, reschedules) racing for overlapping time deadlocked inside the exclusion
-        # constraints; PostgreSQL aborted this one: for this caller the slot went to the other booking.
-        # (The booking functions have no EXCEPTION block to say so themselves: it would open a
-        # subtransaction on every booking.)
+    if state == "40P01" and _in_booking_race(diag.context):
+        # Two bookings (holds, reschedules) racing for the same time deadlocked (on the mechanics'
+        # locks, or inside the exclusion constraints); PostgreSQL aborted this one: for this caller the
+        # slot went to the other booking. (The booking functions have no EXCEPTION block to say so
+        # themselves: it would open a subtransaction on every booking.)
         return 409, error_body("slot_unavailable", "Slot not available", {"reasons": ["concurrent_booking"]})
     if state in SQLSTATE_CODES:
         status, code, message = SQLSTATE_CODES[state]

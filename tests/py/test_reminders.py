@@ -2,7 +2,8 @@
 """Reminders end to end (job -> outbox -> worker -> SMTP) with an injected "now" (the trusted clock
 of the arranging connection; the worker runs in real time), and two job runs at the same moment
 sending each reminder once (the job is set-based: it reads the sessions due in its window).
-(Boundaries, reschedule and cancellation are also covered in tests/sql/50-reminders.sql.) Bookings are made three days before START on the injected clock, so
+(Boundaries, reschedule and cancellation are also covered in
+tests/sql/50-reminders.sql.) Bookings are made three days before START on the injected clock, so
 the tests hold at any real date."""
 
 from __future__ import annotations
