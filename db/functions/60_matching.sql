@@ -241,7 +241,8 @@ BEGIN
                                  / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
                                           + k_accept, 0), 0.5) AS p_accept,
              w_mode AS p_mode
-      FROM app.mechanics m
+      FROM (SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id)) pool   -- a few hundred: one lookup each
+      JOIN app.mechanics m ON m.user_id = pool.id
       LEFT JOIN app.workshops w ON w.id = m.workshop_id
       LEFT JOIN app.favorites f ON f.customer_id = v_customer AND f.mechanic_id = m.user_id
       LEFT JOIN app.mechanic_offer_stats st ON st.mechanic_id = m.user_id
@@ -257,8 +258,7 @@ BEGIN
           CASE WHEN v_in_person THEN w.country ELSE m.country END AS country) l
       CROSS JOIN LATERAL (SELECT (k_rating * v_mean + m.rating::float8 * m.rating_count)
                                  / nullif(k_rating + m.rating_count, 0) AS adjusted_rating) a
-      WHERE m.user_id = ANY (v_sets || v_top)
-        AND m.is_active
+      WHERE m.is_active
         AND (NOT v_immediate OR m.currently_on_shift)
         AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
         AND (NOT v_brand_only OR m.brand_keys @> v_make_key)

@@ -7,11 +7,11 @@
 -- checks that both agree.
 
 -- matching_rating_mean(): the review-weighted mean rating of the active mechanics (0 without any
--- review): the rating criterion's prior. Owner only.
+-- review): the rating criterion's prior. Read from the running totals of app.matching_static_basis
+-- (kept by db/triggers/60_matching_static.sql), one row instead of every mechanic. Owner only.
 CREATE OR REPLACE FUNCTION app_private.matching_rating_mean() RETURNS float8
 LANGUAGE sql STABLE SET search_path = '' AS $$
-  SELECT coalesce(sum(m.rating::float8 * m.rating_count) / nullif(sum(m.rating_count), 0), 0)
-  FROM app.mechanics m WHERE m.is_active AND m.rating_count > 0
+  SELECT coalesce(b.rating_points::float8 / nullif(b.rating_reviews, 0), 0) FROM app.matching_static_basis b WHERE b.id
 $$;
 
 -- matching_static_refresh(mechanic ids): (re)computes the stored points of those mechanics (NULL:
@@ -49,13 +49,21 @@ BEGIN
 END
 $$;
 
--- matching_static_recompute_all(): records the live prior mean and recomputes every mechanic's
+-- matching_static_recompute_all(): recounts the rating totals, records the live prior mean and
+-- recomputes every mechanic's
 -- stored points (one set-based statement). Runs at every migrate (db/triggers/60_matching_static.sql)
 -- and whenever the criteria or the settings change. Owner only.
 CREATE OR REPLACE FUNCTION app_private.matching_static_recompute_all()
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
+  -- the running totals, recounted (they are exact numerics; this only guards against a writer that
+  -- bypassed the triggers, such as a bulk load with session_replication_role = replica)
+  UPDATE app.matching_static_basis b
+  SET rating_points = t.points, rating_reviews = t.reviews
+  FROM (SELECT coalesce(sum(m.rating * m.rating_count), 0) AS points, coalesce(sum(m.rating_count), 0) AS reviews
+        FROM app.mechanics m WHERE m.is_active) t
+  WHERE b.id;
   UPDATE app.matching_static_basis b
   SET rating_mean = app_private.matching_rating_mean(), computed_at = app_private.now()
   WHERE b.id;

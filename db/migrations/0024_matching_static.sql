@@ -23,10 +23,14 @@ ALTER TABLE app.mechanic_match_static ENABLE ROW LEVEL SECURITY;
 -- widens its bound by the rating weight / 5 x |live mean - this mean|, so the stored points never
 -- need rewriting when one review moves the mean; a full recompute (every migrate, every change of
 -- the criteria or settings) records the mean of that moment.
+-- It also keeps the running totals the live mean is read from (the sum of rating x reviews and the
+-- number of reviews of the active mechanics), so that matching reads one row instead of every mechanic.
 CREATE TABLE app.matching_static_basis (
-  id          boolean PRIMARY KEY DEFAULT true,
-  rating_mean float8 NOT NULL DEFAULT 0,
-  computed_at timestamptz,
+  id             boolean PRIMARY KEY DEFAULT true,
+  rating_mean    float8 NOT NULL DEFAULT 0,
+  computed_at    timestamptz,
+  rating_points  numeric NOT NULL DEFAULT 0,   -- sum of rating x rating_count over the active mechanics
+  rating_reviews bigint NOT NULL DEFAULT 0,    -- sum of rating_count over the active mechanics
   CONSTRAINT matching_static_basis_single_row CHECK (id)
 );
 INSERT INTO app.matching_static_basis DEFAULT VALUES;

@@ -2,19 +2,44 @@
 -- what feeds them: a mechanic's rating, reviews and experience; their answered offers; the weights
 -- and the settings (those two: one set-based recompute of every mechanic).
 
--- mechanics_match_static(): AFTER INSERT, or UPDATE of rating, rating_count or years_of_experience, on
--- app.mechanics: recomputes the mechanic's stored points. SECURITY DEFINER (through the refresh).
+-- mechanics_match_static(): AFTER INSERT, DELETE, or UPDATE of rating, rating_count,
+-- years_of_experience or is_active on app.mechanics: moves the running rating totals of
+-- app.matching_static_basis by the mechanic's change (the live mean matching reads) and recomputes the
+-- mechanic's stored points. The totals are one row: two reviews commit one after the other (reviews
+-- are rare next to matching, which reads the row without waiting). SECURITY DEFINER: the writer of a
+-- review has no rights on the matching tables.
 CREATE OR REPLACE FUNCTION app_private.mechanics_match_static() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_old_points numeric := 0;
+  v_old_reviews bigint := 0;
+  v_new_points numeric := 0;
+  v_new_reviews bigint := 0;
 BEGIN
-  PERFORM app_private.matching_static_refresh(ARRAY[NEW.user_id]);
+  IF TG_OP <> 'INSERT' AND OLD.is_active THEN
+    v_old_points := OLD.rating * OLD.rating_count;
+    v_old_reviews := OLD.rating_count;
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.is_active THEN
+    v_new_points := NEW.rating * NEW.rating_count;
+    v_new_reviews := NEW.rating_count;
+  END IF;
+  IF v_new_points <> v_old_points OR v_new_reviews <> v_old_reviews THEN
+    UPDATE app.matching_static_basis b
+    SET rating_points = b.rating_points + v_new_points - v_old_points,
+        rating_reviews = b.rating_reviews + v_new_reviews - v_old_reviews
+    WHERE b.id;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    PERFORM app_private.matching_static_refresh(ARRAY[NEW.user_id]);
+  END IF;
   RETURN NULL;
 END
 $$;
 
 DROP TRIGGER IF EXISTS mechanics_60_match_static ON app.mechanics;
-CREATE TRIGGER mechanics_60_match_static AFTER INSERT OR UPDATE OF rating, rating_count, years_of_experience
-  ON app.mechanics
+CREATE TRIGGER mechanics_60_match_static
+  AFTER INSERT OR DELETE OR UPDATE OF rating, rating_count, years_of_experience, is_active ON app.mechanics
   FOR EACH ROW EXECUTE FUNCTION app_private.mechanics_match_static();
 
 -- mechanic_offer_stats_match_static(): AFTER INSERT, UPDATE or DELETE on app.mechanic_offer_stats

@@ -4,7 +4,7 @@
 -- ids, names, scores and reasons — on random mechanics, customers and requests, under the default
 -- weights, after the rating mean drifted (stored points not recomputed), and under other weights.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2031-01-07 15:00Z');   -- a Tuesday, 10:00 in Toronto
 
@@ -146,6 +146,18 @@ UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mod
 UPDATE app.mechanics SET rating = 4.0, rating_count = (m.i % 5) * 20 FROM mech m WHERE m.id = user_id;
 UPDATE app.mechanics SET rating = 5.0, rating_count = 50000 WHERE user_id IN (SELECT id FROM mech WHERE i IN (100, 200));
 SELECT * FROM pg_temp.same(3, true);
+
+------------------------------------------------------------------ the live mean's running totals
+CREATE FUNCTION pg_temp.full_mean() RETURNS float8 LANGUAGE sql AS $$
+  SELECT coalesce(sum(m.rating::float8 * m.rating_count) / nullif(sum(m.rating_count), 0), 0)
+  FROM app.mechanics m WHERE m.is_active AND m.rating_count > 0
+$$;
+SELECT ok(abs(app_private.matching_rating_mean() - pg_temp.full_mean()) < 1e-9,
+  'the running totals give the mean of a full scan after all those reviews');
+UPDATE app.mechanics SET is_active = false WHERE user_id IN (SELECT id FROM mech WHERE i = 100);
+DELETE FROM app.mechanics WHERE user_id IN (SELECT id FROM mech WHERE i = 200);
+SELECT ok(abs(app_private.matching_rating_mean() - pg_temp.full_mean()) < 1e-9 AND app_private.matching_rating_mean() < 4.5,
+  'a deactivated or deleted mechanic''s reviews leave the mean');
 
 SELECT * FROM finish();
 ROLLBACK;
