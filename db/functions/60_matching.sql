@@ -96,10 +96,14 @@ DECLARE
   w_avail float8; w_brand float8; w_spec float8; w_postal float8; w_city float8; w_prov float8;
   w_country float8; w_rating float8; w_fav float8; w_repeat float8; w_exp float8; w_load float8;
   w_accept float8; w_mode float8;
-  v_sets uuid[];        -- the mechanics a request point can come from (the index-backed sets)
+  v_sets uuid[];        -- the small sets: favorites and past mechanics (always in the pool)
+  v_near_workshops uuid[];
   v_outside float8;     -- the most anyone outside the sets scores beyond their stored points
-  v_depth integer := 32;   -- how many mechanics, best stored points first, join the pool
+  v_depth integer := 32;   -- how many mechanics of each list, best stored points first, join the pool
   v_top uuid[];
+  v_query2 tsquery;     -- two words of the concern or more
+  k_all float8; k_brand float8; k_spec_set float8; k_spec2_set float8; k_loc float8;   -- each list's depth-th points
+  m_brand float8; m_spec float8; m_spec1 float8; m_loc float8;   -- the most each large set adds
   v_reach float8;       -- the most anyone outside the pool can score (-infinity: nobody is outside)
   r record;
   v_n_day integer;
@@ -174,40 +178,108 @@ BEGIN
   SELECT w_avail + w_mode + w_prov + w_country + w_load + w_rating / 5 * abs(v_mean - b.rating_mean)
   INTO v_outside FROM app.matching_static_basis b WHERE b.id;
 
-  -- the sets (every list is an index scan; eligibility is checked by the ranking query)
+  -- the small sets, whole: the customer's favorites and past mechanics; the workshops near the customer
   v_sets := ARRAY(
-    SELECT m.user_id FROM app.mechanics m WHERE m.is_active AND m.brand_keys @> v_make_key
-    UNION SELECT m.user_id FROM app.mechanics m WHERE m.is_active AND m.search_document @@ v_query
-    UNION SELECT m.user_id FROM app.mechanics m WHERE m.is_active AND NOT v_in_person AND m.location_keys[2] = v_city
-    UNION SELECT m.user_id FROM app.mechanics m
-          WHERE m.is_active AND NOT v_in_person AND (m.location_keys[1] COLLATE "C") >= v_prefix
-            AND (m.location_keys[1] COLLATE "C") < v_prefix_next
-    UNION SELECT m.user_id FROM app.workshops w JOIN app.mechanics m ON m.workshop_id = w.id
-          WHERE v_in_person AND (w.location_keys[2] = v_city OR starts_with(w.location_keys[1], v_prefix))
-    UNION SELECT f.mechanic_id FROM app.favorites f WHERE f.customer_id = v_customer
+    SELECT f.mechanic_id FROM app.favorites f WHERE f.customer_id = v_customer
     UNION SELECT s.mechanic_id FROM app.sessions s
           WHERE s.customer_id = v_customer AND s.status = 'completed' AND s.mechanic_id IS NOT NULL);
+  v_near_workshops := ARRAY(SELECT w.id FROM app.workshops w
+                            WHERE w.location_keys[2] = v_city OR starts_with(w.location_keys[1], v_prefix));
+  -- the most each large set can add: brand, concern words, location (postal prefix + city)
+  m_brand := w_brand;
+  m_spec := w_spec * least(1.0, coalesce(cardinality(v_lexemes), 0)::float8 / k_spec);
+  -- most matches share one word of the concern (w_spec / k_spec points when full points take more): a
+  -- second list holds the mechanics matching two words or more (any pair of the words), so that the
+  -- first list's bound is the one-word points (a concern of 2-8 words; longer ones keep one list)
+  m_spec1 := m_spec;
+  IF k_spec >= 2 AND cardinality(v_lexemes) BETWEEN 2 AND 8 THEN
+    v_query2 := array_to_string(ARRAY(SELECT format('(%s & %s)', quote_literal(a.l), quote_literal(b.l))
+                                      FROM unnest(v_lexemes) WITH ORDINALITY a(l, i)
+                                      JOIN unnest(v_lexemes) WITH ORDINALITY b(l, i) ON b.i > a.i), ' | ')::tsquery;
+    m_spec1 := w_spec * least(1.0, 1.0 / k_spec);
+  END IF;
+  m_loc := w_postal + w_city;
 
   <<deepening>>
   LOOP
-    -- the best `depth` eligible mechanics by stored points (the brand-specialist tab: all of them are in
-    -- the brand set already)
-    v_top := '{}'::uuid[];
-    v_reach := '-infinity'::float8;
-    IF NOT v_brand_only THEN
-      SELECT array_agg(q.mechanic_id),
-             CASE WHEN count(*) = v_depth THEN min(q.points) + v_outside ELSE '-infinity'::float8 END
-      INTO v_top, v_reach
-      FROM (SELECT st.mechanic_id, st.points
-            FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
-            WHERE m.is_active
-              AND (NOT v_immediate OR m.currently_on_shift)
-              AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
-              AND m.user_id IS DISTINCT FROM v_own_mechanic
-              AND m.user_id <> ALL (v_offered)
-            ORDER BY st.points DESC, st.mechanic_id
-            LIMIT v_depth) q;
-    END IF;
+    -- the best `depth` eligible mechanics by stored points: of everyone, and of each large set (each
+    -- list an index scan: the stored order, or the set's own index); every eligibility test below is
+    -- the ranking query's, repeated so that each list holds eligible mechanics only
+    WITH lists AS (
+      SELECT 'all' AS kind, x.* FROM (
+        SELECT st.mechanic_id AS id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'brand', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.brand_keys @> v_make_key
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'spec', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.search_document @@ v_query
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'spec2', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.search_document @@ v_query2
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'loc', x.* FROM (   -- online: the mechanic's own city or postal prefix (a byte-order range)
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE NOT v_in_person
+          AND (m.location_keys[2] = v_city
+               OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'loc', x.* FROM (   -- in person: the workshops near the customer
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE v_in_person AND m.workshop_id = ANY (v_near_workshops)
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x)
+    SELECT ARRAY(SELECT DISTINCT l.id FROM lists l),
+           -- a list shorter than `depth` holds its whole set (the depth-th points: -infinity)
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'all' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'brand' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec2' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity')
+    INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc;
+    -- the most anyone outside the pool can score: outside the lists, a mechanic in some of the large sets
+    -- has stored points at most the depth-th of each of those lists and of everyone's, and adds at most
+    -- those sets' points and what no set covers (v_outside); the most over every combination of sets
+    -- (concern words: none, one = in the first list's set only, two or more = in both lists' sets)
+    SELECT max(least(k_all, CASE WHEN b.x THEN k_brand ELSE 'infinity' END,
+                     CASE WHEN sp.n >= 1 THEN k_spec_set ELSE 'infinity' END,
+                     CASE WHEN sp.n >= 2 THEN k_spec2_set ELSE 'infinity' END,
+                     CASE WHEN l.x THEN k_loc ELSE 'infinity' END)
+               + CASE WHEN b.x THEN m_brand ELSE 0 END
+               + CASE sp.n WHEN 1 THEN m_spec1 WHEN 2 THEN m_spec ELSE 0 END
+               + CASE WHEN l.x THEN m_loc ELSE 0 END) + v_outside
+    INTO v_reach
+    FROM (VALUES (false), (true)) b(x), (VALUES (0), (1), (2)) sp(n), (VALUES (false), (true)) l(x);
     v_found := '[]'::jsonb;
     v_count := 0;
     v_kth := NULL;
@@ -241,7 +313,7 @@ BEGIN
                                  / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
                                           + k_accept, 0), 0.5) AS p_accept,
              w_mode AS p_mode
-      FROM (SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id)) pool   -- a few hundred: one lookup each
+      FROM (SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id)) pool   -- a few hundred at most: a lookup each
       JOIN app.mechanics m ON m.user_id = pool.id
       LEFT JOIN app.workshops w ON w.id = m.workshop_id
       LEFT JOIN app.favorites f ON f.customer_id = v_customer AND f.mechanic_id = m.user_id
