@@ -96,7 +96,7 @@ DECLARE
   w_avail float8; w_brand float8; w_spec float8; w_postal float8; w_city float8; w_prov float8;
   w_country float8; w_rating float8; w_fav float8; w_repeat float8; w_exp float8; w_load float8;
   w_accept float8; w_mode float8;
-  v_sets uuid[];        -- the small sets: favorites and past mechanics (always in the pool)
+  v_sets uuid[];        -- always in the pool: favorites, past mechanics, members of two large sets
   v_near_workshops uuid[];
   v_outside float8;     -- the most anyone outside the sets scores beyond their stored points
   v_depth integer := 32;   -- how many mechanics of each list, best stored points first, join the pool
@@ -185,6 +185,22 @@ BEGIN
           WHERE s.customer_id = v_customer AND s.status = 'completed' AND s.mechanic_id IS NOT NULL);
   v_near_workshops := ARRAY(SELECT w.id FROM app.workshops w
                             WHERE w.location_keys[2] = v_city OR starts_with(w.location_keys[1], v_prefix));
+  -- ... and the mechanics in two of the large sets (brand, concern, location), whole: the bound below
+  -- then needs no combination of sets (each intersection is a few dozen: two indexes, ANDed)
+  v_sets := v_sets || ARRAY(
+    SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND m.brand_keys @> v_make_key AND m.search_document @@ v_query
+    UNION SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND m.brand_keys @> v_make_key AND NOT v_in_person
+      AND (m.location_keys[2] = v_city
+           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
+    UNION SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND m.search_document @@ v_query AND NOT v_in_person
+      AND (m.location_keys[2] = v_city
+           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
+    UNION SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND v_in_person AND m.workshop_id = ANY (v_near_workshops)
+      AND (m.brand_keys @> v_make_key OR m.search_document @@ v_query));
   -- the most each large set can add: brand, concern words, location (postal prefix + city)
   m_brand := w_brand;
   m_spec := w_spec * least(1.0, coalesce(cardinality(v_lexemes), 0)::float8 / k_spec);
@@ -267,19 +283,11 @@ BEGIN
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec2' HAVING count(*) = v_depth), '-infinity'),
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity')
     INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc;
-    -- the most anyone outside the pool can score: outside the lists, a mechanic in some of the large sets
-    -- has stored points at most the depth-th of each of those lists and of everyone's, and adds at most
-    -- those sets' points and what no set covers (v_outside); the most over every combination of sets
-    -- (concern words: none, one = in the first list's set only, two or more = in both lists' sets)
-    SELECT max(least(k_all, CASE WHEN b.x THEN k_brand ELSE 'infinity' END,
-                     CASE WHEN sp.n >= 1 THEN k_spec_set ELSE 'infinity' END,
-                     CASE WHEN sp.n >= 2 THEN k_spec2_set ELSE 'infinity' END,
-                     CASE WHEN l.x THEN k_loc ELSE 'infinity' END)
-               + CASE WHEN b.x THEN m_brand ELSE 0 END
-               + CASE sp.n WHEN 1 THEN m_spec1 WHEN 2 THEN m_spec ELSE 0 END
-               + CASE WHEN l.x THEN m_loc ELSE 0 END) + v_outside
-    INTO v_reach
-    FROM (VALUES (false), (true)) b(x), (VALUES (0), (1), (2)) sp(n), (VALUES (false), (true)) l(x);
+    -- the most anyone outside the pool can score: a mechanic outside it is in one large set at most (the
+    -- mechanics of two are in the pool), has stored points at most the depth-th of everyone's list and
+    -- of that set's lists, and adds at most that set's points and what no set covers (v_outside)
+    v_reach := v_outside + greatest(k_all, least(k_all, k_brand) + m_brand, least(k_all, k_spec_set) + m_spec1,
+                                    least(k_all, k_spec_set, k_spec2_set) + m_spec, least(k_all, k_loc) + m_loc);
     v_found := '[]'::jsonb;
     v_count := 0;
     v_kth := NULL;
@@ -348,7 +356,10 @@ BEGIN
         EXIT;
       END IF;
       -- someone outside the pool might beat this one: look deeper
-      EXIT WHEN r.bound + 0.1 < v_reach;
+      IF r.bound + 0.1 < v_reach THEN
+        RAISE DEBUG 'deeper at %: bound % (%)', v_walked, r.bound, to_jsonb(r);
+        EXIT;
+      END IF;
       v_walked := v_walked + 1;
       -- the workload: the mechanic's sessions starting within 12 hours of this one
       SELECT count(*)::int INTO v_n_day FROM app.sessions s
@@ -373,8 +384,9 @@ BEGIN
       FROM (SELECT (e ->> 'score')::numeric AS score FROM jsonb_array_elements(v_found) e
             ORDER BY 1 DESC LIMIT p_limit) x;
     END LOOP;
-    RAISE DEBUG 'match_candidates(%): pool depth %, walked %, % free, done %', p_session_id, v_depth, v_walked,
-      v_count, v_done;
+    RAISE DEBUG 'match_candidates(%): pool depth %, walked %, % free, done %; reach % (lists % % % % %, outside %)',
+      p_session_id, v_depth, v_walked, v_count, v_done, round(v_reach::numeric, 2), round(k_all::numeric, 2),
+      k_brand, k_spec_set, k_spec2_set, k_loc, v_outside;
     -- the pool was walked to its end with nobody outside it (or the cut was reached): done
     EXIT WHEN v_done OR v_reach = '-infinity'::float8;
     v_depth := v_depth * 8;
