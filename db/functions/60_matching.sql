@@ -356,10 +356,7 @@ BEGIN
         EXIT;
       END IF;
       -- someone outside the pool might beat this one: look deeper
-      IF r.bound + 0.1 < v_reach THEN
-        RAISE DEBUG 'deeper at %: bound % (%)', v_walked, r.bound, to_jsonb(r);
-        EXIT;
-      END IF;
+      EXIT WHEN r.bound + 0.1 < v_reach;
       v_walked := v_walked + 1;
       -- the workload: the mechanic's sessions starting within 12 hours of this one
       SELECT count(*)::int INTO v_n_day FROM app.sessions s
