@@ -66,7 +66,7 @@ $$;
 -- the points were stored). The pool is scored exactly (workload as its weight, an upper bound), then
 -- walked best first: workload and availability (band 10's functions) are checked one candidate at a
 -- time, until `limit` free candidates are found that nobody unseen, and nobody further down, can
--- beat. If the walk reaches `reach` first, the pool is deepened (depth x 8) and walked again.
+-- beat. If the walk reaches `reach` first, the pool is deepened (depth x 4) and walked again.
 CREATE OR REPLACE FUNCTION app_private.match_candidates(p_session_id uuid, p_limit integer,
                                                         p_exclude_offered boolean DEFAULT true)
 RETURNS TABLE (rank integer, mechanic_id uuid, display_name text, match_score numeric, match_reasons jsonb)
@@ -187,19 +187,21 @@ BEGIN
                             WHERE w.location_keys[2] = v_city OR starts_with(w.location_keys[1], v_prefix));
   -- ... and the mechanics in two of the large sets (brand, concern, location), whole: the bound below
   -- then needs no combination of sets (each intersection is a few dozen: two indexes, ANDed)
+  -- (on shift for an immediate request: the others would only be filtered out by the ranking query)
   v_sets := v_sets || ARRAY(
     SELECT m.user_id FROM app.mechanics m
     WHERE m.is_active AND m.brand_keys @> v_make_key AND m.search_document @@ v_query
+      AND (NOT v_immediate OR m.currently_on_shift)
     UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND m.brand_keys @> v_make_key AND NOT v_in_person
+    WHERE m.is_active AND m.brand_keys @> v_make_key AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
       AND (m.location_keys[2] = v_city
            OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
     UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND m.search_document @@ v_query AND NOT v_in_person
+    WHERE m.is_active AND m.search_document @@ v_query AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
       AND (m.location_keys[2] = v_city
            OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
     UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND v_in_person AND m.workshop_id = ANY (v_near_workshops)
+    WHERE m.is_active AND v_in_person AND m.workshop_id = ANY (v_near_workshops) AND (NOT v_immediate OR m.currently_on_shift)
       AND (m.brand_keys @> v_make_key OR m.search_document @@ v_query));
   -- the most each large set can add: brand, concern words, location (postal prefix + city)
   m_brand := w_brand;
@@ -381,12 +383,13 @@ BEGIN
       FROM (SELECT (e ->> 'score')::numeric AS score FROM jsonb_array_elements(v_found) e
             ORDER BY 1 DESC LIMIT p_limit) x;
     END LOOP;
-    RAISE DEBUG 'match_candidates(%): pool depth %, walked %, % free, done %; reach % (lists % % % % %, outside %)',
-      p_session_id, v_depth, v_walked, v_count, v_done, round(v_reach::numeric, 2), round(k_all::numeric, 2),
-      k_brand, k_spec_set, k_spec2_set, k_loc, v_outside;
+    RAISE DEBUG 'match_candidates(%): depth %, pool % + %, walked %, % free, done %; reach % (lists % % % % %)',
+      p_session_id, v_depth, cardinality(v_sets), cardinality(v_top), v_walked, v_count, v_done,
+      round(v_reach::numeric, 2), round(k_all::numeric, 2), round(k_brand::numeric, 2), round(k_spec_set::numeric, 2),
+      round(k_spec2_set::numeric, 2), round(k_loc::numeric, 2);
     -- the pool was walked to its end with nobody outside it (or the cut was reached): done
     EXIT WHEN v_done OR v_reach = '-infinity'::float8;
-    v_depth := v_depth * 8;
+    v_depth := v_depth * 4;
   END LOOP;
 
   FOR c IN
