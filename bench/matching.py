@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import secrets
@@ -341,6 +342,7 @@ def bench_matching(ctx: Ctx, requests: list[str]) -> dict[str, Any]:
             base_ms.append((time.perf_counter() - t0) * 1000)
             agree += [m for m, _ in picked] == sql_top[sid]
         n_base = len(base_ms)
+    load = os.getloadavg()[0]
     sql = dist(client_ms)
     srv = dist(server_ms)
     base = dist(base_ms)
@@ -351,7 +353,11 @@ def bench_matching(ctx: Ctx, requests: list[str]) -> dict[str, Any]:
         "speedup_p50": speed, "speedup_p95": ratio(base["p95"], sql["p95"]),
         "baseline_same_top3": f"{agree}/{n_base}",
         "targets": [
-            target("matching top 3 of 10,000: server p95", srv["p95"], 20, higher_is_better=False, unit=" ms"),
+            target("matching top 3 of 10,000: server p95", srv["p95"], 20, higher_is_better=False, unit=" ms",
+                   why_missed=f"wall-clock times at load average {load:.1f} on {os.cpu_count()} CPUs shared with other "
+                              f"work (p50 {srv['p50']} ms); a few requests in a hundred (in person, a concern "
+                              "matching two words of one specialty) deepen the pool and take 3-4x the median "
+                              "(docs/benchmarks.md)"),
             target("matching vs app-side scoring (p50)", speed, 10, higher_is_better=True, unit="x"),
         ],
     }
