@@ -11,10 +11,10 @@
 CREATE OR REPLACE FUNCTION app_private.mechanics_match_static() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_old_points numeric := 0;
-  v_old_reviews bigint := 0;
-  v_new_points numeric := 0;
-  v_new_reviews bigint := 0;
+  v_old_points numeric := 0::numeric;
+  v_old_reviews integer := 0;
+  v_new_points numeric := 0::numeric;
+  v_new_reviews integer := 0;
 BEGIN
   IF TG_OP <> 'INSERT' AND OLD.is_active THEN
     v_old_points := OLD.rating * OLD.rating_count;
