@@ -54,7 +54,7 @@ SIGNED_IN_ROLES = frozenset({"authenticated"})
 ANON_ROLES = frozenset({"anon"})
 
 # Paths anyone may call without a token (anything else needs one).
-PUBLIC_PATHS = ["/health", "/schema", "/api/webhooks/stripe"]
+PUBLIC_PATHS = ["/health", "/schema", "/docs-assets", "/api/webhooks/stripe"]
 
 # Route option: the handler also serves callers without a token, as anon (see the module docstring).
 TOKEN_OPTIONAL = "token_optional"

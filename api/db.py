@@ -25,8 +25,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from api.errors import api_error
+from api.errors import field_error, remember_request_names
 from api.outage import OutcomeUnknown, is_connection_loss, tune_pool_reconnect
+from api.wake import WAKE_SQL
 
 log = logging.getLogger("autodoc.api")
 
@@ -37,6 +38,17 @@ Conn = AsyncConnection[dict[str, Any]]
 
 DEFAULT_POOL_TIMEOUT = 5.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+async def wake_after_commit(conn: Conn) -> None:
+    """Wake the worker and the relays (best effort: the polls cover a lost wake-up)."""
+    try:
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute(WAKE_SQL)
+        finally:
+            await conn.set_autocommit(False)
+    except psycopg.Error as e:
+        log.info("wake-up after commit not sent (%s); the worker's and relays' polls will find the rows", e)
 
 
 def make_pool(url: str, *, min_size: int = 2, max_size: int = 16,
@@ -63,10 +75,21 @@ def _check_pool_soon(pool: AsyncConnectionPool[Conn]) -> None:
     task.add_done_callback(_stale_check.discard)
 
 
+def _after_commit(conn: Conn, hook: Callable[[Conn], Awaitable[None]]) -> Callable[..., Awaitable[bool]]:
+    async def exit_(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is None:  # the transaction committed (its context left without an error)
+            await hook(conn)
+        return False
+    return exit_
+
+
 @contextlib.asynccontextmanager
 async def caller_transaction(pool: AsyncConnectionPool[Conn], become: Callable[[Conn], Awaitable[None]],
-                             wait: float | None = None) -> AsyncGenerator[Conn, None]:
-    """A connection inside a transaction, after `become(conn)` made it the caller's.
+                             wait: float | None = None,
+                             after_commit: Callable[[Conn], Awaitable[None]] | None = None,
+                             ) -> AsyncGenerator[Conn, None]:
+    """A connection inside a transaction, after `become(conn)` made it the caller's; `after_commit`
+    runs on the same connection once the transaction committed (before it goes back to the pool).
 
     A pooled connection can be stale (the server restarted since it was last used). Its first
     statements (BEGIN, becoming the caller) then fail with a connection-loss error before anything was
@@ -77,6 +100,8 @@ async def caller_transaction(pool: AsyncConnectionPool[Conn], become: Callable[[
         stack = contextlib.AsyncExitStack()
         try:
             conn = await stack.enter_async_context(pool.connection(timeout=max(deadline - time.monotonic(), 0.001)))
+            if after_commit is not None:
+                stack.push_async_exit(_after_commit(conn, after_commit))
             await stack.enter_async_context(conn.transaction())
             await become(conn)
         except psycopg.OperationalError as e:
@@ -131,13 +156,39 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncGenerator[Conn, No
         if isinstance(identity, dict):
             identity["role"] = role  # what error messages say the caller was (api/errors.py)
 
+    # A writing request wakes the worker and the relays once it committed. POST routes that only
+    # read (availability lookups) say so with opt={"reads_only": True}.
+    writes = request.method not in SAFE_METHODS and not request.route_handler.opt.get("reads_only")
     try:
-        async with caller_transaction(pool, become) as conn:
+        async with caller_transaction(pool, become, after_commit=wake_after_commit if writes else None) as conn:
             yield conn
             committing = True  # the handler returned: leaving the block sends COMMIT
     except psycopg.OperationalError as e:
         if committing and is_connection_loss(e) and request.method not in SAFE_METHODS:
             raise OutcomeUnknown(str(e)) from e
+        raise
+
+
+class SqlArgs(dict[str, Any]):
+    """Named SQL arguments that remember how the client named each one (`names`: SQL field, i.e.
+    the parameter without `p_`, -> request field), so errors speak the client's names."""
+
+    def __init__(self, args: dict[str, Any], names: dict[str, str]) -> None:
+        super().__init__(args)
+        self.names = names
+
+
+def _request_name(args: dict[str, Any], key: str) -> str:
+    field = key.removeprefix("p_")
+    return args.names.get(field, field) if isinstance(args, SqlArgs) else field
+
+
+async def _execute(db: Conn, query: sql.Composed, args: dict[str, Any]) -> Any:
+    try:
+        return await db.execute(query, _adapt(args))
+    except psycopg.Error as e:
+        if isinstance(args, SqlArgs):
+            remember_request_names(e, args.names)
         raise
 
 
@@ -149,7 +200,7 @@ async def call_rows(db: Conn, function: str, args: dict[str, Any] | None = None)
     """`SELECT * FROM api.<function>(name => value, ...)` for set-returning functions: every row."""
     args = args or {}
     query = sql.SQL("SELECT * FROM {}.{}({})").format(sql.Identifier("api"), sql.Identifier(function), _named(args))
-    rows = await (await db.execute(query, _adapt(args))).fetchall()
+    rows = await (await _execute(db, query, args)).fetchall()
     # numeric columns (ratings, scores) as JSON numbers rather than msgspec's decimal strings
     return [{k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()} for row in rows]
 
@@ -159,7 +210,7 @@ async def call(db: Conn, function: str, args: dict[str, Any] | None = None) -> A
     args = args or {}
     query = sql.SQL("SELECT {}.{}({}) AS result").format(sql.Identifier("api"), sql.Identifier(function),
                                                          _named(args))
-    row = await (await db.execute(query, _adapt(args))).fetchone()
+    row = await (await _execute(db, query, args)).fetchone()
     return row["result"] if row else None
 
 
@@ -188,8 +239,8 @@ def _adapt(args: dict[str, Any]) -> dict[str, Any]:
     "out of range" (22003, a 422 validation_error)."""
     out: dict[str, Any] = {}
     for k, v in args.items():
-        _reject_nul(v, k.removeprefix("p_"))
-        _reject_out_of_range(v, k.removeprefix("p_"))
+        _reject_nul(v, _request_name(args, k))
+        _reject_out_of_range(v, _request_name(args, k))
         if isinstance(v, dict):
             out[k] = Jsonb(v)
         elif isinstance(v, float):
@@ -215,18 +266,16 @@ def _reject_out_of_range(value: Any, field: str) -> None:
     else:
         return
     if not ok:
-        raise api_error(400, "validation_error", f"{field} must be between the years 1900 and 2999",
-                        [{"key": field, "source": "body", "message": "Out of range"}])
+        raise field_error(field, "body", "Out of range", f"{field} must be between the years 1900 and 2999")
 
 
 def _reject_nul(value: Any, field: str) -> None:
-    """PostgreSQL text (and jsonb) cannot hold NUL characters; say so as a 400, not a driver error."""
+    """PostgreSQL text (and jsonb) cannot hold NUL characters; say so as a 422, not a driver error."""
     if isinstance(value, Jsonb):
         value = value.obj
     if isinstance(value, str):
         if "\x00" in value:
-            raise api_error(400, "validation_error", f"{field} must not contain NUL characters",
-                            [{"key": field, "source": "body", "message": "NUL character"}])
+            raise field_error(field, "body", "NUL character", f"{field} must not contain NUL characters")
     elif isinstance(value, dict):
         for k, v in value.items():
             _reject_nul(k, field)

@@ -1,14 +1,23 @@
-"""The one place that turns database errors into HTTP errors `{code, message, detail}`.
+"""The one place that turns errors into HTTP errors `{code, message, detail}`.
 
 Business rules raise through `app_private.raise_error(status, code, message, detail)`, i.e.
 SQLSTATE 'AD<status>' with HINT = code and DETAIL = JSON; constraints are mapped by name;
 everything else by SQLSTATE. Nothing here decides a rule — it only translates.
+
+Field names: SQL functions name the offending *parameter* in `detail.field` (`plan_code`,
+`starts_at`); a client must see the name it sent (`plan`, `startTime`). Handlers pass their body
+through `sql_args` (api/controllers/common.py), which knows both names; `call`/`call_rows` attach
+that map to the database error, and `translate` below renames `detail.field` with it — the one
+place SQL names become request names.
+
+Every code raised here or in SQL is listed in docs/conventions.md (a test compares both ways).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -50,9 +59,26 @@ SQLSTATE_CODES: dict[str, tuple[int, str, str]] = {
     "57014": (503, "timeout", "The request took too long."),
 }
 
+# Litestar's own HTTP errors (routing, auth, body size) -> our code for that status.
+HTTP_STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+_REQUEST_NAMES = "autodoc_request_names"
+
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"code": code, "message": message, "detail": detail}
+
+
+def remember_request_names(exc: BaseException, names: dict[str, str]) -> None:
+    """Attach "SQL field -> request field" to a database error on its way to `translate`."""
+    setattr(exc, _REQUEST_NAMES, names)
 
 
 def _json_or_none(text: str | None) -> Any:
@@ -64,46 +90,103 @@ def _json_or_none(text: str | None) -> Any:
         return text
 
 
+def _to_request_names(message: str, detail: Any, names: dict[str, str]) -> tuple[str, Any]:
+    """`detail.field` (and the same word in the message) as the client named it."""
+    if not names or not isinstance(detail, dict) or not isinstance(detail.get("field"), str):
+        return message, detail
+    sql_field = detail["field"]
+    request_field = names.get(sql_field)
+    if request_field is None or request_field == sql_field:
+        return message, detail
+    message = re.sub(rf"\b{re.escape(sql_field)}\b", request_field, message)
+    return message, {**detail, "field": request_field}
+
+
 def translate(exc: psycopg.Error) -> tuple[int, dict[str, Any]]:
     diag = exc.diag
     state = diag.sqlstate or ""
     if state.startswith("AD") and state[2:].isdigit():
-        return int(state[2:]), error_body(diag.message_hint or "error", diag.message_primary or "",
-                                          _json_or_none(diag.message_detail))
+        message, detail = _to_request_names(diag.message_primary or "", _json_or_none(diag.message_detail),
+                                            getattr(exc, _REQUEST_NAMES, {}))
+        return int(state[2:]), error_body(diag.message_hint or "error", message, detail)
     if diag.constraint_name and diag.constraint_name in CONSTRAINT_CODES:
         status, code, message = CONSTRAINT_CODES[diag.constraint_name]
         return status, error_body(code, message, {"constraint": diag.constraint_name})
     if state in SQLSTATE_CODES:
         status, code, message = SQLSTATE_CODES[state]
+        if status == 403:  # the caller gets told what they may not do, never the SQL object's name
+            return status, error_body(code, message)
         detail = {"constraint": diag.constraint_name} if diag.constraint_name else None
         return status, error_body(code, message, detail or (diag.message_primary or None))
     log.exception("unmapped database error %s", state, exc_info=exc)
     return 500, error_body("internal_error", "Something went wrong on our side.")
 
 
-def database_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def _caller_role(request: Request[Any, Any, Any]) -> str:
+    user = request.scope.get("user")
+    return str(user.get("role", "anon")) if isinstance(user, dict) else "anon"
+
+
+def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, psycopg.Error)
     status, body = translate(exc)
-    return Response(body, status_code=status)
+    headers: dict[str, str] = {}
+    if exc.diag.sqlstate == "42501":
+        # a grant or a row-level security policy refused: "permission denied for function ..."
+        # names SQL objects; say instead which request this role may not make
+        role = _caller_role(request)
+        article = "An" if role[:1] in ("a", "e", "i", "o", "u") else "A"
+        body = error_body("forbidden", f"{article} {role} may not {request.method} {request.url.path}.",
+                          {"role": role, "method": request.method, "path": request.url.path})
+    if status == 429 and isinstance(body["detail"], dict) and "retry_after_seconds" in body["detail"]:
+        headers["Retry-After"] = str(max(1, int(body["detail"]["retry_after_seconds"])))
+    return Response(body, status_code=status, headers=headers or None)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def field_error(field: str | None, source: str, reason: str, message: str | None = None,
+                errors: list[dict[str, str]] | None = None) -> HTTPException:
+    """422 validation_error for one field, named as the client sent it (`detail.field`; null when
+    the body as a whole is wrong, e.g. an array where an object is meant)."""
+    detail: dict[str, Any] = {"field": field, "source": source, "reason": reason}
+    if errors and len(errors) > 1:
+        detail["errors"] = errors
+    return api_error(422, "validation_error", message or f"{field}: {reason}", detail)
+
+
+def _litestar_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's parameter errors (query, path, header): `extra` is a list of {key, source, message},
+    `key` the handler's argument; the client knows the parameter by its alias (`from`, not `from_date`)."""
+    params = request.route_handler.parsed_fn_signature.parameters
+    errors: list[dict[str, str]] = []
+    for e in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(e, dict):
+            continue
+        key, source = str(e.get("key", "")), e.get("source", "")
+        kwarg = getattr(params.get(key), "kwarg_definition", None)
+        alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None)
+        errors.append({"field": alias or key, "source": str(getattr(source, "value", source)),
+                       "reason": str(e.get("message", ""))})
+    first = errors[0] if errors else {"field": "", "source": "", "reason": str(exc.detail)}
+    err = field_error(first["field"], first["source"], first["reason"], errors=errors)
+    assert isinstance(err.extra, dict)
+    return Response(error_body("validation_error", err.detail, err.extra["detail"]), status_code=422)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, HTTPException)
     if isinstance(exc.extra, dict) and "code" in exc.extra:  # raised by our own handlers
         return Response(error_body(exc.extra["code"], exc.detail, exc.extra.get("detail")),
-                        status_code=exc.status_code)
+                        status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
         # api/auth.py chains the token's fault: expired (refresh and retry) or invalid (sign in again)
         if isinstance(exc.__cause__, jwt.ExpiredSignatureError):
             return Response(error_body("token_expired", "The token has expired; get a new one."), status_code=401)
         if isinstance(exc.__cause__, jwt.InvalidTokenError):
             return Response(error_body("invalid_token", "The token is not valid."), status_code=401)
-        code = "unauthorized"
-    elif isinstance(exc, ValidationException) or exc.status_code == 400:
-        # Litestar's own 400s (malformed JSON, a body that is not an object) are shape errors too.
-        code = "validation_error"
-    else:
-        code = {404: "not_found", 405: "method_not_allowed", 403: "forbidden"}.get(exc.status_code, "http_error")
+        return Response(error_body("unauthorized", exc.detail), status_code=401)
+    if isinstance(exc, ValidationException):
+        return _litestar_validation(request, exc)
+    code = HTTP_STATUS_CODES.get(exc.status_code, "http_error")
     return Response(error_body(code, exc.detail, exc.extra or None), status_code=exc.status_code)
 
 
@@ -112,9 +195,7 @@ def too_deep_handler(request: Request[Any, Any, Any], exc: Exception) -> Respons
     msgspec, json and our own checks all recurse, and every one of them ends in RecursionError."""
     assert isinstance(exc, RecursionError)
     log.warning("%s %s: request nested too deeply", request.method, request.url.path)
-    return Response(error_body("validation_error", "The request body is nested too deeply.",
-                               [{"key": "data", "source": "body", "message": "Nested too deeply"}]),
-                    status_code=400)
+    return Response(error_body("malformed_json", "The request body is nested too deeply.", None), status_code=400)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -124,9 +205,10 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return Response(error_body("internal_error", "Something went wrong on our side."), status_code=500)
 
 
-def api_error(status: int, code: str, message: str, detail: Any = None) -> HTTPException:
+def api_error(status: int, code: str, message: str, detail: Any = None,
+              headers: dict[str, str] | None = None) -> HTTPException:
     """An HTTP error raised by a handler for a shape problem the database never saw."""
-    return HTTPException(status_code=status, detail=message, extra={"code": code, "detail": detail})
+    return HTTPException(status_code=status, detail=message, extra={"code": code, "detail": detail}, headers=headers)
 
 
 def json_error_bodies(response: Response[Any]) -> Response[Any]:
@@ -138,7 +220,7 @@ def json_error_bodies(response: Response[Any]) -> Response[Any]:
     # (/health's 503 report is one: it keeps its `{status, database}` shape)
     if status < 400 or response.media_type in (None, MediaType.JSON):
         return response
-    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+    code = HTTP_STATUS_CODES.get(status, "http_error")
     message = HTTPStatus(status).phrase if status in _KNOWN_STATUSES else "Error"
     return Response(error_body(code, message), status_code=status, media_type=MediaType.JSON)
 
@@ -149,10 +231,17 @@ ERROR_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
     required=["code", "message", "detail"],
     properties={
-        "code": Schema(type=OpenAPIType.STRING, description="Stable machine-readable code, e.g. validation_error"),
+        "code": Schema(type=OpenAPIType.STRING,
+                       description="Stable machine-readable code (docs/conventions.md lists every one)"),
         "message": Schema(type=OpenAPIType.STRING, description="For people"),
-        "detail": Schema(description="Anything that helps: null, a string, an object or a list of field errors"),
+        "detail": Schema(
+            one_of=[Schema(type=OpenAPIType.NULL), Schema(type=OpenAPIType.STRING),
+                    Schema(type=OpenAPIType.OBJECT, additional_properties=True),
+                    Schema(type=OpenAPIType.ARRAY, items=Schema())],
+            description="null, or facts for the client: validation errors carry field (the request's name), "
+                        "source and reason; business errors carry the ids and limits involved"),
     },
+    additional_properties=False,
     description="Every error the API answers with",
 )
 
@@ -169,7 +258,7 @@ def document_errors(openapi: OpenAPI) -> None:
 
     for path, item in (openapi.paths or {}).items():
         if not path.startswith("/api/"):
-            continue
+            continue  # /health documents its own 503 body
         for method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
             operation = getattr(item, method, None)
             if operation is None:

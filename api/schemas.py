@@ -28,6 +28,19 @@ Int32 = Annotated[int, msgspec.Meta(ge=-2_147_483_648, le=2_147_483_647)]
 Name = Annotated[str, msgspec.Meta(max_length=200)]
 Text = Annotated[str, msgspec.Meta(max_length=10_000)]
 PlanCode = Annotated[str, msgspec.Meta(max_length=64)]
+# A local wall-clock time in the mechanic's or workshop's zone, "09:00" or "09:00:00".
+TimeOfDay = Annotated[str, msgspec.Meta(pattern=r"^\d{1,2}:\d{2}(:\d{2})?$", max_length=8)]
+# A whole local day "2026-12-10" or an instant with its offset "2026-12-10T09:00:00Z".
+DayOrInstant = Annotated[str, msgspec.Meta(
+    pattern=r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?))?$", max_length=40,
+    description="A local day YYYY-MM-DD (whole days in the mechanic's time zone) or an instant with its offset")]
+# Bounds on every list a client sends (the largest real ones: 7 days of hours, a few dozen brands).
+FileRef = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+MAX_FILES = 20
+MAX_TAGS = 50
+MAX_BLOCKS = 100
+Tags = Annotated[list[Name], msgspec.Meta(max_length=MAX_TAGS)]
+Metadata = Annotated[dict[str, Any], msgspec.Meta(max_length=50)]
 Zone = Annotated[str, msgspec.Meta(max_length=64)]  # an IANA zone name; PostgreSQL checks it is one
 
 
@@ -122,8 +135,8 @@ class CreateSessionRequest(Input):
     is_urgent: bool | UnsetType = UNSET
     preparation_notes: Text | UnsetType | None = UNSET
     special_requests: Text | UnsetType | None = UNSET
-    uploaded_files: list[Annotated[str, msgspec.Meta(max_length=2000)]] | UnsetType = UNSET
-    metadata: dict[str, Any] | UnsetType = UNSET
+    uploaded_files: Annotated[list[FileRef], msgspec.Meta(max_length=MAX_FILES)] | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
     customer_id: uuid.UUID | UnsetType = UNSET         # admins book for a customer
 
 
@@ -167,19 +180,19 @@ class ShiftRequest(CamelInput):
 
 
 class TimeOffRequest(Input):
-    start_date: Instant
-    end_date: Instant
+    start_date: DayOrInstant   # a day: from the start of that local day
+    end_date: DayOrInstant     # a day: to the end of that local day (inclusive)
     reason: Text | UnsetType | None = UNSET
 
 
 class AvailabilityBlock(Input):
     day_of_week: Int32          # 0 = Sunday ... 6 = Saturday
-    start_time: Name            # local wall-clock "09:00" in the mechanic's zone
-    end_time: Name
+    start_time: TimeOfDay       # local wall-clock "09:00" in the mechanic's zone
+    end_time: TimeOfDay
 
 
 class AvailabilityBlocksRequest(Input):
-    blocks: list[AvailabilityBlock]
+    blocks: Annotated[list[AvailabilityBlock], msgspec.Meta(max_length=MAX_BLOCKS)]
 
 
 # ---------------------------------------------------------------------------- admin onboarding
@@ -188,14 +201,14 @@ class AvailabilityBlocksRequest(Input):
 class OpeningHours(Input):
     day_of_week: Int32          # 0 = Sunday ... 6 = Saturday
     is_open: bool | UnsetType = UNSET
-    open_time: Name | UnsetType | None = UNSET
-    close_time: Name | UnsetType | None = UNSET
+    open_time: TimeOfDay | UnsetType | None = UNSET
+    close_time: TimeOfDay | UnsetType | None = UNSET
 
 
 class WorkshopRequest(Input):
     name: Name
     timezone: Name
-    hours: list[OpeningHours] | UnsetType = UNSET
+    hours: Annotated[list[OpeningHours], msgspec.Meta(max_length=7)] | UnsetType = UNSET
     address_line1: Name | UnsetType | None = UNSET
     address_line2: Name | UnsetType | None = UNSET
     city: Name | UnsetType | None = UNSET
@@ -207,7 +220,7 @@ class WorkshopRequest(Input):
 
 
 class WorkshopHoursRequest(Input):
-    hours: list[OpeningHours]
+    hours: Annotated[list[OpeningHours], msgspec.Meta(max_length=7)]
 
 
 class MechanicRequest(Input):
@@ -215,10 +228,10 @@ class MechanicRequest(Input):
     full_name: Name
     workshop_id: uuid.UUID | UnsetType | None = UNSET
     timezone: Name | UnsetType | None = UNSET
-    specialties: list[Name] | UnsetType = UNSET
-    brand_specialist_brands: list[Name] | UnsetType = UNSET
+    specialties: Tags | UnsetType = UNSET
+    brand_specialist_brands: Tags | UnsetType = UNSET
     years_of_experience: Int32 | UnsetType = UNSET
-    certifications: list[Name] | UnsetType = UNSET
+    certifications: Tags | UnsetType = UNSET
     rating: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] | UnsetType = UNSET
     bio: Text | UnsetType | None = UNSET
     country: Name | UnsetType | None = UNSET
@@ -248,10 +261,6 @@ class CustomerProfileUpdate(Input):
     customer_id: uuid.UUID | UnsetType = UNSET   # admins
 
 
-class Created(msgspec.Struct):
-    id: uuid.UUID
-
-
 # ---------------------------------------------------------------------------- self-service identity
 
 
@@ -272,10 +281,10 @@ class MechanicApplicationRequest(Input):
     A workshop mechanic names workshop_id; an independent one gives timezone."""
     full_name: Name
     bio: Text | UnsetType | None = UNSET
-    specialties: list[Name] | UnsetType = UNSET
-    brand_specialist_brands: list[Name] | UnsetType = UNSET
+    specialties: Tags | UnsetType = UNSET
+    brand_specialist_brands: Tags | UnsetType = UNSET
     years_of_experience: Int32 | UnsetType = UNSET
-    certifications: list[Name] | UnsetType = UNSET
+    certifications: Tags | UnsetType = UNSET
     country: Name | UnsetType | None = UNSET
     state_province: Name | UnsetType | None = UNSET
     city: Name | UnsetType | None = UNSET
@@ -310,20 +319,20 @@ class WaitlistSettingsRequest(Input):
 
 
 class SignWaiverRequest(Input):
-    # A data:image/png;base64 URL (canvas.toDataURL()). No length or format limit here on purpose:
-    # the database checks it (real PNG, size limit) and answers 422 invalid_signature with the reason.
-    signature: str | None
+    # A data:image/png;base64 URL (canvas.toDataURL()). Only the request body's own bound here (256 KiB):
+    # the database checks the image (real PNG, its size limit) and answers 422 invalid_signature with the reason.
+    signature: Annotated[str, msgspec.Meta(max_length=262_144)] | None
     agreed: bool
     mode: Annotated[str, msgspec.Meta(max_length=20)] | UnsetType = UNSET   # must be the session's mode
 
 
 class CompleteSessionRequest(Input):
-    notes: str | UnsetType | None = UNSET   # at most 10,000 characters (checked by the database: 422)
+    notes: Text | UnsetType | None = UNSET   # at most 10,000 characters
 
 
 class RateSessionRequest(Input):
     rating: Int32   # 1-5 (checked by the database: 422)
-    comment: str | UnsetType | None = UNSET   # at most 2,000 characters
+    comment: Annotated[str, msgspec.Meta(max_length=2_000)] | UnsetType | None = UNSET
 
 
 class MissingWaiverCancelRequest(Input):
@@ -352,14 +361,19 @@ class RequestNowRequest(Input):
     mechanic_id: uuid.UUID | UnsetType | None = UNSET
     service_mode: Name | UnsetType = UNSET
     is_urgent: bool | UnsetType = UNSET
-    uploaded_files: list[Annotated[str, msgspec.Meta(max_length=2000)]] | UnsetType = UNSET
-    metadata: dict[str, Any] | UnsetType = UNSET
+    uploaded_files: Annotated[list[FileRef], msgspec.Meta(max_length=MAX_FILES)] | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
     brand_specialist_only: bool | UnsetType = UNSET   # the brand-specialist tab (stored in metadata)
     customer_id: uuid.UUID | UnsetType = UNSET         # admins request for a customer
 
 
 class DeclineRequest(Input):
     reason: Annotated[str, msgspec.Meta(max_length=500)] | UnsetType | None = UNSET
+
+
+class CancelRequest(Input):
+    """Optional body of a cancellation: a free-text note kept with the receipt."""
+    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
 class CriterionUpdate(Input):

@@ -1,8 +1,11 @@
 """The outbox worker: performs the side effects the database asked for (Stripe, email).
 
 How it finds work: a dedicated autocommit connection LISTENs on `autodoc_outbox_v1` (a wake-up
-only), and the worker also polls every `worker_poll_seconds`, because a NOTIFY sent while nobody
-listened is gone. It claims due rows through `api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any
+only, sent by the API right after a writing request committed: api/db.py), and the worker also polls
+every `worker_poll_seconds`, because a NOTIFY sent while nobody listened is gone and SQL-only writers
+(pg_cron jobs, psql) send none. A completion that writes back (a booking's `session.booked` fans
+out into its charge and emails) wakes this worker's lanes in-process and the other processes with a
+NOTIFY after its commit. It claims due rows through `api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any
 number of workers share the queue and never get the same row), runs each effect with the row's
 persisted idempotency key, and writes the outcome back through `api.outbox_complete` /
 `api.outbox_fail`. What a kind means is the database's: its retry policy (max_attempts,
@@ -56,6 +59,7 @@ from psycopg.types.json import Jsonb
 
 from api.config import Settings
 from api.effects import Effect, EffectError, Job, PermanentError, default_effects
+from api.wake import WAKE_SQL
 
 log = logging.getLogger("autodoc.worker")
 
@@ -110,6 +114,7 @@ class Worker:
         self._conn: Conn | None = None
         self._completed = 0  # effects finished (any outcome): tells exit_when_idle that new rows may exist
         self._exit_when_idle = False
+        self.applying_kinds: set[str] = set()  # kinds whose completion writes back (registry `applies`)
 
     # -- database ------------------------------------------------------------------------------
     async def _connect(self, name: str = "autodoc-worker") -> Conn:
@@ -235,6 +240,7 @@ class Worker:
         this worker cannot run (their rows would dead-letter) or effects no kind uses."""
         kinds = await self._call("SELECT * FROM api.outbox_kinds()", [])
         registered = {k["kind"] for k in kinds}
+        self.applying_kinds = {k["kind"] for k in kinds if k.get("applies")}
         for kind in sorted(registered - set(self.effects)):
             log.warning("outbox kind %r is registered but this worker has no effect for it", kind)
         for kind in sorted(set(self.effects) - registered):
@@ -248,6 +254,7 @@ class Worker:
             await self._call("SELECT api.outbox_complete(%s, %s, %s)",
                              [job.id, self.worker_id, Jsonb({"status": "skipped", "reason": job.skip_reason})],
                              stop=stop, persistent=True)
+            await self._woken_by(job)
             self.stats.done += 1
             log.info("outbox row %s (%s) skipped: %s", job.id, job.kind, job.skip_reason)
             return "done"
@@ -265,9 +272,23 @@ class Worker:
             return await self._fail(job, f"{type(e).__name__}: {e}", True, stop)
         await self._call("SELECT api.outbox_complete(%s, %s, %s)", [job.id, self.worker_id, Jsonb(result)],
                          stop=stop, persistent=True)
+        await self._woken_by(job)
         self.stats.done += 1
         log.info("outbox row %s (%s) done", job.id, job.kind)
         return "done"
+
+    async def _woken_by(self, job: Job) -> None:
+        """A completion that wrote back (a booking's fan-out enqueued its charge and emails, a decline
+        cancelled a booking and emitted its live event) wakes this worker's lanes at once and, after
+        that commit and in a statement of its own, the other workers and the live-event relays
+        (NOTIFY inside the completing transaction would serialise commits: api/wake.py)."""
+        if job.kind not in self.applying_kinds:
+            return
+        self._wake_all()
+        try:
+            await self._call(WAKE_SQL, [])
+        except psycopg.Error as e:  # best effort: every listener also polls
+            log.info("wake-up after outbox row %s not sent (%s)", job.id, e)
 
     async def _fail(self, job: Job, error: str, retryable: bool, stop: asyncio.Event | None) -> str:
         rows = await self._call(

@@ -190,3 +190,22 @@ class PgCpuSampler:
     @property
     def cpu_s(self) -> float:
         return sum(v - self.base.get(pid, 0.0) for pid, v in self.last.items())
+
+
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
+
+def durability(ctx: Ctx, on: bool) -> dict[str, str]:
+    """Durability on (how users run PostgreSQL: every commit waits for its WAL flush, full pages after a
+    checkpoint) or back to the bench cluster's own CPU-only settings (all three off). All three are
+    reloadable: no restart. Returns the settings in force, read back from the server."""
+    import psycopg  # local: common.py is imported by code that never touches the database
+
+    with psycopg.connect(ctx.cluster.superuser_dsn("postgres"), autocommit=True) as conn:
+        for k, v in DURABLE.items():
+            conn.execute(f"ALTER SYSTEM SET {k} = {v}" if on else f"ALTER SYSTEM RESET {k}")
+        conn.execute("SELECT pg_reload_conf()")
+        time.sleep(0.5)
+    with psycopg.connect(ctx.cluster.superuser_dsn("postgres")) as conn:
+        return {k: str(conn.execute(f"SELECT current_setting('{k}')").fetchone()[0])  # type: ignore[index]
+                for k in DURABLE}

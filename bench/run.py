@@ -88,17 +88,28 @@ def summary(results: dict[str, Any]) -> str:
                    f"({a['day']['baseline_ms_per_query']} ms each), "
                    f"{a['calendar_30d']['baseline_queries_per_calendar']} per calendar; SQL: 1")
     b = results.get("booking")
-    if b and "pgbench" in b:
-        f = b["factory"]
-        out.append(f"\nbooking throughput ({b['clients']} clients, {b['seconds']} s each):")
-        out.append(f"  pgbench tpcb-like      {b['pgbench']['tps']:.0f} tps")
-        out.append(f"  session factory        {f['bookings_per_s']:.0f} bookings/s ({f['attempts_per_s']:.0f} "
-                   f"attempts/s; {f['booked']} booked, outcomes {f['outcomes']})")
-        out.append(f"  postgres CPU per tx    pgbench {b['pgbench']['postgres_cpu_ms_per_tx']} ms, booking attempt "
-                   f"{f['postgres_cpu_ms_per_attempt']} ms (load generator "
-                   f"{f['load_generator_cpu_ms_per_attempt']} ms)")
-        out.append(f"  ratio                  {b['ratio_bookings']}x (attempts {b['ratio_attempts']}x) of pgbench")
-        pr = f["profile_single_client"]
+    if b and "durable" in b:
+        out.append(f"\nbooking throughput ({b['clients']} clients, {b['seconds']} s each phase):")
+        for mode, label in (("durable", "durable (fsync, synchronous_commit, full_page_writes on)"),
+                            ("cpu_only", "CPU only (all three off)")):
+            x = b[mode]
+            f = x["factory"]
+            out.append(f"  {label}:")
+            out.append(f"    pgbench tpcb-like    {x['pgbench']['tps']:.0f} tps "
+                       f"(PostgreSQL CPU {x['pgbench']['postgres_cpu_ms_per_tx']} ms/tx)")
+            out.append(f"    floor (bare writes)  {x['floor']['tps']:.0f} tps "
+                       f"(PostgreSQL CPU {x['floor']['postgres_cpu_ms_per_tx']} ms/tx; "
+                       f"{x['floor_vs_tpcb']}x tpcb-like)")
+            out.append(f"    session factory      {f['bookings_per_s']:.0f} bookings/s "
+                       f"({f['attempts_per_s']:.0f} attempts/s, "
+                       f"PostgreSQL CPU {f['postgres_cpu_ms_per_attempt']} ms/attempt; outcomes {f['outcomes']})")
+            out.append(f"    ratios               {x['ratio_floor']}x the floor, {x['ratio_tpcb']}x tpcb-like")
+        c = b["cpu_per_booking"]
+        out.append(f"  PostgreSQL CPU per booking (one client, {c['bookings']} bookings): "
+                   f"transaction {c['booking_tx_ms']} ms"
+                   f" + fan-out {c['fan_out_ms']} ms = {c['total_ms']} ms; outbox rows per booking "
+                   f"{c['outbox_rows_per_booking']}")
+        pr = b["profile_single_client"]
         out.append(f"  one client, {pr['bookings']} bookings: {pr['ms_per_booking_own_transactions']} ms each in its "
                    f"own transaction, {pr['ms_per_booking_one_transaction']} ms all in one transaction")
         out.append("  top self time per booking: " + ", ".join(

@@ -20,16 +20,16 @@ from api.controllers.common import parse_uuid, sql_args
 from api.controllers.waitlist import my_waitlist
 from api.db import Conn, call, call_rows
 from api.errors import api_error
+from api.responses import Appointment, Hold, HoldReleased, MyAppointments, Session, shape
 from api.schemas import CreateSessionRequest, HoldRequest, RescheduleRequest
 
 # Body field -> SQL argument, where the plan's name differs from the function's.
 SESSION_ARGS = {"plan": "p_plan_code", "uploaded_files": "p_file_refs"}
 
 
-async def _create_session(db: Conn, data: CreateSessionRequest) -> dict[str, Any]:
-    session: dict[str, Any] = await call(db, "create_session",
-                                               sql_args(data, rename=SESSION_ARGS, jsonb=("uploaded_files",)))
-    return session
+async def _create_session(db: Conn, data: CreateSessionRequest) -> Session:
+    return shape(Session, await call(db, "create_session",
+                                     sql_args(data, rename=SESSION_ARGS, jsonb=("uploaded_files",))))
 
 
 class SlotHoldsController(Controller):
@@ -37,16 +37,14 @@ class SlotHoldsController(Controller):
     tags = ["booking"]
 
     @post("/", summary="Hold a slot for 10 minutes while paying: {mechanicId, startTime, plan?, serviceMode?}")
-    async def hold(self, db: Conn, data: HoldRequest) -> dict[str, Any]:
-        hold: dict[str, Any] = await call(db, "hold_slot", sql_args(data, rename={
-            "start_time": "p_starts_at", "plan": "p_plan_code"}))
-        return hold
+    async def hold(self, db: Conn, data: HoldRequest) -> Hold:
+        return shape(Hold, await call(db, "hold_slot", sql_args(data, rename={
+            "start_time": "p_starts_at", "plan": "p_plan_code"}, aliases={"scheduled_for": "start_time"})))
 
     @delete("/{hold_id:str}", status_code=200, summary="Give a slot hold back")
-    async def release(self, db: Conn, hold_id: str) -> dict[str, Any]:
+    async def release(self, db: Conn, hold_id: str) -> HoldReleased:
         hold = parse_uuid(hold_id, "hold_id")
-        released = await call(db, "release_hold", {"p_hold_id": hold})
-        return {"hold_id": hold, "released": released}
+        return HoldReleased(hold_id=hold, released=await call(db, "release_hold", {"p_hold_id": hold}))
 
 
 class SessionsController(Controller):
@@ -54,11 +52,11 @@ class SessionsController(Controller):
     tags = ["booking"]
 
     @post("/sessions/create", summary="The session factory: immediate (no scheduled_for) or scheduled")
-    async def create(self, db: Conn, data: CreateSessionRequest) -> dict[str, Any]:
+    async def create(self, db: Conn, data: CreateSessionRequest) -> Session:
         return await _create_session(db, data)
 
     @post("/scheduling/create-appointment", summary="Schedule an appointment (the same session factory)")
-    async def create_appointment(self, db: Conn, data: CreateSessionRequest) -> dict[str, Any]:
+    async def create_appointment(self, db: Conn, data: CreateSessionRequest) -> Session:
         return await _create_session(db, data)
 
 
@@ -68,22 +66,22 @@ class AppointmentsController(Controller):
 
     @get("/", summary="My appointments: upcoming (soonest first), past (latest first) and my waitlist status")
     async def mine(self, db: Conn, request: Request[Any, Any, Any],
-                   limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> dict[str, Any]:
+                   limit: Annotated[int, Parameter(ge=1, le=500)] = 100) -> MyAppointments:
         upcoming = await call_rows(db, "my_appointments", {"p_scope": "upcoming", "p_limit": limit})
         past = await call_rows(db, "my_appointments", {"p_scope": "past", "p_limit": limit})
-        return {"upcoming": upcoming, "past": past, "waitlist": await my_waitlist(db, request)}
+        waitlist = await my_waitlist(db, request)
+        return shape(MyAppointments, {"upcoming": upcoming, "past": past, "waitlist": waitlist})
 
     @get("/{appointment_id:str}", summary="One appointment (row-level security decides who may see it)")
-    async def one(self, db: Conn, appointment_id: str) -> dict[str, Any]:
+    async def one(self, db: Conn, appointment_id: str) -> Appointment:
         session = parse_uuid(appointment_id, "appointment_id")
         rows = await call_rows(db, "get_appointment", {"p_session_id": session})
         if not rows:  # the function raises 404 itself; this only guards the shape
-            raise api_error(404, "appointment_not_found", "Appointment not found", {"session_id": str(session)})
-        return rows[0]
+            raise api_error(404, "session_not_found", "Appointment not found", {"session_id": str(session)})
+        return shape(Appointment, rows[0])
 
     @post("/{appointment_id:str}/reschedule", status_code=200,
           summary="Move an appointment atomically: {scheduled_for, mechanic_id?}")
-    async def reschedule(self, db: Conn, appointment_id: str, data: RescheduleRequest) -> dict[str, Any]:
-        session: dict[str, Any] = await call(db, "reschedule_session", sql_args(
-            data, p_session_id=parse_uuid(appointment_id, "appointment_id")))
-        return session
+    async def reschedule(self, db: Conn, appointment_id: str, data: RescheduleRequest) -> Session:
+        return shape(Session, await call(db, "reschedule_session", sql_args(
+            data, p_session_id=parse_uuid(appointment_id, "appointment_id"))))

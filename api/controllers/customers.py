@@ -14,12 +14,21 @@ row-level security decide).
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, delete, get, patch, post
 
 from api.controllers.common import parse_uuid, sql_args
 from api.db import Conn, call, call_rows
+from api.responses import (
+    CreatedId,
+    CustomerProfile,
+    Deleted,
+    FavoriteAdded,
+    FavoriteRemoved,
+    MechanicList,
+    VehicleList,
+    VehicleRow,
+    shape,
+)
 from api.schemas import CustomerProfileUpdate, FavoriteRequest, VehicleRequest, VehicleUpdate
 
 
@@ -28,47 +37,42 @@ class CustomerController(Controller):
     tags = ["customer"]
 
     @get("/profile", summary="My profile, with the time zone my emails are written in")
-    async def profile(self, db: Conn) -> dict[str, Any]:
-        profile: dict[str, Any] = await call(db, "my_customer_profile")
-        return profile
+    async def profile(self, db: Conn) -> CustomerProfile:
+        return shape(CustomerProfile, await call(db, "my_customer_profile"))
 
     @patch("/profile", summary="Change my time zone: {timezone} (an IANA name such as America/Toronto)")
-    async def update_profile(self, db: Conn, data: CustomerProfileUpdate) -> dict[str, Any]:
-        profile: dict[str, Any] = await call(db, "set_customer_timezone", sql_args(data))
-        return profile
+    async def update_profile(self, db: Conn, data: CustomerProfileUpdate) -> CustomerProfile:
+        return shape(CustomerProfile, await call(db, "set_customer_timezone", sql_args(data)))
 
     @get("/vehicles", summary="My vehicles, newest first")
-    async def vehicles(self, db: Conn) -> dict[str, Any]:
-        return {"vehicles": await call_rows(db, "my_vehicles")}
+    async def vehicles(self, db: Conn) -> VehicleList:
+        return shape(VehicleList, {"vehicles": await call_rows(db, "my_vehicles")})
 
     @post("/vehicles", summary="Add a vehicle: {make, model, year?, vin?, odometer?, license_plate?}")
-    async def add_vehicle(self, db: Conn, data: VehicleRequest) -> dict[str, Any]:
-        vehicle_id = await call(db, "add_vehicle", sql_args(data))
-        return {"id": vehicle_id}
+    async def add_vehicle(self, db: Conn, data: VehicleRequest) -> CreatedId:
+        return CreatedId(id=await call(db, "add_vehicle", sql_args(data)))
 
     @patch("/vehicles/{vehicle_id:str}", summary="Change some fields of my vehicle")
-    async def update_vehicle(self, db: Conn, vehicle_id: str, data: VehicleUpdate) -> dict[str, Any]:
-        vehicle: dict[str, Any] = await call(db, "update_vehicle", sql_args(
-            data, p_vehicle_id=parse_uuid(vehicle_id, "vehicle_id")))
-        return vehicle
+    async def update_vehicle(self, db: Conn, vehicle_id: str, data: VehicleUpdate) -> VehicleRow:
+        return shape(VehicleRow, await call(db, "update_vehicle", sql_args(
+            data, p_vehicle_id=parse_uuid(vehicle_id, "vehicle_id"))))
 
     @delete("/vehicles/{vehicle_id:str}", status_code=200, summary="Remove my vehicle")
-    async def delete_vehicle(self, db: Conn, vehicle_id: str) -> dict[str, Any]:
+    async def delete_vehicle(self, db: Conn, vehicle_id: str) -> Deleted:
         vehicle = parse_uuid(vehicle_id, "vehicle_id")
-        deleted = await call(db, "delete_vehicle", {"p_vehicle_id": vehicle})
-        return {"id": vehicle, "deleted": deleted}
+        return Deleted(id=vehicle, deleted=await call(db, "delete_vehicle", {"p_vehicle_id": vehicle}))
 
     @get("/favorites", summary="My favorite mechanics (online and offline)")
-    async def favorites(self, db: Conn) -> dict[str, Any]:
-        return {"mechanics": await call_rows(db, "list_mechanics", {"p_tab": "favorites", "p_limit": 500})}
+    async def favorites(self, db: Conn) -> MechanicList:
+        return shape(MechanicList,
+                     {"mechanics": await call_rows(db, "list_mechanics", {"p_tab": "favorites", "p_limit": 500})})
 
     @post("/favorites", summary="Add a favorite mechanic: {mechanic_id}")
-    async def add_favorite(self, db: Conn, data: FavoriteRequest) -> dict[str, Any]:
-        added = await call(db, "add_favorite", sql_args(data))
-        return {"mechanic_id": data.mechanic_id, "added": added}
+    async def add_favorite(self, db: Conn, data: FavoriteRequest) -> FavoriteAdded:
+        return FavoriteAdded(mechanic_id=data.mechanic_id, added=await call(db, "add_favorite", sql_args(data)))
 
     @delete("/favorites/{mechanic_id:str}", status_code=200, summary="Remove a favorite mechanic")
-    async def remove_favorite(self, db: Conn, mechanic_id: str) -> dict[str, Any]:
+    async def remove_favorite(self, db: Conn, mechanic_id: str) -> FavoriteRemoved:
         mechanic = parse_uuid(mechanic_id, "mechanic_id")
         removed = await call(db, "remove_favorite", {"p_mechanic_id": mechanic})
-        return {"mechanic_id": mechanic, "removed": removed}
+        return FavoriteRemoved(mechanic_id=mechanic, removed=removed)

@@ -21,7 +21,7 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from api.db import begin_request, call_rows
-from api.errors import api_error
+from api.errors import api_error, field_error
 from api.events import EventHub, LiveEvent
 
 KEEPALIVE_SECONDS = 15.0
@@ -46,11 +46,9 @@ def _last_event_id(header: str | None, query: int | None) -> int | None:
     try:
         after = int(value)
     except (TypeError, ValueError):
-        raise api_error(400, "validation_error", "Last-Event-ID must be an event id (an integer)",
-                        [{"key": "Last-Event-ID", "source": "header", "message": "Not an integer"}]) from None
+        raise field_error("Last-Event-ID", "header", "Not an event id (an integer)") from None
     if not 0 <= after < 2**63:
-        raise api_error(400, "validation_error", "Last-Event-ID is out of range",
-                        [{"key": "Last-Event-ID", "source": "header", "message": "Out of range"}])
+        raise field_error("Last-Event-ID", "header", "Out of range")
     return after
 
 
@@ -78,7 +76,8 @@ async def _replay(request: Request[Any, Any, Any], claims: dict[str, Any], after
             cursor = int(rows[-1]["id"])
 
 
-@get("/api/events", tags=["events"], summary="My live events (Server-Sent Events); Last-Event-ID replays",
+@get("/api/events", tags=["events"], media_type="text/event-stream",
+     summary="My live events (Server-Sent Events); Last-Event-ID replays",
      description="text/event-stream of the caller's live events (offers, session status, waitlist). "
                  "Reconnect with the Last-Event-ID header (or ?lastEventId=) to replay what was missed.")
 async def events_stream(

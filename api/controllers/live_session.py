@@ -18,13 +18,25 @@ same id.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import Parameter
 
 from api.controllers.common import parse_day, parse_uuid
 from api.db import Conn, call
+from api.responses import (
+    CompletedSession,
+    LiveSession,
+    MechanicDay,
+    MissingWaiverCancelled,
+    SessionRating,
+    SessionWaiver,
+    WaiverSigned,
+    WaiverVersion,
+    shape,
+)
 from api.schemas import (
     CompleteSessionRequest,
     MissingWaiverCancelRequest,
@@ -53,27 +65,24 @@ class LiveSessionController(Controller):
     tags = ["live session"]
 
     @get("/waivers/current", summary="The waiver text in force (the latest published version)")
-    async def current_waiver(self, db: Conn) -> dict[str, Any]:
-        result: dict[str, Any] = await call(db, "current_waiver")
-        return result
+    async def current_waiver(self, db: Conn) -> WaiverVersion:
+        return shape(WaiverVersion, await call(db, "current_waiver"))
 
     @post("/admin/waivers", summary="Publish a new waiver version (admins): {title, body}")
-    async def publish_waiver(self, db: Conn, data: PublishWaiverRequest) -> dict[str, Any]:
-        result: dict[str, Any] = await call(db, "publish_waiver", {"p_title": data.title, "p_body": data.body})
-        return result
+    async def publish_waiver(self, db: Conn, data: PublishWaiverRequest) -> WaiverVersion:
+        return shape(WaiverVersion, await call(db, "publish_waiver", {"p_title": data.title, "p_body": data.body}))
 
     @get("/sessions/{session_id:str}/waiver",
          summary="The waiver page: the text to sign, the signing window, the signature (with its image) once signed")
-    async def waiver(self, db: Conn, session_id: str) -> dict[str, Any]:
+    async def waiver(self, db: Conn, session_id: str) -> SessionWaiver:
         session = parse_uuid(session_id, "session_id")
-        result: dict[str, Any] = await call(db, "session_waiver", {"p_session_id": session})
-        return result
+        return shape(SessionWaiver, await call(db, "session_waiver", {"p_session_id": session}))
 
     @post("/sessions/{session_id:str}/waiver", status_code=200,
           summary="Sign the waiver: {signature: data:image/png;base64 URL, agreed: true, mode?}; signing twice "
                   "returns the first signature")
     async def sign(self, db: Conn, request: Request[Any, Any, Any], session_id: str,
-                   data: SignWaiverRequest) -> dict[str, Any]:
+                   data: SignWaiverRequest) -> WaiverSigned:
         args: dict[str, Any] = {
             "p_session_id": parse_uuid(session_id, "session_id"),
             "p_signature": data.signature,
@@ -84,47 +93,43 @@ class LiveSessionController(Controller):
         }
         if _given(data.mode):
             args["p_mode"] = data.mode
-        result: dict[str, Any] = await call(db, "sign_waiver", args)
-        return result
+        return shape(WaiverSigned, await call(db, "sign_waiver", args))
 
     @post("/sessions/{session_id:str}/join", status_code=200,
           summary="Join the session (customer or mechanic): refused before the waiver is signed and outside its time")
-    async def join(self, db: Conn, session_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await call(db, "join_session", {"p_session_id": parse_uuid(session_id, "session_id")})
-        return result
+    async def join(self, db: Conn, session_id: str) -> LiveSession:
+        session = parse_uuid(session_id, "session_id")
+        return shape(LiveSession, await call(db, "join_session", {"p_session_id": session}))
 
     @post("/sessions/{session_id:str}/complete", status_code=200,
           summary="Complete an active session (its mechanic): {notes?}; an in-person balance is charged")
-    async def complete(self, db: Conn, session_id: str, data: CompleteSessionRequest | None = None) -> dict[str, Any]:
+    async def complete(self, db: Conn, session_id: str, data: CompleteSessionRequest | None = None) -> CompletedSession:
         args: dict[str, Any] = {"p_session_id": parse_uuid(session_id, "session_id")}
         if data is not None and _given(data.notes):
             args["p_notes"] = data.notes
-        result: dict[str, Any] = await call(db, "complete_session", args)
-        return result
+        return shape(CompletedSession, await call(db, "complete_session", args))
 
     @post("/sessions/{session_id:str}/rating",
           summary="Rate a completed session once (its customer): {rating 1-5, comment?}")
-    async def rate(self, db: Conn, session_id: str, data: RateSessionRequest) -> dict[str, Any]:
+    async def rate(self, db: Conn, session_id: str, data: RateSessionRequest) -> SessionRating:
         args: dict[str, Any] = {"p_session_id": parse_uuid(session_id, "session_id"), "p_rating": data.rating}
         if _given(data.comment):
             args["p_comment"] = data.comment
-        result: dict[str, Any] = await call(db, "rate_session", args)
-        return result
+        return shape(SessionRating, await call(db, "rate_session", args))
 
     @post("/sessions/{session_id:str}/cancel-missing-waiver", status_code=200,
           summary="Cancel a session whose waiver is unsigned 10 minutes after its start (its mechanic): {note?}")
     async def cancel_missing_waiver(self, db: Conn, session_id: str,
-                                    data: MissingWaiverCancelRequest | None = None) -> dict[str, Any]:
+                                    data: MissingWaiverCancelRequest | None = None) -> MissingWaiverCancelled:
         args: dict[str, Any] = {"p_session_id": parse_uuid(session_id, "session_id")}
         if data is not None and _given(data.note):
             args["p_note"] = data.note
-        result: dict[str, Any] = await call(db, "cancel_for_missing_waiver", args)
-        return result
+        return shape(MissingWaiverCancelled, await call(db, "cancel_for_missing_waiver", args))
 
     @get("/mechanics/me/schedule",
          summary="My day (mechanics): sessions on the local day ?date=YYYY-MM-DD (default today) with waiver "
                  "status, customer first name, vehicle, concern, mode and workshop")
-    async def my_day(self, db: Conn, date: str | None = None) -> dict[str, Any]:
+    async def my_day(self, db: Conn,
+                     date: Annotated[str | None, Parameter(max_length=40)] = None) -> MechanicDay:
         args: dict[str, Any] = {"p_date": parse_day(date, "date")} if date else {}
-        result: dict[str, Any] = await call(db, "mechanic_day", args)
-        return result
+        return shape(MechanicDay, await call(db, "mechanic_day", args))

@@ -18,13 +18,12 @@ Admins decide applications (api/controllers/admin.py):
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, delete, get, post, put
 from litestar.response import Response
 
 from api.controllers.common import sql_args
 from api.db import Conn, call
+from api.responses import AccountDeleted, CustomerProfile, DataExport, Me, MechanicApplication, shape
 from api.schemas import MechanicApplicationRequest, MyCustomerProfile
 
 
@@ -33,31 +32,26 @@ class MeController(Controller):
     tags = ["identity"]
 
     @get("", summary="Who the database thinks you are: user id and role ('anon' with a user id = no profile yet)")
-    async def whoami(self, db: Conn) -> dict[str, Any]:
-        result: dict[str, Any] = await call(db, "whoami")
-        return result
+    async def whoami(self, db: Conn) -> Me:
+        return shape(Me, await call(db, "whoami"))
 
     @put("/customer", summary="Create or update my customer profile (email from my verified sign-in)")
-    async def save_customer(self, db: Conn, data: MyCustomerProfile) -> dict[str, Any]:
-        profile: dict[str, Any] = await call(db, "save_my_customer_profile", sql_args(data))
-        return profile
+    async def save_customer(self, db: Conn, data: MyCustomerProfile) -> CustomerProfile:
+        return shape(CustomerProfile, await call(db, "save_my_customer_profile", sql_args(data)))
 
     @post("/mechanic-application", summary="Apply to work as a mechanic (again while open: update it)")
-    async def apply(self, db: Conn, data: MechanicApplicationRequest) -> dict[str, Any]:
-        application: dict[str, Any] = await call(db, "apply_as_mechanic", sql_args(data))
-        return application
+    async def apply(self, db: Conn, data: MechanicApplicationRequest) -> MechanicApplication:
+        return shape(MechanicApplication, await call(db, "apply_as_mechanic", sql_args(data)))
 
     @get("/mechanic-application", summary="My latest mechanic application and its status")
-    async def application(self, db: Conn) -> dict[str, Any]:
-        application: dict[str, Any] = await call(db, "my_mechanic_application")
-        return application
+    async def application(self, db: Conn) -> MechanicApplication:
+        return shape(MechanicApplication, await call(db, "my_mechanic_application"))
 
     @get("/export", summary="Everything AutoDoctor holds about me, as one JSON document")
-    async def export(self, db: Conn) -> Response[dict[str, Any]]:
-        data: dict[str, Any] = await call(db, "export_my_data")
+    async def export(self, db: Conn) -> Response[DataExport]:
+        data = shape(DataExport, await call(db, "export_my_data"))
         return Response(data, headers={"Content-Disposition": 'attachment; filename="autodoctor-export.json"'})
 
     @delete("", status_code=200, summary="Delete my account (refused while appointments are upcoming)")
-    async def delete_account(self, db: Conn) -> dict[str, Any]:
-        result: dict[str, Any] = await call(db, "delete_my_account")
-        return result
+    async def delete_account(self, db: Conn) -> AccountDeleted:
+        return shape(AccountDeleted, await call(db, "delete_my_account"))

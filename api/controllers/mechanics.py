@@ -21,6 +21,7 @@ from api.auth import TOKEN_OPTIONAL
 from api.controllers.common import parse_day, parse_uuid, sql_args
 from api.controllers.waitlist import waitlist_queue
 from api.db import Conn, call_rows
+from api.responses import MechanicDirectory, MechanicList, shape
 from api.schemas import (
     CalendarDay,
     CalendarResponse,
@@ -59,12 +60,13 @@ class MechanicsController(Controller):
         search: Filter = None,
         limit: Limit = 50,
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
-    ) -> dict[str, Any]:
+    ) -> MechanicDirectory:
         rows = await call_rows(db, "list_mechanics", _given(
             tab=tab, online=online, make=make, country=country, state_province=state_province, city=city,
             postal_code=postal_code, search=search, limit=limit, offset=offset))
         queue = await waitlist_queue(db, request)
-        return {"mechanics": rows} if queue is None else {"mechanics": rows, "waitlist_queue": queue}
+        return shape(MechanicDirectory, {"mechanics": rows} if queue is None else {"mechanics": rows,
+                                                                                  "waitlist_queue": queue})
 
     @get("/available", summary="Mechanics on shift now (currently_on_shift), favorites first")
     async def list_available(
@@ -75,13 +77,13 @@ class MechanicsController(Controller):
         city: Filter = None,
         postal_code: Filter = None,
         limit: Limit = 50,
-    ) -> dict[str, Any]:
+    ) -> MechanicList:
         rows = await call_rows(db, "list_available_mechanics", _given(
             make=make, country=country, state_province=state_province, city=city, postal_code=postal_code,
             limit=limit))
-        return {"mechanics": rows}
+        return shape(MechanicList, {"mechanics": rows})
 
-    @post("/availability/slots", status_code=200,
+    @post("/availability/slots", status_code=200, opt={"reads_only": True},
           summary="The slots of one local day: {mechanicId, date, plan?} -> {slots: [{startTime, endTime, available}]}")
     async def slots(self, db: Conn, data: SlotsRequest) -> SlotsResponse:
         day = parse_day(data.date)
@@ -90,7 +92,7 @@ class MechanicsController(Controller):
             Slot(start_time=r["starts_at"], end_time=r["ends_at"], available=r["available"],
                  local_start=r["local_start"], reasons=r["reasons"]) for r in rows])
 
-    @post("/availability/check", status_code=200,
+    @post("/availability/check", status_code=200, opt={"reads_only": True},
           summary="Is the mechanic available for [startTime, endTime)? With the reasons when not")
     async def check(self, db: Conn, data: CheckRequest) -> CheckResponse:
         rows = await call_rows(db, "check_availability", sql_args(data, rename={

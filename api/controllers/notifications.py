@@ -22,6 +22,7 @@ from litestar.response import Response
 from api.calendar_invite import build_invite, organizer_from
 from api.controllers.common import parse_uuid
 from api.db import Conn, call, call_rows
+from api.responses import DeadLetter, OutboxRetried, Payment, ResendQueued, shape
 
 
 class AppointmentNotificationsController(Controller):
@@ -42,15 +43,14 @@ class AppointmentNotificationsController(Controller):
 
     @post("/{appointment_id:str}/resend-confirmation", status_code=202,
           summary="Send the confirmation email (with its calendar invite) again")
-    async def resend_confirmation(self, db: Conn, appointment_id: str) -> dict[str, Any]:
+    async def resend_confirmation(self, db: Conn, appointment_id: str) -> ResendQueued:
         session_id = parse_uuid(appointment_id, "appointment_id")
-        result: dict[str, Any] = await call(db, "resend_confirmation", {"p_session_id": session_id})
-        return result
+        return shape(ResendQueued, await call(db, "resend_confirmation", {"p_session_id": session_id}))
 
     @get("/{appointment_id:str}/payments", summary="The appointment's payments (with the client secret)")
-    async def payments(self, db: Conn, appointment_id: str) -> list[dict[str, Any]]:
+    async def payments(self, db: Conn, appointment_id: str) -> list[Payment]:
         session_id = parse_uuid(appointment_id, "appointment_id")
-        return await call_rows(db, "session_payments", {"p_session_id": session_id})
+        return shape(list[Payment], await call_rows(db, "session_payments", {"p_session_id": session_id}))
 
 
 class AdminOutboxController(Controller):
@@ -59,13 +59,14 @@ class AdminOutboxController(Controller):
 
     @get("/dead", summary="Dead-lettered side effects, newest first (admins)")
     async def dead_letters(self, db: Conn, limit: int = Parameter(default=50, ge=1, le=500),
-                           offset: int = Parameter(default=0, ge=0)) -> list[dict[str, Any]]:
-        return await call_rows(db, "outbox_dead_letters", {"p_limit": limit, "p_offset": offset})
+                           offset: int = Parameter(default=0, ge=0)) -> list[DeadLetter]:
+        rows = await call_rows(db, "outbox_dead_letters", {"p_limit": limit, "p_offset": offset})
+        return shape(list[DeadLetter], rows)
 
     @post("/{outbox_id:int}/retry", status_code=200, summary="Put a dead letter back in the queue (admins)")
-    async def retry(self, db: Conn, outbox_id: int) -> dict[str, Any]:
+    async def retry(self, db: Conn, outbox_id: int) -> OutboxRetried:
         rows = await call_rows(db, "outbox_retry", {"p_id": outbox_id})
-        return rows[0]
+        return shape(OutboxRetried, rows[0])
 
 
 ROUTE_HANDLERS = [AppointmentNotificationsController, AdminOutboxController]

@@ -19,6 +19,7 @@ from litestar.params import Parameter
 
 from api.controllers.common import parse_uuid, sql_args
 from api.db import Conn, call, call_rows
+from api.responses import AdminWaitlist, MyWaitlist, WaitlistEntry, WaitlistSettingsChanged, shape
 from api.schemas import WaitlistJoinRequest, WaitlistSettingsRequest
 
 # Admins name the customer (?customer_id=); customers leave it out.
@@ -51,18 +52,16 @@ class WaitlistController(Controller):
     tags = ["waitlist"]
 
     @get("/", summary="My waitlist status: the active entry, else the latest one, else null")
-    async def status(self, db: Conn, customer_id: CustomerParam = None) -> dict[str, Any]:
-        return {"entry": await call(db, "my_waitlist", _customer(customer_id))}
+    async def status(self, db: Conn, customer_id: CustomerParam = None) -> MyWaitlist:
+        return shape(MyWaitlist, {"entry": await call(db, "my_waitlist", _customer(customer_id))})
 
     @post("/", summary="Join the waitlist while no mechanic is on shift: {concern, vehicle_id?, plan?}")
-    async def join(self, db: Conn, data: WaitlistJoinRequest) -> dict[str, Any]:
-        entry: dict[str, Any] = await call(db, "join_waitlist", sql_args(data, rename={"plan": "p_plan_code"}))
-        return entry
+    async def join(self, db: Conn, data: WaitlistJoinRequest) -> WaitlistEntry:
+        return shape(WaitlistEntry, await call(db, "join_waitlist", sql_args(data, rename={"plan": "p_plan_code"})))
 
     @delete("/", status_code=200, summary="Leave the waitlist (a notified customer gives their turn back)")
-    async def leave(self, db: Conn, customer_id: CustomerParam = None) -> dict[str, Any]:
-        entry: dict[str, Any] = await call(db, "leave_waitlist", _customer(customer_id))
-        return entry
+    async def leave(self, db: Conn, customer_id: CustomerParam = None) -> WaitlistEntry:
+        return shape(WaitlistEntry, await call(db, "leave_waitlist", _customer(customer_id)))
 
 
 class AdminWaitlistController(Controller):
@@ -72,13 +71,13 @@ class AdminWaitlistController(Controller):
     @get("/", summary="The queue (length, open turns, settings) and its entries in queue order")
     async def queue(self, db: Conn, status: Status = "active",
                     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-                    offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
+                    offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> AdminWaitlist:
         entries = await call_rows(db, "list_waitlist", {"p_status": None if status == "all" else status,
                                                          "p_limit": limit, "p_offset": offset})
-        return {"queue": await call(db, "waitlist_queue"), "entries": entries}
+        return shape(AdminWaitlist, {"queue": await call(db, "waitlist_queue"), "entries": entries})
 
     @patch("/settings", summary="Change customers per mechanic, turn length and maximum wait (minutes)")
-    async def settings(self, db: Conn, data: WaitlistSettingsRequest) -> dict[str, Any]:
+    async def settings(self, db: Conn, data: WaitlistSettingsRequest) -> WaitlistSettingsChanged:
         args: dict[str, Any] = {}
         if isinstance(data.customers_per_mechanic, int):
             args["p_customers_per_mechanic"] = data.customers_per_mechanic
@@ -86,5 +85,4 @@ class AdminWaitlistController(Controller):
             args["p_turn_duration"] = dt.timedelta(minutes=data.turn_minutes)
         if isinstance(data.max_wait_minutes, int):
             args["p_max_wait"] = dt.timedelta(minutes=data.max_wait_minutes)
-        result: dict[str, Any] = await call(db, "set_waitlist_settings", args)
-        return result
+        return shape(WaitlistSettingsChanged, await call(db, "set_waitlist_settings", args))

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from api.db import Conn, as_caller, call
 from api.errors import api_error
+from api.responses import WebhookReceived, shape
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 
@@ -29,7 +30,7 @@ class StripeWebhookController(Controller):
     tags = ["payments"]
 
     @post("/", status_code=200, summary="Receive a signed Stripe event (payment succeeded/failed, charge refunded)")
-    async def receive(self, request: Request[Any, Any, Any], db: Conn) -> dict[str, Any]:
+    async def receive(self, request: Request[Any, Any, Any], db: Conn) -> WebhookReceived:
         secret = request.app.state.settings.stripe_webhook_secret
         if not secret:
             raise api_error(503, "webhooks_not_configured", "Stripe webhooks are not configured on this server.")
@@ -48,7 +49,7 @@ class StripeWebhookController(Controller):
         event = _parse_event(body)
         await as_caller(db, {"role": "worker"})
         result: dict[str, Any] = await call(db, "stripe_apply_event", {"p_event": Jsonb(event)})
-        return {"received": True, **result}
+        return shape(WebhookReceived, {"received": True, **result})
 
 
 def _parse_event(body: bytes) -> dict[str, Any]:

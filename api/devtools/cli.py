@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="the role the token claims (advisory: the database decides); none = signed in, no profile")
     tok.add_argument("--email", help="a verified email claim (signing up needs one)")
     tok.add_argument("--hs256", action="store_true", help="sign with the local shared secret, not the local key")
-    tok.add_argument("--hours", type=float, default=12)
+    tok.add_argument("--hours", type=float, default=12,
+                     help="lifetime in hours (default 12); negative: an already expired token, for testing")
     tok.set_defaults(fn=cmd_token)
 
     w = sub.add_parser("where", help="where the running system listens (recorded by make run)")

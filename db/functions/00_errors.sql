@@ -19,7 +19,6 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('already_rated', 'You have already rated this session'),
     ('application_not_found', 'Mechanic application not found'),
     ('application_pending', 'You have applied to work as a mechanic; an account is either a customer or a mechanic'),
-    ('appointment_not_found', 'Appointment not found'),
     ('appointment_not_upcoming', 'Only an upcoming appointment has a confirmation'),
     ('customer_not_found', 'Customer not found'),
     ('customer_overlap', 'You already have an appointment at that time'),
@@ -76,7 +75,8 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     ('beyond_horizon', NULL), ('conflict', NULL), ('criterion_not_found', NULL), ('forbidden', NULL),
     ('illegal_transition', NULL), ('invalid_hours', NULL), ('invalid_range', NULL), ('invalid_signature', NULL),
     ('invalid_timezone', NULL), ('invalid_value', NULL), ('missing_field', NULL), ('not_cancellable', NULL),
-    ('not_completable', NULL), ('not_joinable', NULL), ('not_reschedulable', NULL), ('too_short_notice', NULL),
+    ('not_completable', NULL), ('not_joinable', NULL), ('not_reschedulable', NULL), ('off_grid', NULL),
+    ('too_short_notice', NULL),
     ('unknown_plan', NULL),
     ('validation_error', NULL)
 $$;

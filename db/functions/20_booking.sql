@@ -152,7 +152,7 @@ $$;
 --     metadata.matching_criteria, matching_will_run_at = scheduled_for - 30 min.
 -- Raises 403 forbidden; 404 customer_not_found / mechanic_not_found / hold_not_found;
 -- 422 missing_field, invalid_value, unknown_plan, vehicle_not_yours, past_time ("Cannot schedule in
--- the past"), too_short_notice, beyond_horizon, in_person_unavailable, hold_mismatch;
+-- the past"), too_short_notice, beyond_horizon, in_person_unavailable, hold_mismatch, off_grid;
 -- 409 duplicate_booking (detail: the existing appointment), slot_unavailable, customer_overlap,
 -- hold_expired, mechanic_offline; constraint sessions_no_mechanic_overlap / sessions_no_customer_overlap (23P01).
 CREATE OR REPLACE FUNCTION api.create_session(
@@ -314,6 +314,7 @@ BEGIN
     RETURNING * INTO v_session;
   ELSE
     PERFORM app_private.lock_mechanic_time(v_mechanic);   -- no-op without a mechanic (deferred matching)
+    PERFORM app_private.require_on_grid(v_mechanic, v_at, v_duration);  -- 422 off_grid (SPEC §4)
     PERFORM app_private.require_slot(v_mechanic, v_customer, v_range, NULL);
     IF v_mechanic IS NULL THEN
       v_meta := v_meta || jsonb_build_object(
@@ -349,7 +350,7 @@ EXCEPTION WHEN deadlock_detected THEN
 END
 $$;
 COMMENT ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid) IS
-'The session factory (immediate when p_scheduled_for is NULL, else scheduled; p_mechanic_id or p_hold_id for a chosen mechanic, else deferred matching). Customers book for themselves, admins pass p_customer_id. Returns the session as JSON. Raises 403 forbidden; 404 customer_not_found/mechanic_not_found/hold_not_found; 422 missing_field/invalid_value/unknown_plan/vehicle_not_yours/past_time/too_short_notice/beyond_horizon/in_person_unavailable/hold_mismatch; 409 duplicate_booking (detail = existing appointment)/slot_unavailable/customer_overlap/hold_expired/mechanic_offline; 23P01 sessions_no_mechanic_overlap/sessions_no_customer_overlap.';
+'The session factory (immediate when p_scheduled_for is NULL, else scheduled; p_mechanic_id or p_hold_id for a chosen mechanic, else deferred matching). Customers book for themselves, admins pass p_customer_id. Returns the session as JSON. Raises 403 forbidden; 404 customer_not_found/mechanic_not_found/hold_not_found; 422 missing_field/invalid_value/unknown_plan/vehicle_not_yours/past_time/too_short_notice/beyond_horizon/in_person_unavailable/hold_mismatch/off_grid (detail.nearest); 409 duplicate_booking (detail = existing appointment)/slot_unavailable/customer_overlap/hold_expired/mechanic_offline; 23P01 sessions_no_mechanic_overlap/sessions_no_customer_overlap.';
 GRANT EXECUTE ON FUNCTION api.create_session(text, text, text, text, uuid, boolean, timestamptz, uuid, text, uuid, boolean, text, text, jsonb, jsonb, uuid)
   TO autodoc_customer, autodoc_admin;
 
@@ -359,7 +360,7 @@ GRANT EXECUTE ON FUNCTION api.create_session(text, text, text, text, uuid, boole
 -- A customer has at most one hold: a new hold releases the previous one. Returns
 -- {hold_id, expires_at, mechanic_id, starts_at, ends_at, plan_code, service_mode}.
 -- Raises 403 forbidden; 404 customer_not_found/mechanic_not_found; 422 missing_field/unknown_plan/
--- past_time/too_short_notice/beyond_horizon/in_person_unavailable/invalid_value;
+-- past_time/too_short_notice/beyond_horizon/in_person_unavailable/invalid_value/off_grid;
 -- 409 duplicate_booking/slot_unavailable/customer_overlap; 23P01 on a lost race.
 CREATE OR REPLACE FUNCTION api.hold_slot(p_mechanic_id uuid, p_starts_at timestamptz,
   p_plan_code text DEFAULT 'standard', p_service_mode text DEFAULT 'online', p_customer_id uuid DEFAULT NULL,
@@ -404,6 +405,7 @@ BEGIN
   WHERE s.customer_id = v_customer AND s.status = 'held';
 
   v_range := tstzrange(p_starts_at, p_starts_at + v_duration, '[)');
+  PERFORM app_private.require_on_grid(p_mechanic_id, p_starts_at, v_duration, 'starts_at');  -- 422 off_grid
   PERFORM app_private.require_slot(p_mechanic_id, v_customer, v_range, NULL);
   INSERT INTO app.sessions (customer_id, mechanic_id, plan_code, service_mode, scheduled_for, ends_at, status,
                             hold_expires_at, created_at)
@@ -420,7 +422,7 @@ EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion const
 END
 $$;
 COMMENT ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval) IS
-'Hold a slot for the calling customer (admins: p_customer_id) for 10 minutes by default; blocks other bookings via sessions_no_mechanic_overlap. One hold per customer (a new hold releases the previous). Returns {hold_id, expires_at, mechanic_id, starts_at, ends_at, plan_code, service_mode}. Raises 403 forbidden, 404 customer_not_found/mechanic_not_found, 422 missing_field/unknown_plan/past_time/too_short_notice/beyond_horizon/in_person_unavailable/invalid_value, 409 duplicate_booking/slot_unavailable/customer_overlap, 23P01 on a lost race.';
+'Hold a slot for the calling customer (admins: p_customer_id) for 10 minutes by default; blocks other bookings via sessions_no_mechanic_overlap. One hold per customer (a new hold releases the previous). Returns {hold_id, expires_at, mechanic_id, starts_at, ends_at, plan_code, service_mode}. Raises 403 forbidden, 404 customer_not_found/mechanic_not_found, 422 missing_field/unknown_plan/past_time/too_short_notice/beyond_horizon/in_person_unavailable/invalid_value/off_grid (detail.nearest), 409 duplicate_booking/slot_unavailable/customer_overlap, 23P01 on a lost race.';
 GRANT EXECUTE ON FUNCTION api.hold_slot(uuid, timestamptz, text, text, uuid, interval)
   TO autodoc_customer, autodoc_admin;
 
@@ -483,7 +485,7 @@ GRANT EXECUTE ON FUNCTION api.release_expired_holds() TO autodoc_worker, autodoc
 -- fails, nothing changes. The booking's customer or an admin. Returns the session JSON.
 -- Raises 404 session_not_found; 409 not_reschedulable (not in status scheduled), slot_unavailable,
 -- customer_overlap;
--- 422 missing_field, past_time, too_short_notice, beyond_horizon, in_person_unavailable;
+-- 422 missing_field, past_time, too_short_notice, beyond_horizon, in_person_unavailable, off_grid;
 -- 23P01 sessions_no_mechanic_overlap / sessions_no_customer_overlap on a lost race.
 CREATE OR REPLACE FUNCTION api.reschedule_session(p_session_id uuid, p_scheduled_for timestamptz,
   p_mechanic_id uuid DEFAULT NULL)
@@ -536,6 +538,7 @@ BEGIN
   END IF;
   v_duration := v_s.ends_at - v_s.scheduled_for;
   v_range := tstzrange(p_scheduled_for, p_scheduled_for + v_duration, '[)');
+  PERFORM app_private.require_on_grid(v_mechanic, p_scheduled_for, v_duration);  -- 422 off_grid (SPEC §4)
   PERFORM app_private.require_slot(v_mechanic, v_s.customer_id, v_range, v_s.id);
 
   PERFORM set_config('autodoc.event_metadata', jsonb_build_object('reason', 'reschedule')::text, true);
@@ -562,7 +565,7 @@ EXCEPTION WHEN deadlock_detected THEN  -- a race lost inside the exclusion const
 END
 $$;
 COMMENT ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid) IS
-'Move a scheduled appointment to p_scheduled_for (optionally to p_mechanic_id) atomically: one UPDATE claims the new slot and frees the old; on any error nothing changes. The booking''s customer or an admin. Returns the session JSON. Raises 404 session_not_found, 409 not_reschedulable/slot_unavailable/customer_overlap, 422 missing_field/past_time/too_short_notice/beyond_horizon/in_person_unavailable, 23P01 on a lost race.';
+'Move a scheduled appointment to p_scheduled_for (optionally to p_mechanic_id) atomically: one UPDATE claims the new slot and frees the old; on any error nothing changes. The booking''s customer or an admin. Returns the session JSON. Raises 404 session_not_found, 409 not_reschedulable/slot_unavailable/customer_overlap, 422 missing_field/past_time/too_short_notice/beyond_horizon/in_person_unavailable/off_grid (detail.nearest), 23P01 on a lost race.';
 GRANT EXECUTE ON FUNCTION api.reschedule_session(uuid, timestamptz, uuid) TO autodoc_customer, autodoc_admin;
 
 -- transition_session(session, to, cancel_reason?, event metadata?): THE way functions change a
@@ -679,7 +682,7 @@ COMMENT ON FUNCTION api.my_appointments(text, int) IS
 GRANT EXECUTE ON FUNCTION api.my_appointments(text, int) TO autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.get_appointment(id): one appointment visible to the caller (RLS), same columns as
--- api.my_appointments. Raises 404 appointment_not_found.
+-- api.my_appointments. Raises 404 session_not_found.
 CREATE OR REPLACE FUNCTION api.get_appointment(p_session_id uuid)
 RETURNS TABLE (id uuid, status text, type text, service_mode text, plan_code text, plan_name text, price_cents int,
                starts_at timestamptz, scheduled_for timestamptz, ends_at timestamptz, is_immediate boolean,
@@ -691,11 +694,11 @@ LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
   RETURN QUERY SELECT a.* FROM app_private.appointments() a WHERE a.id = p_session_id;
   IF NOT FOUND THEN
-    PERFORM app_private.raise_error(404, 'appointment_not_found', 'Appointment not found',
+    PERFORM app_private.raise_error(404, 'session_not_found', 'Appointment not found',
       jsonb_build_object('session_id', p_session_id));
   END IF;
 END
 $$;
 COMMENT ON FUNCTION api.get_appointment(uuid) IS
-'One appointment the caller may see (RLS: own as customer, booked with them as mechanic, any as admin); same columns as api.my_appointments. Raises 404 appointment_not_found.';
+'One appointment the caller may see (RLS: own as customer, booked with them as mechanic, any as admin); same columns as api.my_appointments. Raises 404 session_not_found.';
 GRANT EXECUTE ON FUNCTION api.get_appointment(uuid) TO autodoc_customer, autodoc_mechanic, autodoc_admin;

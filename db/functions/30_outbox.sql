@@ -210,17 +210,24 @@ COMMENT ON FUNCTION api.outbox_fail(bigint, text, text, boolean) IS
 GRANT EXECUTE ON FUNCTION api.outbox_fail(bigint, text, text, boolean) TO autodoc_worker;
 
 -- api.outbox_release(): give back claimed rows this worker never started (graceful shutdown); the
--- attempt they were charged is returned. Worker role.
+-- attempt they were charged is returned, and the other workers are woken (NOTIFY autodoc_outbox_v1,
+-- on commit: a rare path, so the wake-up may ride in the transaction). Worker role.
 CREATE OR REPLACE FUNCTION api.outbox_release(p_worker text, p_ids bigint[])
 RETURNS integer
-LANGUAGE sql SET search_path = '' AS $$
-  WITH r AS (
-    UPDATE app.outbox o
-       SET status = 'pending', attempts = greatest(o.attempts - 1, 0), leased_until = NULL, locked_by = NULL,
-           run_after = app_private.now(), updated_at = app_private.now()
-     WHERE o.id = ANY (p_ids) AND o.status = 'running' AND o.locked_by = p_worker
-    RETURNING 1)
-  SELECT count(*)::integer FROM r
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+  v_count integer;
+BEGIN
+  UPDATE app.outbox o
+     SET status = 'pending', attempts = greatest(o.attempts - 1, 0), leased_until = NULL, locked_by = NULL,
+         run_after = app_private.now(), updated_at = app_private.now()
+   WHERE o.id = ANY (p_ids) AND o.status = 'running' AND o.locked_by = p_worker;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  IF v_count > 0 THEN
+    PERFORM pg_catalog.pg_notify('autodoc_outbox_v1', json_build_object('op', 'requeue', 'count', v_count)::text);
+  END IF;
+  RETURN v_count;
+END
 $$;
 COMMENT ON FUNCTION api.outbox_release(text, bigint[]) IS
   'Return claimed-but-unstarted rows to pending (graceful shutdown). Worker role.';
@@ -294,15 +301,16 @@ $$;
 -- at once, and checks at start that it has an effect for every kind). Worker, admin.
 CREATE OR REPLACE FUNCTION api.outbox_kinds()
 RETURNS TABLE (kind text, band smallint, domain text, max_attempts integer, backoff_base_seconds double precision,
-               backoff_max_seconds double precision, lane text, concurrency integer, description text)
+               backoff_max_seconds double precision, lane text, concurrency integer, description text,
+               applies boolean)
 LANGUAGE sql STABLE SET search_path = '' AS $$
   SELECT k.kind, k.band, k.domain, k.max_attempts, k.backoff_base_seconds, k.backoff_max_seconds, k.lane,
-         coalesce(l.concurrency, 1), k.description
+         coalesce(l.concurrency, 1), k.description, k.apply_fn IS NOT NULL
     FROM app.outbox_kinds k LEFT JOIN app.outbox_lanes l ON l.lane = k.lane
    ORDER BY k.kind
 $$;
 COMMENT ON FUNCTION api.outbox_kinds() IS
-  'The outbox kind registry: owning band/domain, retry policy (max_attempts, exponential backoff), lane and the lane''s concurrency of each kind. Worker, admin.';
+  'The outbox kind registry: owning band/domain, retry policy (max_attempts, exponential backoff), lane and the lane''s concurrency of each kind, and whether completing a row writes back to the database (applies: the worker then wakes the other processes). Worker, admin.';
 GRANT EXECUTE ON FUNCTION api.outbox_kinds() TO autodoc_worker, autodoc_admin;
 
 -- api.outbox_health(): queue depth, oldest pending age, dead letters and worker heartbeats for

@@ -522,7 +522,7 @@ LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
   -- RLS decides: a session (hold or appointment) the caller cannot see is not found, like everywhere else.
   IF NOT EXISTS (SELECT FROM app.sessions s WHERE s.id = p_session_id) THEN
-    PERFORM app_private.raise_error(404, 'session_not_found', 'No such session', jsonb_build_object('id', p_session_id));
+    PERFORM app_private.raise_error(404, 'session_not_found', 'No such session', jsonb_build_object('session_id', p_session_id));
   END IF;
   RETURN QUERY
   SELECT p.id, p.session_id, p.payment_type, p.amount_cents, p.currency, p.status, p.payment_intent_id,

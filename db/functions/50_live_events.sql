@@ -1,10 +1,14 @@
 -- Live events (Server-Sent Events for the dashboards): written in the same transaction as the
 -- change (app_private.emit_live_event), relayed by the API's one listener per process
 -- (api.live_events_after), replayed to a reconnecting client (api.my_live_events).
+-- The relays are woken AFTER the writing transaction commits, not from it (a NOTIFY in a committing
+-- transaction serialises commits: db/triggers/30_outbox.sql): the API sends NOTIFY
+-- autodoc_events_v1 in a statement of its own after a writing request, the worker after a completion
+-- that wrote back; rows written by SQL-only writers (pg_cron jobs, psql) are found by the relay's
+-- poll (1 s).
 
--- emit_live_event(kind, audience, payload, session?): record an event for the given users and wake
--- the relays (NOTIFY autodoc_events_v1, delivered on commit; a lost wake-up is caught by the relay's
--- poll). Returns the event id. Called by definer functions and triggers; owner only. Raises nothing
+-- emit_live_event(kind, audience, payload, session?): record an event for the given users. Returns
+-- the event id. Called by definer functions and triggers; owner only. Raises nothing
 -- of its own (CHECK violations for a malformed kind, an empty audience or a non-object payload).
 CREATE OR REPLACE FUNCTION app_private.emit_live_event(p_kind text, p_audience uuid[], p_payload jsonb,
                                                        p_session_id uuid DEFAULT NULL)
@@ -17,7 +21,6 @@ BEGIN
   INSERT INTO app.live_events (kind, audience, session_id, payload, created_at)
   VALUES (p_kind, v_audience, p_session_id, coalesce(p_payload, '{}'::jsonb), app_private.now())
   RETURNING id INTO v_id;
-  PERFORM pg_catalog.pg_notify('autodoc_events_v1', v_id::text);
   RETURN v_id;
 END
 $$;

@@ -214,7 +214,8 @@ END
 $$;
 
 -- on_session_booked(): a scheduled appointment is confirmed — confirmation with invite to the
--- customer, notice with invite to the mechanic, reminders planned. Called by the sessions trigger.
+-- customer, notice with invite to the mechanic, reminders planned. Called by the fan-out of the
+-- booking's session.booked event (50_booking_fan_out.sql), after the booking committed.
 CREATE OR REPLACE FUNCTION app_private.on_session_booked(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -362,7 +363,7 @@ GRANT EXECUTE ON FUNCTION api.send_due_reminders() TO autodoc_admin;
 -- copy; the assigned mechanic: theirs; admin: the customer's). Definer with its own check (the
 -- caller must be the session's customer as a customer, its mechanic as a mechanic, or an admin;
 -- NULLs never match: a session without a mechanic, or a caller without a user id, is nobody's).
--- Raises 404 appointment_not_found (also when the caller may not see it), 409 no_invite.
+-- Raises 404 session_not_found (also when the caller may not see it), 409 no_invite.
 CREATE OR REPLACE FUNCTION api.appointment_invite(p_session_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -376,25 +377,25 @@ BEGIN
   IF NOT FOUND OR NOT (v_role = 'admin'
                        OR (v_role = 'customer' AND v_uid IS NOT NULL AND v_uid = v_customer)
                        OR (v_role = 'mechanic' AND v_uid IS NOT NULL AND v_mechanic IS NOT NULL AND v_uid = v_mechanic)) THEN
-    PERFORM app_private.raise_error(404, 'appointment_not_found', 'No such appointment',
-                                    jsonb_build_object('id', p_session_id));
+    PERFORM app_private.raise_error(404, 'session_not_found', 'No such appointment',
+                                    jsonb_build_object('session_id', p_session_id));
   END IF;
   v_invite := app_private.session_invite_data(p_session_id,
                 CASE WHEN v_role = 'mechanic' THEN 'mechanic' ELSE 'customer' END);
   IF v_invite IS NULL THEN
     PERFORM app_private.raise_error(409, 'no_invite', 'This appointment has no calendar invite',
-                                    jsonb_build_object('id', p_session_id));
+                                    jsonb_build_object('session_id', p_session_id));
   END IF;
   RETURN v_invite;
 END
 $$;
 COMMENT ON FUNCTION api.appointment_invite(uuid) IS
-  'Calendar invite data (UID, SEQUENCE, METHOD, UTC start/end, attendee) of an appointment the caller can see. Customer, mechanic, admin. Raises 404 appointment_not_found, 409 no_invite.';
+  'Calendar invite data (UID, SEQUENCE, METHOD, UTC start/end, attendee) of an appointment the caller can see. Customer, mechanic, admin. Raises 404 session_not_found, 409 no_invite.';
 GRANT EXECUTE ON FUNCTION api.appointment_invite(uuid) TO autodoc_customer, autodoc_mechanic, autodoc_admin;
 
 -- api.resend_confirmation(): send the confirmation (with the current invite) again. The customer of
 -- the appointment (as a customer) or an admin; only while it is upcoming. Each call is one more email (a new key).
--- Raises 404 appointment_not_found (also when not the caller's), 409 appointment_not_upcoming.
+-- Raises 404 session_not_found (also when not the caller's), 409 appointment_not_upcoming.
 CREATE OR REPLACE FUNCTION api.resend_confirmation(p_session_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -409,19 +410,19 @@ BEGIN
   IF NOT FOUND OR NOT (app_private.is_admin()
                        OR (app_private.current_app_role() = 'customer'
                            AND coalesce(v_customer = app_private.current_user_id(), false))) THEN
-    PERFORM app_private.raise_error(404, 'appointment_not_found', 'No such appointment',
-                                    jsonb_build_object('id', p_session_id));
+    PERFORM app_private.raise_error(404, 'session_not_found', 'No such appointment',
+                                    jsonb_build_object('session_id', p_session_id));
   END IF;
   v_outbox := app_private.resend_confirmation(p_session_id);
   IF v_outbox IS NULL THEN
     PERFORM app_private.raise_error(409, 'appointment_not_upcoming', 'Only an upcoming appointment has a confirmation',
-                                    jsonb_build_object('id', p_session_id, 'status', v_status));
+                                    jsonb_build_object('session_id', p_session_id, 'status', v_status));
   END IF;
   RETURN jsonb_build_object('outbox_id', v_outbox, 'queued', true);
 END
 $$;
 COMMENT ON FUNCTION api.resend_confirmation(uuid) IS
-  'Queue the appointment confirmation (with its current calendar invite) again, at most once per 5 minutes. Customer (own), admin. Raises 404 appointment_not_found (also when not the caller''s), 409 appointment_not_upcoming, 429 resend_too_soon (detail: retry_after_seconds).';
+  'Queue the appointment confirmation (with its current calendar invite) again, at most once per 5 minutes. Customer (own), admin. Raises 404 session_not_found (also when not the caller''s), 409 appointment_not_upcoming, 429 resend_too_soon (detail: retry_after_seconds).';
 GRANT EXECUTE ON FUNCTION api.resend_confirmation(uuid) TO autodoc_customer, autodoc_admin;
 
 -- resend_confirmation() (private half): counts the resend and enqueues it; NULL if not upcoming.

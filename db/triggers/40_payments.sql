@@ -35,24 +35,22 @@ CREATE TRIGGER payment_refunds_10_maintain_total AFTER INSERT OR UPDATE OR DELET
 -- Sessions -> money (scheduled appointments only; immediate sessions are charged after the waiver,
 -- elsewhere). Named sessions_90_40_* so it runs after the booking domain's own triggers and before
 -- the notifications trigger (sessions_90_50_*): a booking's charge row is queued before its emails.
---   held/scheduled/pending inserted, or held -> scheduled/pending: the booking charge (full / deposit);
+--   held inserted: the hold's charge (full / deposit); a booking (scheduled/pending inserted, or
+--     held -> scheduled/pending) is charged by the fan-out of its session.booked event
+--     (db/functions/50_booking_fan_out.sql), with the same key;
 --   held -> cancelled (lapsed or given back): whatever was charged for the hold is refunded,
 --     and a charge still pending has its PaymentIntent cancelled at Stripe (refunds first);
 --   in-person -> completed: the balance charge.
 CREATE OR REPLACE FUNCTION app_private.sessions_money_effects() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-DECLARE
-  v_upcoming constant text[] := ARRAY['scheduled', 'pending'];
 BEGIN
   IF NEW.scheduled_for IS NULL THEN
     RETURN NULL;
   END IF;
   IF TG_OP = 'INSERT' THEN
-    IF NEW.status IN ('held', 'scheduled', 'pending') THEN
+    IF NEW.status = 'held' THEN  -- a booking's charge comes from its session.booked event (50_booking_fan_out.sql)
       PERFORM app_private.session_booking_charge(NEW.id);
     END IF;
-  ELSIF OLD.status = 'held' AND NEW.status = ANY (v_upcoming) THEN
-    PERFORM app_private.session_booking_charge(NEW.id);
   ELSIF OLD.status = 'held' AND NEW.status = 'cancelled' THEN
     PERFORM app_private.refund_unbooked_hold(NEW.id);
     PERFORM app_private.cancel_unbooked_hold_intents(NEW.id);

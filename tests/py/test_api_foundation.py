@@ -64,14 +64,31 @@ def test_a_valid_token_reaches_the_database_as_that_caller(client: TestClient[An
 def test_bad_tokens_get_401(client: TestClient[Any], token: str, request: pytest.FixtureRequest) -> None:
     r = client.get("/api/me", headers=bearer(token))
     assert r.status_code == 401
-    expired = request.node.callspec.id == "expired"
-    assert r.json()["code"] == ("token_expired" if expired else "invalid_token")
+    # an expired (but genuine) token says so, so a client knows to refresh rather than sign in again
+    expected = "token_expired" if request.node.callspec.id == "expired" else "invalid_token"
+    assert r.json()["code"] == expected, r.json()
 
 
 def test_no_token_gets_401_on_a_protected_path(client: TestClient[Any]) -> None:
     r = client.get("/api/me")
     assert r.status_code == 401
     assert r.json()["code"] == "unauthorized"
+    assert set(r.json()) == {"code", "message", "detail"}
+
+
+def test_an_expired_token_from_the_cli_is_token_expired(client: TestClient[Any], tmp_path: Any) -> None:
+    """`autodoc token USER ROLE --hours -1` makes an expired token (it used to be a traceback)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import sys; from api.devtools.cli import main; sys.exit(main())",
+                          "token", USER, "customer", "--hours", "-1"], capture_output=True, text=True, check=False,
+                         env={**__import__("os").environ, "AUTODOC_JWT_SECRET": JWT_SECRET,
+                              "AUTODOC_DATA_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    r = client.get("/api/me", headers=bearer(out.stdout.strip()))
+    assert (r.status_code, r.json()["code"]) == (401, "token_expired")
+    assert client.get("/api/me", headers=bearer(mint_token(JWT_SECRET, USER, "customer"))).status_code == 200
 
 
 def test_health_reports_database_and_migration(client: TestClient[Any]) -> None:

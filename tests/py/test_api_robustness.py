@@ -88,10 +88,14 @@ def test_deeply_nested_bodies_are_400(client: TestClient[Any], depth: int) -> No
 
 
 def test_a_deep_body_says_so(client: TestClient[Any]) -> None:
-    r = client.post("/api/customer/vehicles", content="[" * 100_000 + "]" * 100_000,
-                    headers={**bearer("customer"), "Content-Type": "application/json"})
-    body = error(r, 400, "validation_error")
+    headers = {**bearer("customer"), "Content-Type": "application/json"}
+    r = client.post("/api/sessions/create", content='{"metadata":' + '{"a":' * 20_000 + "1" + "}" * 20_001,
+                    headers=headers)
+    body = error(r, 400, "malformed_json")
     assert "nested too deeply" in body["message"]
+    # a deep array where an object is meant is refused at its first bracket: well-formed, wrong type
+    r = client.post("/api/customer/vehicles", content="[" * 20_000 + "]" * 20_000, headers=headers)
+    assert error(r, 422, "validation_error")["detail"]["reason"] == "Expected `object`, got `array`"
 
 
 # ---------------------------------------------------------------------------- anything unforeseen
@@ -105,6 +109,12 @@ def test_an_unexpected_exception_is_a_500_of_the_error_shape(client: TestClient[
     r = client.get("/api/customer/vehicles", headers=bearer("customer"))
     body = error(r, 500, "internal_error")
     assert "boom" not in r.text and body["detail"] is None
+
+
+def test_a_body_over_the_limit_is_413(client: TestClient[Any]) -> None:
+    r = client.post("/api/customer/vehicles", content=b'{"make": "' + b"x" * 300_000 + b'"}',
+                    headers={**bearer("customer"), "Content-Type": "application/json"})
+    error(r, 413, "body_too_large")
 
 
 def test_an_unknown_schema_path_is_a_json_404(client: TestClient[Any]) -> None:

@@ -12,6 +12,7 @@ databases allow injecting it) — never sleeps.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -147,15 +148,25 @@ MALFORMED: list[Any] = [
 
 @pytest.mark.parametrize(("method", "path", "body"), MALFORMED,
                          ids=[f"{m} {p.split('?')[0][5:]} #{i}" for i, (m, p, _) in enumerate(MALFORMED)])
-def test_malformed_requests_are_400_validation_errors(shared_client: TestClient[Any], method: str, path: str,
-                                                      body: Any) -> None:
+def test_malformed_requests_are_refused_before_the_database(shared_client: TestClient[Any], method: str, path: str,
+                                                            body: Any) -> None:
+    """A body that is not JSON is 400 malformed_json; a well-formed request with an invalid field is
+    422 validation_error naming that field as the client sent it (SPEC §9)."""
     client = shared_client
     headers = auth(str(uuid.uuid4()), "customer")
     if isinstance(body, str):
         r = client.request(method, path, content=body, headers={**headers, "Content-Type": "application/json"})
+        try:
+            json.loads(body)
+        except ValueError:
+            assert_error(r, 400, "malformed_json")
+            return
     else:
         r = client.request(method, path, json=body, headers=headers)
-    assert_error(r, 400, "validation_error")
+    detail = assert_error(r, 422, "validation_error")["detail"]
+    assert isinstance(detail, dict) and detail["source"] in ("body", "query", "path"), detail
+    # the field as the client named it; null only when the body as a whole has the wrong type
+    assert detail["field"] or (isinstance(body, str) and not body.startswith("{")), detail
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -391,9 +402,9 @@ def test_a_taken_slot_is_409_slot_unavailable(world: World, client: TestClient[A
     second, v2 = world.customer()
     mid = world.mechanic()
     at = local(booking_day(), 10)
-    r = client.post("/api/sessions/create", json=booking(v1, at, mid), headers=auth(first, "customer"))
+    r = client.post("/api/sessions/create", json=booking(v1, at, mid, plan="premium"), headers=auth(first, "customer"))
     assert r.status_code == 201
-    body = assert_error(client.post("/api/sessions/create", json=booking(v2, at + dt.timedelta(minutes=15), mid),
+    body = assert_error(client.post("/api/sessions/create", json=booking(v2, at + dt.timedelta(minutes=30), mid),
                                     headers=auth(second, "customer")), 409, "slot_unavailable")
     assert body["detail"]["reasons"] == ["overlapping_booking"]
 
@@ -517,10 +528,10 @@ def test_my_appointments_upcoming_past_and_one(world: World, client: TestClient[
     # row-level security: the booked mechanic sees it, a stranger and another mechanic do not
     assert client.get(f"/api/appointments/{second['id']}", headers=auth(mid, "mechanic")).status_code == 200
     assert_error(client.get(f"/api/appointments/{second['id']}", headers=auth(stranger, "customer")),
-                 404, "appointment_not_found")
+                 404, "session_not_found")
     assert_error(client.get(f"/api/appointments/{second['id']}", headers=auth(other_mechanic, "mechanic")),
-                 404, "appointment_not_found")
-    assert_error(client.get(f"/api/appointments/{NOBODY}", headers=h), 404, "appointment_not_found")
+                 404, "session_not_found")
+    assert_error(client.get(f"/api/appointments/{NOBODY}", headers=h), 404, "session_not_found")
     assert client.get("/api/appointments", headers=auth(stranger, "customer")).json() == \
         {"upcoming": [], "past": [], "waitlist": None}
     schedule = client.get("/api/mechanic/schedule", headers=auth(mid, "mechanic")).json()
@@ -536,12 +547,12 @@ def test_reschedule_moves_the_booking(world: World, client: TestClient[Any]) -> 
     other = world.mechanic()
     h = auth(cid, "customer")
     day = booking_day()
-    s = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid), headers=h).json()
-    # overlapping its own old slot is fine: the move is one atomic update
-    r = client.post(f"/api/appointments/{s['id']}/reschedule", json={"scheduled_for": iso(local(day, 10, 15))},
+    s = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid, plan="premium"), headers=h).json()
+    # overlapping its own old slot (10:00-11:00) is fine: the move is one atomic update
+    r = client.post(f"/api/appointments/{s['id']}/reschedule", json={"scheduled_for": iso(local(day, 10, 30))},
                     headers=h)
     assert r.status_code == 200, r.text
-    assert dt.datetime.fromisoformat(r.json()["scheduled_for"]) == local(day, 10, 15)
+    assert dt.datetime.fromisoformat(r.json()["scheduled_for"]) == local(day, 10, 30)
     r = client.post(f"/api/appointments/{s['id']}/reschedule",
                     json={"scheduled_for": iso(local(day, 15)), "mechanic_id": other}, headers=h)
     assert r.status_code == 200, r.text
@@ -558,12 +569,12 @@ def test_a_failed_reschedule_leaves_the_original_intact(world: World, client: Te
     day = booking_day()
     h = auth(cid, "customer")
     mine = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid), headers=h).json()
-    theirs = client.post("/api/sessions/create", json=booking(rival_vehicle, local(day, 14), mid),
+    theirs = client.post("/api/sessions/create", json=booking(rival_vehicle, local(day, 14), mid, plan="premium"),
                          headers=auth(rival, "customer")).json()
     before = client.get(f"/api/appointments/{mine['id']}", headers=h).json()
 
     assert_error(client.post(f"/api/appointments/{mine['id']}/reschedule",
-                             json={"scheduled_for": iso(local(day, 14, 15))}, headers=h), 409, "slot_unavailable")
+                             json={"scheduled_for": iso(local(day, 14, 30))}, headers=h), 409, "slot_unavailable")
     assert_error(client.post(f"/api/appointments/{mine['id']}/reschedule",
                              json={"scheduled_for": iso(dt.datetime.now(UTC) - dt.timedelta(hours=5))}, headers=h),
                  422, "past_time")
@@ -788,7 +799,7 @@ def test_admin_onboards_a_workshop_with_hours_and_its_mechanic(world: World, cli
     assert_error(client.post("/api/admin/workshops", json={"name": "Bad", "timezone": "UTC",
                                                            "hours": [{"day_of_week": 1, "open_time": "9am",
                                                                       "close_time": "10:00"}]}, headers=h),
-                 422, "invalid_value")
+                 422, "validation_error")  # the schema's pattern: refused before the database
     assert_error(client.put(f"/api/admin/workshops/{NOBODY}/hours", json={"hours": []}, headers=h),
                  404, "workshop_not_found")
     assert_error(client.post("/api/admin/mechanics", json={"email": "ravi@example.test", "full_name": "Ravi Again",
@@ -906,4 +917,5 @@ def test_odd_values_in_any_field_are_4xx_never_500(world: World, client: TestCli
                     err = r.json()
                     assert set(err) == {"code", "message", "detail"} and err["code"], (path, field, odd, err)
                     seen.add((r.status_code, err["code"]))
-    assert {(400, "validation_error"), (422, "validation_error")} <= seen
+    assert (422, "validation_error") in seen
+    assert not any(status == 400 for status, _ in seen), seen  # well-formed JSON is never a 400

@@ -149,9 +149,10 @@ def test_calendar_download_and_resend_confirmation(fx_settings: Settings, smtp: 
 
         stranger = str(one(su, "SELECT tests.se_customer()"))
         r = client.get(f"/api/appointments/{session_id}/calendar.ics", headers=bearer(stranger, "customer"))
-        assert r.status_code == 404 and r.json()["code"] == "appointment_not_found"
+        assert r.status_code == 404 and r.json()["code"] == "session_not_found"
         r = client.get("/api/appointments/not-a-uuid/calendar.ics", headers=bearer(customer, "customer"))
-        assert r.status_code == 400
+        assert (r.status_code, r.json()["code"], r.json()["detail"]["field"]) == (422, "validation_error",
+                                                                                  "appointment_id")
 
         r = client.post(f"/api/appointments/{session_id}/resend-confirmation", headers=bearer(customer, "customer"))
         assert r.status_code == 202, r.text

@@ -163,7 +163,8 @@ def test_last_event_id_replays_missed_events_or_says_it_cannot(world: World, set
             await late.close()
 
             r = await http.get("/api/events", headers=bearer(mechanic, "mechanic") | {"Last-Event-ID": "abc"})
-            assert r.status_code == 400 and r.json()["code"] == "validation_error"
+            assert r.status_code == 422 and r.json()["code"] == "validation_error"
+            assert r.json()["detail"]["field"] == "Last-Event-ID"
             r = await http.get("/api/events")
             assert r.status_code == 401
 
@@ -201,7 +202,7 @@ def test_offers_rest_decline_admin_explanation_and_weights(world: World, setting
         r = client.put("/api/admin/matching/criteria/nope", json={"weight": 1}, headers=bearer(ADMIN, "admin"))
         assert r.status_code == 404 and r.json()["code"] == "criterion_not_found"
         r = client.put("/api/admin/matching/criteria/experience", json={"weight": -1}, headers=bearer(ADMIN, "admin"))
-        assert r.status_code == 400
+        assert r.status_code == 422 and r.json()["detail"]["field"] == "weight", r.text
 
         offers = {m: client.get("/api/mechanic/offers", headers=bearer(m, "mechanic")).json()["offers"]
                   for m in (m1, m2)}

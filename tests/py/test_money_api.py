@@ -79,6 +79,9 @@ def test_quote_then_cancel_with_breakdown_refunds_once(client: TestClient[Any], 
     earnings = client.get("/api/mechanics/me/earnings", headers=bearer(b["mechanic_id"], "mechanic"))
     assert earnings.status_code == 200, earnings.text
     assert earnings.json()["total_cents"] == 725 and earnings.json()["items"][0]["kind"] == "cancellation"
+    for query in ("from=2026-01-01T00:00:00", "to=2026-01-01T00:00:00"):   # no offset: ambiguous, refused
+        r = client.get(f"/api/mechanics/me/earnings?{query}", headers=bearer(b["mechanic_id"], "mechanic"))
+        assert r.status_code == 422 and r.json()["detail"]["field"] == query.split("=")[0], r.text
     admin = str(one(su, "SELECT tests.create_admin()"))
     assert client.get("/api/admin/reconciliation", headers=bearer(admin, "admin")).json() == []
 
@@ -93,7 +96,8 @@ def test_another_customers_session_is_404_and_mechanics_cannot_cancel(client: Te
         assert r.status_code == 404 and r.json()["code"] == "session_not_found", r.text
     r = client.post(f"/api/sessions/{b['id']}/cancel", headers=bearer(b["mechanic_id"], "mechanic"))
     assert r.status_code == 403, r.text
-    assert client.post("/api/sessions/not-a-uuid/cancel", headers=other).status_code == 400
+    r = client.post("/api/sessions/not-a-uuid/cancel", headers=other)
+    assert r.status_code == 422 and r.json()["detail"]["field"] == "session_id", r.text
     assert one(su, "SELECT status FROM app.sessions WHERE id = %s", [b["id"]]) == "scheduled"
 
 

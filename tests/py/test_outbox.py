@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from side_effect_fixtures are redefined as arguments)
-"""The outbox and its wake-ups: NOTIFY only on commit, nothing on rollback, polling catches what
-NOTIFY missed, two workers never run one row twice."""
+"""The outbox and its wake-ups: no NOTIFY from the writing transaction, one wake-up from the API
+after a writing request committed, polling finds what nobody announced, two workers never run one
+row twice."""
 
 from __future__ import annotations
 
@@ -11,16 +12,20 @@ from collections import Counter
 from typing import Any
 
 import psycopg
+from litestar.testing import TestClient
 from psycopg.rows import dict_row
 
 from api.config import Settings
 from api.effects import Job
+from api.wake import WAKE_SQL
 from tests.py.side_effect_fixtures import (  # noqa: F401 (fixtures)
     Database,
     WorkerThread,
     all_done,
+    bearer,
     fx_settings,
     local_stripe,
+    make_app,
     one,
     run_worker_until_idle,
     smtp,
@@ -41,18 +46,20 @@ def _notifications(conn: psycopg.Connection[Any], timeout: float) -> list[dict[s
     return [json.loads(n.payload) for n in conn.notifies(timeout=timeout, stop_after=1)]
 
 
-def test_outbox_row_and_notify_appear_only_on_commit(database: Database) -> None:
+def test_outbox_row_appears_only_on_commit_and_its_transaction_notifies_nobody(database: Database) -> None:
+    """NOTIFY is off the write path (issue 13): a committing transaction that issued NOTIFY would hold
+    a cluster-wide lock until its commit is flushed. The rows appear on commit, silently; the API
+    wakes the worker after the commit (next test), SQL-only writers are found by the poll."""
     listener = _listener(database)
     with psycopg.connect(database.superuser_dsn) as writer:
-        session_id = one(writer, "SELECT tests.se_booking()")  # charge + confirmation + mechanic notice
+        # the booking's event, fanned out by the factory as the worker would: charge + confirmation + mechanic notice
+        session_id = one(writer, "SELECT tests.se_booking()")
         with psycopg.connect(database.superuser_dsn) as other:
             assert one(other, "SELECT count(*) FROM app.outbox") == 0, "uncommitted rows are invisible"
-        assert _notifications(listener, 0.3) == [], "no wake-up before the commit"
         writer.commit()
-    got = _notifications(listener, 5)
-    assert got and got[0]["op"] == "insert" and got[0]["count"] >= 1
+    assert _notifications(listener, 0.5) == [], "the writing transaction sends no NOTIFY, not even on commit"
     with psycopg.connect(database.superuser_dsn) as check:
-        assert one(check, "SELECT count(*) FROM app.outbox WHERE session_id = %s", [session_id]) == 3
+        assert one(check, "SELECT count(*) FROM app.outbox WHERE session_id = %s", [session_id]) == 4
     listener.close()
 
 
@@ -68,14 +75,27 @@ def test_rollback_leaves_no_row_and_no_notify(database: Database) -> None:
     listener.close()
 
 
-def test_one_statement_inserting_many_rows_sends_one_small_notify(database: Database) -> None:
+def test_a_writing_request_wakes_the_worker_and_the_relays_after_its_commit(
+        database: Database, fx_settings: Settings, su: psycopg.Connection[Any]) -> None:
+    """The API sends one small wake-up on both channels in a statement of its own once a writing
+    request committed; a POST that only reads (an availability lookup) and a failed write send none."""
     listener = _listener(database)
-    with psycopg.connect(database.superuser_dsn) as writer:
-        writer.execute("INSERT INTO app.outbox (kind, idempotency_key) "
-                       "SELECT 'noop', 'many:' || g FROM generate_series(1, 500) g")
-    got = [json.loads(n.payload) for n in listener.notifies(timeout=0.5)]
-    assert len(got) == 1 and got[0]["count"] == 500
-    assert len(json.dumps(got[0])) < 100
+    listener.execute("LISTEN autodoc_events_v1")
+    customer = str(one(su, "SELECT tests.se_customer()"))
+    mechanic = str(one(su, "SELECT tests.se_mechanic()"))
+    me = bearer(customer, "customer")
+    with TestClient(app=make_app(fx_settings)) as client:
+        r = client.post("/api/customer/vehicles", json={"make": "Honda", "model": "Civic"}, headers=me)
+        assert r.status_code in (200, 201), r.text
+        got = [(n.channel, n.payload) for n in listener.notifies(timeout=2, stop_after=2)]
+        assert sorted(got) == [("autodoc_events_v1", "wake"), ("autodoc_outbox_v1", '{"op": "wake"}')]
+        assert len(got[0][1]) < 100
+        r = client.post("/api/mechanics/availability/slots", json={"mechanicId": mechanic, "date": "2031-01-07"},
+                        headers=me)
+        assert r.status_code == 200, r.text
+        r = client.post("/api/customer/vehicles", json={"make": ""}, headers=me)  # refused: rolled back
+        assert r.status_code >= 400
+        assert [n.payload for n in listener.notifies(timeout=0.5)] == [], "reads and failed writes wake nobody"
     listener.close()
 
 
@@ -93,7 +113,7 @@ def test_polling_finds_a_row_whose_notify_was_lost(database: Database, fx_settin
     with WorkerThread(fx_settings) as w:
         w.wait_listening()
         time.sleep(fx_settings.worker_poll_seconds * 2)  # let it go idle in its wait
-        # Insert with triggers off (replica mode): the NOTIFY is never sent, as when nobody listened.
+        # A SQL-only writer (psql, pg_cron) sends no wake-up at all: only the poll finds its row.
         with psycopg.connect(database.superuser_dsn) as conn:
             conn.execute("SET session_replication_role = replica")
             conn.execute("INSERT INTO app.outbox (kind, idempotency_key) VALUES ('noop', 'silent')")
@@ -103,15 +123,16 @@ def test_polling_finds_a_row_whose_notify_was_lost(database: Database, fx_settin
         assert time.monotonic() - started < fx_settings.worker_poll_seconds + 2
 
 
-def test_notify_wakes_an_idle_worker_before_its_next_poll(database: Database, fx_settings: Settings,
-                                                          su: psycopg.Connection[Any]) -> None:
+def test_the_wake_up_after_commit_wakes_an_idle_worker_before_its_next_poll(
+        database: Database, fx_settings: Settings, su: psycopg.Connection[Any]) -> None:
     from dataclasses import replace
 
     slow_poll = replace(fx_settings, worker_poll_seconds=30)
     with WorkerThread(slow_poll) as w:
         w.wait_listening()
         time.sleep(0.3)
-        su.execute("SELECT app_private.outbox_enqueue('noop', 'wake', '{}')")
+        su.execute("SELECT app_private.outbox_enqueue('noop', 'wake', '{}')")  # committed (autocommit)
+        su.execute(WAKE_SQL)  # what the API sends after a writing request's commit
         wait_until(lambda: one(su, "SELECT status = 'done' FROM app.outbox WHERE idempotency_key = 'wake'"),
                    timeout=10, what="the notified row to be done (the poll interval is 30 s)")
 

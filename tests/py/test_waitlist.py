@@ -134,7 +134,7 @@ def test_join_status_leave_over_rest(world: World, client: Any) -> None:
           422, "vehicle_not_yours")
     error(client.post("/api/waitlist", json={"concern": "x", "plan": "gold"}, headers=bearer(other, "customer")),
           422, "unknown_plan")
-    error(client.post("/api/waitlist", json={}, headers=me), 400, "validation_error")
+    error(client.post("/api/waitlist", json={}, headers=me), 422, "validation_error")
     error(client.post("/api/waitlist", json={"concern": "x"}, headers=bearer(world.mechanic(), "mechanic")),
           403, "forbidden")
 
@@ -152,7 +152,7 @@ def test_join_status_leave_over_rest(world: World, client: Any) -> None:
     r = client.post("/api/waitlist", json={"concern": "Battery", "customer_id": other}, headers=admin)
     assert r.status_code == 201 and r.json()["customer_id"] == other
     assert client.get(f"/api/waitlist?customer_id={other}", headers=admin).json()["entry"]["status"] == "pending"
-    error(client.get("/api/waitlist?customer_id=nope", headers=admin), 400, "validation_error")
+    error(client.get("/api/waitlist?customer_id=nope", headers=admin), 422, "validation_error")
     assert client.delete(f"/api/waitlist?customer_id={other}", headers=admin).json()["close_reason"] == "admin"
 
 

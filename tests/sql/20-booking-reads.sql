@@ -61,7 +61,7 @@ SELECT results_eq($$SELECT id, mechanic_name, plan_name, price_cents FROM api.my
 SELECT results_eq($$SELECT id FROM api.my_appointments('past')$$, format($$VALUES (%L::uuid)$$, :'old'),
   'my past appointments: the ones that are over');
 SELECT is((SELECT workshop_address FROM api.get_appointment(:'s1')), '1 Test St, Toronto', 'one appointment, with the workshop address');
-SELECT throws_ok(format('SELECT * FROM api.get_appointment(%L)', :'s2'), 'AD404', 'Appointment not found',
+SELECT throws_ok(format('SELECT * FROM api.get_appointment(%L)', :'s2'), 'AD404', 'Session not found',
   'someone else''s appointment: 404 (RLS hides it)');
 SELECT throws_ok($$SELECT * FROM api.my_appointments('soon')$$, 'AD422', 'scope must be one of upcoming, past, all',
   'an unknown scope: 422 invalid_value');
@@ -70,7 +70,7 @@ SELECT tests.authenticate_as(:'alice', 'mechanic');
 SELECT results_eq($$SELECT id FROM api.my_appointments('upcoming')$$,
   format($$VALUES (%L::uuid), (%L::uuid)$$, :'s1', :'s2'), 'a mechanic''s upcoming appointments: the ones booked with them, soonest first');
 SELECT is((SELECT id FROM api.get_appointment(:'s2')), :'s2'::uuid, 'a mechanic opens an appointment booked with them');
-SELECT throws_ok(format('SELECT * FROM api.get_appointment(%L)', :'old'), 'AD404', 'Appointment not found',
+SELECT throws_ok(format('SELECT * FROM api.get_appointment(%L)', :'old'), 'AD404', 'Session not found',
   'a mechanic cannot open another mechanic''s appointment');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(NULL, 'anon');

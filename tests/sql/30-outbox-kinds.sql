@@ -7,10 +7,11 @@ SELECT plan(21);
 SELECT has_table('app', 'outbox_kinds', 'the registry exists');
 SELECT is_empty($$SELECT kind FROM app.outbox_kinds WHERE NOT (kind = ANY (ARRAY['noop', 'stripe.charge', 'stripe.refund',
                                                                                'stripe.cancel_intent', 'stripe.sync',
-                                                                               'email.send']))$$,
+                                                                               'email.send', 'session.booked']))$$,
   'only the known kinds are registered');
 SELECT results_eq($$SELECT kind, band::int, lane FROM app.outbox_kinds ORDER BY kind$$,
-  $$VALUES ('email.send'::text, 50, 'email'::text), ('noop', 30, 'default'), ('stripe.cancel_intent', 40, 'stripe'),
+  $$VALUES ('email.send'::text, 50, 'email'::text), ('noop', 30, 'default'), ('session.booked', 20, 'default'),
+           ('stripe.cancel_intent', 40, 'stripe'),
            ('stripe.charge', 40, 'stripe'), ('stripe.refund', 40, 'stripe'), ('stripe.sync', 40, 'stripe')$$,
   'each kind is owned by its band and runs in its lane');
 SELECT is_empty($$SELECT kind FROM app.outbox_kinds
@@ -83,11 +84,11 @@ SELECT is((SELECT status FROM app.scheduled_payments WHERE id = :'hp'), 'succeed
 
 -- Who may read or change the registry.
 SELECT tests.authenticate_as(NULL, 'worker');
-SELECT is((SELECT count(*)::int FROM api.outbox_kinds()), 6, 'the worker reads the registry');
+SELECT is((SELECT count(*)::int FROM api.outbox_kinds()), 7, 'the worker reads the registry');
 SELECT throws_ok($$UPDATE app.outbox_kinds SET max_attempts = 1$$, '42501', NULL, 'but cannot change it');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(tests.create_user('admin'), 'admin');
-SELECT is((SELECT count(*)::int FROM app.outbox_kinds), 6, 'admins read the registry');
+SELECT is((SELECT count(*)::int FROM app.outbox_kinds), 7, 'admins read the registry');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(tests.create_user('customer'), 'customer');
 SELECT throws_ok($$SELECT * FROM api.outbox_kinds()$$, '42501', NULL, 'a customer cannot read the registry');

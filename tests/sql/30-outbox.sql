@@ -3,9 +3,14 @@
 BEGIN;
 SELECT plan(43);
 
-SELECT has_trigger('app', 'outbox', 'outbox_10_notify_insert', 'the outbox has its statement-level NOTIFY trigger');
-SELECT is((SELECT tgtype & 1 FROM pg_trigger WHERE tgname = 'outbox_10_notify_insert')::int, 0,
-  'the NOTIFY trigger is statement-level (one wake-up per statement, not per row)');
+-- NOTIFY is off the write paths (a notifying commit holds a cluster-wide lock until its flush): the
+-- API and the worker wake the listeners after their commits; only the rare graceful release notifies.
+SELECT is_empty($$SELECT tgname FROM pg_trigger WHERE tgrelid = 'app.outbox'::regclass AND NOT tgisinternal$$,
+  'the outbox has no trigger (no NOTIFY from the writing transaction)');
+SELECT is_empty($$SELECT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                   WHERE n.nspname IN ('app', 'app_private', 'api') AND p.prosrc ILIKE '%pg_notify%'
+                     AND p.proname <> 'outbox_release'$$,
+  'no function or trigger notifies from inside a write, except the graceful release of claimed rows');
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = 'app' AND c.relname IN ('outbox', 'worker_heartbeats', 'scheduled_payments', 'payment_refunds',

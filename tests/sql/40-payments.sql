@@ -34,6 +34,7 @@ SELECT is_empty(format($$SELECT 1 FROM app.outbox WHERE kind = 'email.send' AND 
   'a hold sends no email');
 UPDATE app.sessions SET status = 'scheduled', type = 'video', concern = 'Noise', concern_category = 'diagnostic',
                         hold_expires_at = NULL WHERE id = :'hold';
+SELECT tests.fan_out(:'hold');  -- the worker's part of the booking (its session.booked event)
 SELECT is((SELECT count(*)::int FROM app.scheduled_payments WHERE session_id = :'hold'), 1, 'the booking keeps the same single charge');
 SELECT isnt_empty(format($$SELECT 1 FROM app.outbox WHERE kind = 'email.send' AND session_id = %L$$, :'hold'),
   'the booking (not the hold) sends the confirmation');

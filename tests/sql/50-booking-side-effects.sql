@@ -2,7 +2,7 @@
 -- reschedule -> cancellation through api.hold_slot, api.create_session, api.reschedule_session
 -- and api.set_session_status, with an injected "now" for the booking rules.
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 
 CREATE TEMP TABLE t AS SELECT '2030-03-01 12:00:00+00'::timestamptz AS now_;
 SELECT tests.create_customer() AS c \gset
@@ -22,6 +22,13 @@ SELECT (api.create_session(p_type => 'video', p_plan_code => 'standard', p_conce
           p_is_advice_only => true, p_scheduled_for => '2030-03-05 15:00:00+00', p_hold_id => :'h') ->> 'id') AS s \gset
 SELECT tests.restore_claims(:'old');
 SELECT is(:'s'::uuid, :'h'::uuid, 'the booking is the converted hold');
+-- The booking transaction writes one compact event (ids only) and no email; the worker fans it out.
+SELECT results_eq(format($$SELECT idempotency_key, payload FROM app.outbox WHERE kind = 'session.booked' AND session_id = %L$$, :'s'),
+  format($$VALUES ('booked:%s'::text, jsonb_build_object('session_id', %L::text))$$, :'s', :'s'),
+  'the booking writes one session.booked event carrying only the session id');
+SELECT is_empty(format($$SELECT 1 FROM app.outbox WHERE kind = 'email.send' AND session_id = %L$$, :'s'),
+  'and no email in its own transaction');
+SELECT is(tests.fan_out(:'s'), 1, 'the worker completes the event once');
 SELECT is((SELECT count(*)::int FROM app.scheduled_payments WHERE session_id = :'s'), 1, 'still exactly one charge');
 SELECT results_eq(format('SELECT template, method, seq FROM tests.se_emails(%L)', :'s'),
   $$VALUES ('confirmation'::text, 'REQUEST'::text, 0), ('mechanic_booking', 'REQUEST', 0)$$,

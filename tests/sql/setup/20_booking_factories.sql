@@ -141,9 +141,31 @@ BEGIN
 END
 $$;
 
+-- fan_out(session?): play the worker for booking events: complete the pending `session.booked`
+-- outbox rows (of one session; NULL: all) through api.outbox_complete, which applies their fan-out
+-- (the charge, the confirmation emails, the reminders: db/functions/50_booking_fan_out.sql).
+-- Returns how many ran.
+CREATE OR REPLACE FUNCTION tests.fan_out(p_session_id uuid DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
+  v_n integer := 0;
+BEGIN
+  FOR v_id IN SELECT o.id FROM app.outbox o
+               WHERE o.kind = 'session.booked' AND o.status = 'pending'
+                 AND (p_session_id IS NULL OR o.session_id = p_session_id)
+               ORDER BY o.id LOOP
+    PERFORM api.outbox_complete(v_id, 'tests', '{"fanned_out": true}'::jsonb);
+    v_n := v_n + 1;
+  END LOOP;
+  RETURN v_n;
+END
+$$;
+
 -- book(customer, mechanic, starts_at, plan?, now?, vehicle?): a scheduled session through
 -- api.create_session as that customer (advice-only when no vehicle is given), with the clock at
--- p_now for the call (NULL: the test's clock). Returns its id.
+-- p_now for the call (NULL: the test's clock), and its booking event fanned out as the worker would
+-- (tests.fan_out). Returns its id.
 CREATE OR REPLACE FUNCTION tests.book(p_customer_id uuid, p_mechanic_id uuid, p_starts_at timestamptz,
   p_plan_code text DEFAULT 'standard', p_now timestamptz DEFAULT NULL, p_vehicle_id uuid DEFAULT NULL,
   p_service_mode text DEFAULT 'online') RETURNS uuid
@@ -157,6 +179,7 @@ BEGIN
     p_mechanic_id => %L, p_service_mode => %L)$q$, p_plan_code, p_vehicle_id, p_vehicle_id IS NULL, p_starts_at,
     p_mechanic_id, p_service_mode));
   PERFORM tests.restore_claims(v_old);
+  PERFORM tests.at(p_now, format('SELECT to_jsonb(tests.fan_out(%L))', v_session ->> 'id'));
   RETURN (v_session ->> 'id')::uuid;
 END
 $$;

@@ -41,7 +41,8 @@ END
 $$;
 
 -- se_session(): a scheduled appointment (or hold) inserted directly; returns its id. The side-effect
--- trigger fires exactly as it does for real bookings.
+-- trigger fires exactly as it does for real bookings, and the booking's event is fanned out as the
+-- worker would (tests.fan_out).
 CREATE OR REPLACE FUNCTION tests.se_session(p_customer uuid, p_mechanic uuid, p_start timestamptz,
                                             p_mode text DEFAULT 'online', p_status text DEFAULT 'scheduled',
                                             p_plan text DEFAULT 'standard')
@@ -59,6 +60,7 @@ BEGIN
          CASE WHEN p_status = 'held' THEN app_private.now() + interval '10 minutes' END
     FROM app.plans pl WHERE pl.code = p_plan
   RETURNING id INTO v_id;
+  PERFORM tests.fan_out(v_id);  -- the worker's part of a booking: its charge, emails and reminders
   RETURN v_id;
 END
 $$;

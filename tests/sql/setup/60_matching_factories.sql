@@ -13,17 +13,24 @@ LANGUAGE sql AS $$
 $$;
 
 -- m_scheduled(customer, starts_at, vehicle?, mode?, concern?): a scheduled booking without a mechanic
--- (deferred matching due at starts_at - matching_lead).
+-- (deferred matching due at starts_at - matching_lead), its booking event fanned out as the worker
+-- would (tests.fan_out: its charge is asked for, as for every booking).
 CREATE OR REPLACE FUNCTION tests.m_scheduled(p_customer uuid, p_starts_at timestamptz, p_vehicle uuid DEFAULT NULL,
   p_mode text DEFAULT 'online', p_concern text DEFAULT 'Grinding noise when braking', p_metadata jsonb DEFAULT '{}')
 RETURNS uuid
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id uuid;
+BEGIN
   INSERT INTO app.sessions (customer_id, plan_code, type, service_mode, vehicle_id, is_advice_only, concern,
                             concern_category, scheduled_for, ends_at, status, metadata, matching_will_run_at, created_at)
   VALUES (p_customer, 'standard', 'video', p_mode, p_vehicle, p_vehicle IS NULL, p_concern, 'diagnostic', p_starts_at,
           p_starts_at + interval '30 minutes', 'scheduled', p_metadata,
           p_starts_at - (SELECT s.matching_lead FROM app.booking_settings s), p_starts_at - interval '3 days')
-  RETURNING id
+  RETURNING id INTO v_id;
+  PERFORM tests.fan_out(v_id);
+  RETURN v_id;
+END
 $$;
 
 -- m_booked(customer, mechanic, starts_at, status?): a session with that mechanic, walked through the
@@ -40,6 +47,7 @@ BEGIN
   VALUES (p_customer, p_mechanic, 'standard', 'video', 'online', true, 'Earlier visit', 'diagnostic', p_starts_at,
           p_starts_at + interval '30 minutes', 'scheduled', p_starts_at - interval '3 days')
   RETURNING id INTO v_id;
+  PERFORM tests.fan_out(v_id);  -- the booking's charge and emails, as the worker would
   FOREACH v_step IN ARRAY ARRAY['pending', 'active', 'completed'] LOOP
     EXIT WHEN p_status = 'scheduled';
     UPDATE app.sessions SET status = v_step WHERE id = v_id;

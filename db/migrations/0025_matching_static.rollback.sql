@@ -1,5 +1,5 @@
--- Reverts 0024_matching_static: drops the stored points, their basis, the candidate indexes and what
--- db/triggers/60_matching_static.sql created on them; version 0023's files bring back the full-scan
+-- Reverts 0025_matching_static: drops the stored points, their basis, the candidate indexes and what
+-- db/triggers/60_matching_static.sql created on them; the previous version's files bring back the full-scan
 -- app_private.match_candidates.
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
