@@ -4,7 +4,7 @@
 -- ids, names, scores and reasons — on random mechanics, customers and requests, under the default
 -- weights, after the rating mean drifted (stored points not recomputed), and under other weights.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2031-01-07 15:00Z');   -- a Tuesday, 10:00 in Toronto
 
@@ -145,6 +145,40 @@ UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mod
   weight = CASE code WHEN 'rating' THEN 100 ELSE weight END;
 UPDATE app.mechanics SET rating = 4.0, rating_count = (m.i % 5) * 20 FROM mech m WHERE m.id = user_id;
 UPDATE app.mechanics SET rating = 5.0, rating_count = 50000 WHERE user_id IN (SELECT id FROM mech WHERE i IN (100, 200));
+SELECT * FROM pg_temp.same(3, true);
+
+-- only the location (and a little rating) counts, and the Toronto mechanics with the best stored
+-- points are away on the scheduled requests' day: the Toronto customers' best are further down the
+-- location set than its list reaches, which only the location's part of the bound can tell
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'postal_prefix', 'same_city', 'rating'),
+  weight = CASE code WHEN 'rating' THEN 2 ELSE weight END;
+UPDATE app.mechanics SET rating = 3 + (i % 7) * 0.25, rating_count = 5 + i % 13 FROM mech m WHERE m.id = user_id;
+SELECT count(tests.add_time_off(t.mechanic_id, '2031-01-08 00:00Z', '2031-01-09 00:00Z'))
+FROM (SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+      WHERE m.city = 'Toronto' AND m.is_active AND st.mechanic_id IN (SELECT id FROM mech)
+      ORDER BY st.points DESC LIMIT 40) t;
+SELECT * FROM pg_temp.same(3, true);
+
+-- only brand and concern (and a little rating) count, a brand set larger than a list, and the best of
+-- the Honda specialists and of the mechanics matching the scheduled online concern away on that day:
+-- the best free ones are further down those sets than their lists reach (the brand's and the
+-- concern's parts of the bound decide)
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'brand_specialist', 'specialty_match',
+  'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'specialty_match' THEN 25 ELSE weight END;
+UPDATE app.mechanics SET brand_specialist_brands = CASE WHEN m.i % 5 < 3 THEN '{Honda}'::text[] ELSE '{}' END
+FROM mech m WHERE m.id = user_id;
+CREATE TEMP TABLE away AS
+SELECT st.mechanic_id, st.points,
+       m.search_document @@ to_tsquery('english', 'engine | overheats | cooling | fan') AS concern,
+       m.brand_keys @> '{honda}' AS honda
+FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech)
+  AND NOT EXISTS (SELECT FROM app.mechanic_time_off o WHERE o.mechanic_id = m.user_id)
+  AND NOT EXISTS (SELECT FROM app.sessions s WHERE s.mechanic_id = m.user_id AND s.status <> 'cancelled'
+                  AND s.period && tstzrange('2031-01-08 00:00Z', '2031-01-09 00:00Z'));
+SELECT count(tests.add_time_off(t.mechanic_id, '2031-01-08 00:00Z', '2031-01-09 00:00Z'))
+FROM (SELECT mechanic_id FROM (SELECT mechanic_id FROM away WHERE concern ORDER BY points DESC LIMIT 40) c
+      UNION SELECT mechanic_id FROM (SELECT mechanic_id FROM away WHERE honda ORDER BY points DESC LIMIT 40) h) t;
 SELECT * FROM pg_temp.same(3, true);
 
 ------------------------------------------------------------------ the live mean's running totals
