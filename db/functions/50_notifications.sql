@@ -433,6 +433,11 @@ DECLARE
   v_count integer;
   v_last timestamptz;
 BEGIN
+  -- Asked before the worker fanned the booking's event out (milliseconds after booking): fan it out
+  -- now (the confirmation, the charge; idempotent, the worker's run then changes nothing), so the
+  -- invite exists to resend. Before the session's row lock: the fan-out locks customer, then session.
+  PERFORM app_private.session_booked_fan_out(p_session_id)
+    WHERE NOT EXISTS (SELECT FROM app.session_invites i WHERE i.session_id = p_session_id);
   PERFORM 1 FROM app.sessions WHERE id = p_session_id AND status IN ('scheduled', 'pending')
                                 AND scheduled_for IS NOT NULL
      FOR UPDATE;  -- one resend decision at a time per session

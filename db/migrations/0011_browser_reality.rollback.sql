@@ -19,3 +19,9 @@ DROP INDEX app.mechanics_search_idx;
 DROP FUNCTION app_private.mechanic_search_document(text, text, text[], text[]);
 ALTER TABLE app.booking_settings DROP COLUMN default_timezone;
 ALTER TABLE app.customers DROP COLUMN timezone;
+-- Functions the previous version may or may not have, depending on which commit of it is re-applied
+-- (two branches both stood at 0008 with different files): dropped here, the re-applied files of
+-- that version create them again when they have them (added with migration 0025, tests/py/db_versions.py).
+DROP FUNCTION IF EXISTS app_private.error_message(text);
+DROP FUNCTION IF EXISTS app_private.error_catalog();
+DROP FUNCTION IF EXISTS app_private.place_facts(text, app.workshops);

@@ -10,4 +10,4 @@
 --   * SQL-only writers (psql, pg_cron jobs) notify nobody: the worker's poll
 --     (AUTODOC_WORKER_POLL_SECONDS, 1 s) and the relay's poll (1 s) find their rows.
 -- The statement triggers outbox_10_notify_insert / outbox_20_notify_update that used to notify
--- here were dropped by migration 0024_booking_event. This file creates no trigger.
+-- here were dropped by migration 0025_booking_event. This file creates no trigger.

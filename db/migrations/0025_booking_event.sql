@@ -1,4 +1,4 @@
--- depends: 0023_leave_shift_check
+-- depends: 0024_contract
 -- One event per booking (issue 13): a booking transaction writes one compact outbox row of kind
 -- `session.booked` (ids only) instead of its charge, two emails and three reminders; the worker's
 -- completion fans it out (db/functions/50_booking_fan_out.sql). The kind's registry row is seeded

@@ -1,4 +1,4 @@
--- Reverts 0024_booking_event: no session.booked kind and no fan-out functions. Events not yet
+-- Reverts 0025_booking_event: no session.booked kind and no fan-out functions. Events not yet
 -- fanned out are applied first (the charge, the emails and the reminders the previous version
 -- writes in the booking transaction), so rolling back loses no booking's effects; then the event
 -- rows and the kind go. The previous version's files (re-applied after a rollback) bring back the
