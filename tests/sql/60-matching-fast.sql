@@ -1,6 +1,6 @@
--- Matching speed (migration 0025): the stored request-independent points follow their sources (each
+-- Matching speed (migration 0026): the stored request-independent points follow their sources (each
 -- trigger), and the threshold algorithm of app_private.match_candidates returns exactly what the
--- full-scan reference (tests.match_candidates_reference, the function before 0025) returns — ranks,
+-- full-scan reference (tests.match_candidates_reference, the function before 0026) returns — ranks,
 -- ids, names, scores and reasons — on random mechanics, customers and requests, under the default
 -- weights, after the rating mean drifted (stored points not recomputed), and under other weights.
 BEGIN;

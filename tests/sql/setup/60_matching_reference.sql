@@ -1,5 +1,5 @@
 -- The matching reference (tests schema): app_private.match_candidates as it was before the stored
--- points and the candidate indexes (migration 0025): every eligible mechanic scored in one full scan,
+-- points and the candidate indexes (migration 0026): every eligible mechanic scored in one full scan,
 -- then availability best first. The exactness test (tests/sql/60-matching-fast.sql) checks that the
 -- fast function returns the same ranks, ids, scores and reasons on random data.
 -- Original header follows.

@@ -1,4 +1,4 @@
--- Reverts 0025_matching_static: drops the stored points, their basis, the candidate indexes and what
+-- Reverts 0026_matching_static: drops the stored points, their basis, the candidate indexes and what
 -- db/triggers/60_matching_static.sql created on them; the previous version's files bring back the full-scan
 -- app_private.match_candidates.
 SET lock_timeout = '5s';

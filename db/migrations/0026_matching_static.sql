@@ -1,4 +1,4 @@
--- depends: 0024_booking_event 0024_contract
+-- depends: 0025_booking_event
 -- Matching speed (issue 11): each mechanic's request-independent points stored (rating at a recorded
 -- prior mean, experience, acceptance rate), ordered by an index, so that matching reads the best few
 -- instead of scoring every mechanic; and the indexes that find the mechanics a request can give
