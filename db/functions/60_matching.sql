@@ -55,12 +55,18 @@ $$;
 -- this session (re-matching). No caller check: owner only (api.match_mechanics checks the caller).
 -- Raises 404 session_not_found.
 --
--- How it stays fast with 10,000 mechanics: one set-based query computes every criterion for every
--- candidate (float8 arithmetic, no per-row subquery but the word count of the few whose document
--- matches the concern) and sorts them. Only then, best first, is availability checked (band 10's
--- functions, one candidate at a time: it is a filter, it gives everyone who passes the same points)
--- and the exact score (the points rounded to cents, as the reasons show them) computed, until
--- `limit` candidates are found and nobody further down can beat them.
+-- How it stays fast with 10,000 mechanics (docs/matching.md "How it stays fast"): an exact
+-- threshold algorithm. The request-independent points (rating, experience, acceptance rate) are
+-- stored per mechanic (app.mechanic_match_static, best first by index). The request points come from
+-- a few index-backed sets: brand specialists of the make, mechanics whose document matches the
+-- concern, the customer's city and postal prefix (or the workshops there, in person), favorites and
+-- past mechanics. The pool = those sets + the best `depth` mechanics by stored points; everyone
+-- outside the pool scores at most `reach` = the depth-th stored points + what no set covers
+-- (availability, service mode, province, country, workload, and the drift of the rating mean since
+-- the points were stored). The pool is scored exactly (workload as its weight, an upper bound), then
+-- walked best first: workload and availability (band 10's functions) are checked one candidate at a
+-- time, until `limit` free candidates are found that nobody unseen, and nobody further down, can
+-- beat. If the walk reaches `reach` first, the pool is deepened (depth x 4) and walked again.
 CREATE OR REPLACE FUNCTION app_private.match_candidates(p_session_id uuid, p_limit integer,
                                                         p_exclude_offered boolean DEFAULT true)
 RETURNS TABLE (rank integer, mechanic_id uuid, display_name text, match_score numeric, match_reasons jsonb)
@@ -77,6 +83,7 @@ DECLARE
   v_start timestamptz;
   v_mean float8;
   v_prefix text;
+  v_prefix_next text;  -- the first string after every string that starts with v_prefix (byte order)
   v_make_key text[];   -- the make as app.mechanics.brand_keys spells brands (lower case, trimmed)
   v_keys text[];                                 -- the customer's location, normalized as the mechanics' is
   v_city text; v_province text; v_country text;
@@ -89,15 +96,26 @@ DECLARE
   w_avail float8; w_brand float8; w_spec float8; w_postal float8; w_city float8; w_prov float8;
   w_country float8; w_rating float8; w_fav float8; w_repeat float8; w_exp float8; w_load float8;
   w_accept float8; w_mode float8;
+  v_sets uuid[];        -- always in the pool: favorites, past mechanics, members of two large sets
+  v_near_workshops uuid[];
+  v_outside float8;     -- the most anyone outside the sets scores beyond their stored points
+  v_depth integer := 32;   -- how many mechanics of each list, best stored points first, join the pool
+  v_top uuid[];
+  v_query2 tsquery;     -- two words of the concern or more
+  k_all float8; k_brand float8; k_spec_set float8; k_spec2_set float8; k_loc float8;   -- each list's depth-th points
+  m_brand float8; m_spec float8; m_spec1 float8; m_loc float8;   -- the most each large set adds
+  v_reach float8;       -- the most anyone outside the pool can score (-infinity: nobody is outside)
   r record;
+  v_n_day integer;
+  v_p_load float8;
   v_score numeric;
-  v_found jsonb := '[]'::jsonb;   -- the candidates kept so far, with their exact score
-  v_kth numeric;                  -- the lowest exact score among the best p_limit found so far
+  v_found jsonb;        -- the candidates kept so far, with their exact score
+  v_count integer;
+  v_kth numeric;        -- the lowest exact score among the best p_limit found so far
   c jsonb;
   v_rank integer := 0;
-  v_window integer := 256;   -- how far down the ranking this pass looks
-  v_seen integer := 0;
   v_done boolean := false;
+  v_walked integer;
 BEGIN
   SELECT * INTO v_s FROM app.sessions s WHERE s.id = p_session_id AND s.type IS NOT NULL;
   IF v_s.id IS NULL THEN
@@ -119,6 +137,7 @@ BEGIN
   END IF;
   v_keys := app_private.location_keys(v_cust.postal_code, v_cust.city, v_cust.state_province, v_cust.country);
   v_prefix := nullif(left(v_keys[1], v_set.postal_prefix_length), '');
+  v_prefix_next := left(v_prefix, -1) || chr(ascii(right(v_prefix, 1)) + 1);
   v_city := v_keys[2];
   v_province := v_keys[3];
   v_country := v_keys[4];
@@ -135,8 +154,7 @@ BEGIN
   IF p_exclude_offered THEN
     v_offered := ARRAY(SELECT a.mechanic_id FROM app.session_assignments a WHERE a.session_id = v_s.id);
   END IF;
-  SELECT coalesce(sum(m.rating::float8 * m.rating_count) / nullif(sum(m.rating_count), 0), 0) INTO v_mean
-  FROM app.mechanics m WHERE m.is_active AND m.rating_count > 0;
+  v_mean := app_private.matching_rating_mean();
   SELECT coalesce(max(c.weight) FILTER (WHERE c.code = 'availability' AND c.enabled), 0)::float8,
          coalesce(max(c.weight) FILTER (WHERE c.code = 'brand_specialist' AND c.enabled), 0)::float8,
          coalesce(max(c.weight) FILTER (WHERE c.code = 'specialty_match' AND c.enabled), 0)::float8,
@@ -154,19 +172,137 @@ BEGIN
   INTO w_avail, w_brand, w_spec, w_postal, w_city, w_prov, w_country, w_rating, w_fav, w_repeat, w_exp, w_load,
        w_accept, w_mode
   FROM app.matching_criteria c;
+  -- outside the sets a mechanic can only add the points everyone gets, province, country and workload
+  -- (each at most its weight), and the rating moved by the mean's drift since the points were stored
+  -- (the rating's share of the mean is k/(k + reviews) <= 1)
+  SELECT w_avail + w_mode + w_prov + w_country + w_load + w_rating / 5 * abs(v_mean - b.rating_mean)
+  INTO v_outside FROM app.matching_static_basis b WHERE b.id;
 
-  <<ranking>>
+  -- the small sets, whole: the customer's favorites and past mechanics; the workshops near the customer
+  v_sets := ARRAY(
+    SELECT f.mechanic_id FROM app.favorites f WHERE f.customer_id = v_customer
+    UNION SELECT s.mechanic_id FROM app.sessions s
+          WHERE s.customer_id = v_customer AND s.status = 'completed' AND s.mechanic_id IS NOT NULL);
+  v_near_workshops := ARRAY(SELECT w.id FROM app.workshops w
+                            WHERE w.location_keys[2] = v_city OR starts_with(w.location_keys[1], v_prefix));
+  -- ... and the mechanics in two of the large sets (brand, concern, location), whole: the bound below
+  -- then needs no combination of sets (each intersection is a few dozen: two indexes, ANDed)
+  -- (on shift for an immediate request: the others would only be filtered out by the ranking query)
+  v_sets := v_sets || ARRAY(
+    SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND m.brand_keys @> v_make_key AND m.search_document @@ v_query
+      AND (NOT v_immediate OR m.currently_on_shift)
+    UNION SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND m.brand_keys @> v_make_key AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
+      AND (m.location_keys[2] = v_city
+           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
+    UNION SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND m.search_document @@ v_query AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
+      AND (m.location_keys[2] = v_city
+           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
+    UNION SELECT m.user_id FROM app.mechanics m
+    WHERE m.is_active AND v_in_person AND m.workshop_id = ANY (v_near_workshops) AND (NOT v_immediate OR m.currently_on_shift)
+      AND (m.brand_keys @> v_make_key OR m.search_document @@ v_query));
+  -- the most each large set can add: brand, concern words, location (postal prefix + city)
+  m_brand := w_brand;
+  m_spec := w_spec * least(1.0, coalesce(cardinality(v_lexemes), 0)::float8 / k_spec);
+  -- most matches share one word of the concern (w_spec / k_spec points when full points take more): a
+  -- second list holds the mechanics matching two words or more (any pair of the words), so that the
+  -- first list's bound is the one-word points (a concern of 2-8 words; longer ones keep one list)
+  m_spec1 := m_spec;
+  IF k_spec >= 2 AND cardinality(v_lexemes) BETWEEN 2 AND 8 THEN
+    v_query2 := array_to_string(ARRAY(SELECT format('(%s & %s)', quote_literal(a.l), quote_literal(b.l))
+                                      FROM unnest(v_lexemes) WITH ORDINALITY a(l, i)
+                                      JOIN unnest(v_lexemes) WITH ORDINALITY b(l, i) ON b.i > a.i), ' | ')::tsquery;
+    m_spec1 := w_spec * least(1.0, 1.0 / k_spec);
+  END IF;
+  m_loc := w_postal + w_city;
+
+  <<deepening>>
   LOOP
+    -- the best `depth` eligible mechanics by stored points: of everyone, and of each large set (each
+    -- list an index scan: the stored order, or the set's own index); every eligibility test below is
+    -- the ranking query's, repeated so that each list holds eligible mechanics only
+    WITH lists AS (
+      SELECT 'all' AS kind, x.* FROM (
+        SELECT st.mechanic_id AS id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'brand', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.brand_keys @> v_make_key
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'spec', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.search_document @@ v_query
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'spec2', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE m.search_document @@ v_query2
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'loc', x.* FROM (   -- online: the mechanic's own city or postal prefix (a byte-order range)
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE NOT v_in_person
+          AND (m.location_keys[2] = v_city
+               OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'loc', x.* FROM (   -- in person: the workshops near the customer
+        SELECT st.mechanic_id, st.points
+        FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        WHERE v_in_person AND m.workshop_id = ANY (v_near_workshops)
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+          AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+          AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x)
+    SELECT ARRAY(SELECT DISTINCT l.id FROM lists l),
+           -- a list shorter than `depth` holds its whole set (the depth-th points: -infinity)
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'all' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'brand' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec2' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity')
+    INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc;
+    -- the most anyone outside the pool can score: a mechanic outside it is in one large set at most (the
+    -- mechanics of two are in the pool), has stored points at most the depth-th of everyone's list and
+    -- of that set's lists, and adds at most that set's points and what no set covers (v_outside)
+    v_reach := v_outside + greatest(k_all, least(k_all, k_brand) + m_brand, least(k_all, k_spec_set) + m_spec1,
+                                    least(k_all, k_spec_set, k_spec2_set) + m_spec, least(k_all, k_loc) + m_loc);
+    v_found := '[]'::jsonb;
+    v_count := 0;
+    v_kth := NULL;
+    v_walked := 0;
     FOR r IN
     SELECT x.*,
            x.p_avail + x.p_brand + x.p_spec + x.p_postal + x.p_city + x.p_prov + x.p_country + x.p_rating + x.p_fav
-           + x.p_repeat + x.p_exp + x.p_accept + x.p_mode + x.p_load AS bound
+           + x.p_repeat + x.p_exp + x.p_accept + x.p_mode + w_load AS bound   -- the workload at its most
     FROM (
       SELECT m.user_id, m.display_name, m.rating, m.rating_count, m.years_of_experience, w.name AS workshop_name,
              coalesce(w.timezone, m.timezone) AS tz, l.city, l.province, l.country,
              coalesce(h.n, 0) AS completed_with_customer, coalesce(st.accepted, 0) AS accepted,
              coalesce(st.accepted + st.declined + st.expired, 0) AS answered, a.adjusted_rating,
-             coalesce(t.n, 0) AS n_day,
              w_avail AS p_avail,
              CASE WHEN m.brand_keys @> v_make_key THEN w_brand ELSE 0 END AS p_brand,
              CASE WHEN m.search_document @@ v_query   -- (only then count the words: most rows do not match)
@@ -186,9 +322,9 @@ BEGIN
              w_accept * coalesce((coalesce(st.accepted, 0) + 0.5 * k_accept)::float8
                                  / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
                                           + k_accept, 0), 0.5) AS p_accept,
-             w_mode AS p_mode,
-             w_load * greatest(0.0, 1 - coalesce(t.n, 0)::float8 / k_load) AS p_load
-      FROM app.mechanics m
+             w_mode AS p_mode
+      FROM (SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id)) pool   -- a few hundred at most: a lookup each
+      JOIN app.mechanics m ON m.user_id = pool.id
       LEFT JOIN app.workshops w ON w.id = m.workshop_id
       LEFT JOIN app.favorites f ON f.customer_id = v_customer AND f.mechanic_id = m.user_id
       LEFT JOIN app.mechanic_offer_stats st ON st.mechanic_id = m.user_id
@@ -196,11 +332,6 @@ BEGIN
                  FROM app.sessions s
                  WHERE s.customer_id = v_customer AND s.status = 'completed' AND s.mechanic_id IS NOT NULL
                  GROUP BY s.mechanic_id) h ON h.mechanic_id = m.user_id
-      LEFT JOIN (SELECT s.mechanic_id, count(*)::int AS n   -- the workload: sessions within 12 hours of the start
-                 FROM app.sessions s
-                 WHERE s.mechanic_id IS NOT NULL AND s.status <> 'cancelled'
-                   AND lower(s.period) >= v_start - interval '12 hours' AND lower(s.period) < v_start + interval '12 hours'
-                 GROUP BY s.mechanic_id) t ON t.mechanic_id = m.user_id
       -- where the mechanic is: the workshop for in-person sessions, else their own location
       CROSS JOIN LATERAL (SELECT
           CASE WHEN v_in_person THEN w.location_keys ELSE m.location_keys END AS keys,
@@ -218,15 +349,24 @@ BEGIN
       OFFSET 0   -- a fence: each row's points are computed once, then summed and sorted
     ) x
     ORDER BY bound DESC, x.adjusted_rating DESC NULLS LAST, x.user_id
-    LIMIT v_window   -- a top-N sort: the best few hundred are almost always enough
     LOOP
-      v_seen := v_seen + 1;
-      -- the rest cannot beat the worst of the p_limit found: the order (float sum) differs from the exact
-      -- score (the sum of the points rounded to cents) by less than 0.08; the margin keeps the cut exact
-      IF jsonb_array_length(v_found) >= p_limit AND r.bound + 0.1 < v_kth THEN
+      -- nobody further down the pool, nor outside it, can beat the worst of the p_limit found: the
+      -- order (float sum) differs from the exact score (the sum of the points rounded to cents) by
+      -- less than 0.08; the margin keeps the cut exact
+      IF v_count >= p_limit AND greatest(r.bound, v_reach) + 0.1 < v_kth THEN
         v_done := true;
         EXIT;
       END IF;
+      -- someone outside the pool might beat this one: look deeper
+      EXIT WHEN r.bound + 0.1 < v_reach;
+      v_walked := v_walked + 1;
+      -- the workload: the mechanic's sessions starting within 12 hours of this one
+      SELECT count(*)::int INTO v_n_day FROM app.sessions s
+      WHERE s.mechanic_id = r.user_id AND s.status <> 'cancelled'
+        AND lower(s.period) >= v_start - interval '12 hours' AND lower(s.period) < v_start + interval '12 hours';
+      v_p_load := w_load * greatest(0.0, 1 - v_n_day::float8 / k_load);
+      -- (a candidate whose exact score cannot reach the p_limit found needs no availability check)
+      CONTINUE WHEN v_count >= p_limit AND r.bound - w_load + v_p_load + 0.1 < v_kth;
       -- the hard availability filter, through band 10's functions (never a copy of the rules)
       CONTINUE WHEN cardinality(app_private.mechanic_unavailable_reasons(r.user_id, v_s)) > 0;
       -- the exact score: the sum of the points as the reasons show them (rounded to cents)
@@ -234,18 +374,22 @@ BEGIN
                  + round(r.p_postal::numeric, 2) + round(r.p_city::numeric, 2) + round(r.p_prov::numeric, 2)
                  + round(r.p_country::numeric, 2) + round(r.p_rating::numeric, 2) + round(r.p_fav::numeric, 2)
                  + round(r.p_repeat::numeric, 2) + round(r.p_exp::numeric, 2) + round(r.p_accept::numeric, 2)
-                 + round(r.p_mode::numeric, 2) + round(r.p_load::numeric, 2);
-      v_found := v_found || jsonb_build_object('r', to_jsonb(r), 'score', v_score);
+                 + round(r.p_mode::numeric, 2) + round(v_p_load::numeric, 2);
+      v_found := v_found || jsonb_build_object('r', to_jsonb(r) || jsonb_build_object('n_day', v_n_day,
+                                                                                       'p_load', v_p_load),
+                                               'score', v_score);
+      v_count := v_count + 1;
       SELECT min(x.score) INTO v_kth
       FROM (SELECT (e ->> 'score')::numeric AS score FROM jsonb_array_elements(v_found) e
             ORDER BY 1 DESC LIMIT p_limit) x;
     END LOOP;
-    RAISE DEBUG 'match_candidates(%): looked at %, % free', p_session_id, v_seen, jsonb_array_length(v_found);
-    -- done, or every candidate was looked at; else look further down the same ranking
-    EXIT WHEN v_done OR v_seen < v_window;
-    v_found := '[]'::jsonb;
-    v_seen := 0;
-    v_window := v_window * 16;
+    RAISE DEBUG 'match_candidates(%): depth %, pool % + %, walked %, % free, done %; reach % (lists % % % % %)',
+      p_session_id, v_depth, cardinality(v_sets), cardinality(v_top), v_walked, v_count, v_done,
+      round(v_reach::numeric, 2), round(k_all::numeric, 2), round(k_brand::numeric, 2), round(k_spec_set::numeric, 2),
+      round(k_spec2_set::numeric, 2), round(k_loc::numeric, 2);
+    -- the pool was walked to its end with nobody outside it (or the cut was reached): done
+    EXIT WHEN v_done OR v_reach = '-infinity'::float8;
+    v_depth := v_depth * 4;
   END LOOP;
 
   FOR c IN

@@ -214,6 +214,14 @@ CREATE TABLE app.matching_settings (
     CONSTRAINT matching_settings_sensible CHECK ((((offers_per_round >= 1) AND (offers_per_round <= 20)) AND ((max_rounds >= 1) AND (max_rounds <= 20)) AND ((offer_ttl_immediate >= '00:00:10'::interval) AND (offer_ttl_immediate <= '01:00:00'::interval)) AND ((offer_ttl_scheduled >= '00:00:10'::interval) AND (offer_ttl_scheduled <= '1 day'::interval)) AND (rating_prior_reviews >= 0) AND ((postal_prefix_length >= 1) AND (postal_prefix_length <= 10)) AND (specialty_full_matches >= 1) AND (repeat_full_sessions >= 1) AND (experience_full_years >= 1) AND (workload_full_sessions >= 1) AND (acceptance_prior_offers >= 0))),
     CONSTRAINT matching_settings_single_row CHECK (id)
 );
+CREATE TABLE app.matching_static_basis (
+    id boolean DEFAULT true NOT NULL,
+    rating_mean double precision DEFAULT 0 NOT NULL,
+    computed_at timestamp with time zone,
+    rating_points numeric DEFAULT 0 NOT NULL,
+    rating_reviews bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT matching_static_basis_single_row CHECK (id)
+);
 CREATE TABLE app.mechanic_applications (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     user_id uuid NOT NULL,
@@ -253,6 +261,11 @@ CREATE TABLE app.mechanic_availability_blocks (
     end_time time without time zone NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT mechanic_availability_blocks_day_valid CHECK (((day_of_week >= 0) AND (day_of_week <= 6)))
+);
+CREATE TABLE app.mechanic_match_static (
+    mechanic_id uuid NOT NULL,
+    points double precision NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 CREATE TABLE app.mechanic_offer_stats (
     mechanic_id uuid NOT NULL,
@@ -730,12 +743,16 @@ ALTER TABLE ONLY app.matching_criteria
     ADD CONSTRAINT matching_criteria_pkey PRIMARY KEY (code);
 ALTER TABLE ONLY app.matching_settings
     ADD CONSTRAINT matching_settings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY app.matching_static_basis
+    ADD CONSTRAINT matching_static_basis_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_unique UNIQUE (mechanic_id, day_of_week, start_time);
+ALTER TABLE ONLY app.mechanic_match_static
+    ADD CONSTRAINT mechanic_match_static_pkey PRIMARY KEY (mechanic_id);
 ALTER TABLE ONLY app.mechanic_offer_stats
     ADD CONSTRAINT mechanic_offer_stats_pkey PRIMARY KEY (mechanic_id);
 ALTER TABLE ONLY app.mechanic_time_off
@@ -828,9 +845,14 @@ CREATE UNIQUE INDEX mechanic_applications_one_pending ON app.mechanic_applicatio
 CREATE INDEX mechanic_applications_status_idx ON app.mechanic_applications USING btree (status, created_at);
 CREATE INDEX mechanic_applications_user_id_idx ON app.mechanic_applications USING btree (user_id, created_at);
 CREATE INDEX mechanic_applications_workshop_id_idx ON app.mechanic_applications USING btree (workshop_id);
+CREATE INDEX mechanic_match_static_points_idx ON app.mechanic_match_static USING btree (points DESC, mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
+CREATE INDEX mechanics_brand_keys_idx ON app.mechanics USING gin (brand_keys) WHERE is_active;
+CREATE INDEX mechanics_city_key_idx ON app.mechanics USING btree ((location_keys[2])) WHERE is_active;
 CREATE INDEX mechanics_on_shift_idx ON app.mechanics USING btree (currently_on_shift) WHERE currently_on_shift;
+CREATE INDEX mechanics_postal_key_idx ON app.mechanics USING btree ((location_keys[1]) COLLATE "C") WHERE is_active;
+CREATE INDEX mechanics_search_document_idx ON app.mechanics USING gin (search_document) WHERE is_active;
 CREATE INDEX mechanics_search_idx ON app.mechanics USING gin (app_private.mechanic_search_document(display_name, bio, specialties, brand_specialist_brands));
 CREATE INDEX mechanics_workshop_id_idx ON app.mechanics USING btree (workshop_id);
 CREATE INDEX outbox_dead ON app.outbox USING btree (updated_at) WHERE (status = 'dead'::text);
@@ -884,6 +906,8 @@ ALTER TABLE ONLY app.mechanic_applications
     ADD CONSTRAINT mechanic_applications_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
 ALTER TABLE ONLY app.mechanic_availability_blocks
     ADD CONSTRAINT mechanic_availability_blocks_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
+ALTER TABLE ONLY app.mechanic_match_static
+    ADD CONSTRAINT mechanic_match_static_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanic_offer_stats
     ADD CONSTRAINT mechanic_offer_stats_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanic_time_off
@@ -969,8 +993,10 @@ ALTER TABLE app.ledger_transactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.live_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.matching_criteria ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.matching_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.matching_static_basis ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_applications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_availability_blocks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app.mechanic_match_static ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_offer_stats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanic_time_off ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.mechanics ENABLE ROW LEVEL SECURITY;
