@@ -66,7 +66,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
 BEGIN
-  -- The session's plan must exist. Not a foreign key (migration 0026): the FK check took FOR KEY
+  -- The session's plan must exist. Not a foreign key (migration 0027): the FK check took FOR KEY
   -- SHARE on the plan's one row, so under load every booking created a MultiXact and wrote WAL on
   -- that same page. Plans are never deleted or renamed (plans_are_permanent below), so a plain
   -- lookup is the same guarantee without the lock. Raises 23503 like the foreign key did.

@@ -1,4 +1,4 @@
--- depends: 0025_booking_event
+-- depends: 0026_matching_static
 -- A booking transaction that carries only its guarantees, part 2 (issue 13):
 -- * reminders are produced set-based by the job from the sessions due in its window, not three rows
 --   per booking: app.session_reminders goes, a one-row watermark (the previous run's "now") bounds
