@@ -20,7 +20,10 @@ customers with random concerns):
 Events (a uvicorn API process, as in production): a request's offer is committed (an immediate
 session inserted and matched in one transaction) and its `offer.created` event is timed from the
 moment COMMIT is sent to its arrival on the offered mechanic's SSE stream, with 1 and with 200
-connected clients; plus one event addressed to all 200 (fan-out).
+connected clients; plus one event addressed to all 200 (fan-out). After each commit the bench sends
+the wake-up the API sends after a writing request (api/wake.py: no NOTIFY inside the write, issue
+13), so this is the API path; a SQL-only writer (pg_cron's deferred matching) is found by the relay's
+poll instead (bounded by its interval; measured for the outbox in the outbox bench).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from psycopg.rows import dict_row
 
 from api.auth import mint_token
 from api.devtools import migrate
+from api.wake import WAKE_SQL
 from bench.common import Ctx, Stopwatch, dist, ratio, target
 
 DBNAME = "autodoc_bench_matching"
@@ -418,6 +422,9 @@ async def _latency_run(ctx: Ctx, port: int, secret: str, mechanics: list[str], c
                 key = row[0]
                 await conn.execute("SELECT app_private.start_matching(%s)", [key])
             sent[key] = time.perf_counter()
+            await conn.commit()
+            # what the API does after a writing request commits (api/wake.py): wake the relays
+            await conn.execute(WAKE_SQL)
             await conn.commit()
             await asyncio.sleep(0.02)
         deadline = time.perf_counter() + 10
