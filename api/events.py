@@ -144,7 +144,7 @@ class EventHub:
                 await self._read(conn)
                 # wait for a wake-up or the poll interval, then read again (several NOTIFYs: one read)
                 async for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
-                    pass
+                    break
 
     async def _read(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
         while True:

@@ -99,7 +99,19 @@ def default_worker_id() -> str:
 
 
 class WorkerIdInUse(RuntimeError):
-    pass
+    """Another live process of this host runs under the same worker id."""
+
+
+def _process_alive(pid: int) -> bool:
+    """Signal 0 only asks whether the process exists: gone is False; ours, or another user's
+    (PermissionError), is alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Worker:
@@ -214,13 +226,7 @@ class Worker:
         if not rows or not rows[0]["alive"] or rows[0]["hostname"] != socket.gethostname():
             return
         pid = rows[0]["pid"]
-        if pid and pid != os.getpid():
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return  # that process is gone (killed): its leases are ours to take back
-            except PermissionError:
-                pass
+        if pid and pid != os.getpid() and _process_alive(pid):  # one gone (killed) leaves its leases to us
             raise WorkerIdInUse(f"worker id {self.worker_id!r} is in use by process {pid} on this host: give this "
                                 "worker another --worker-id, AUTODOC_WORKER_ID or AUTODOC_WORKER_SLOT")
 

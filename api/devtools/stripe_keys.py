@@ -8,7 +8,7 @@ stores the response of every POST that carries a key and replays it (`Idempotent
 when the same key comes again, without forwarding; a reused key with other parameters gets
 Stripe's 400 `idempotency_error`; 5xx answers are not stored (Stripe lets those be retried). A
 request with a key waits for an earlier one with the same key still in flight. The test suite's
-replaying proxy (tests/py/stripe_idempotency_proxy.py) is the in-memory model of this one.
+replaying proxy (tests/py/stripe_idempotency_proxy.py) is this layer with its keys in memory.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class IdempotencyLayer:
             protocol_version = "HTTP/1.1"
 
             def log_message(self, *_: Any) -> None:
-                pass
+                """Quiet: the worker logs its Stripe calls."""
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
