@@ -22,8 +22,10 @@ connection, LISTEN autodoc_events_v1, then `api.live_events_after(watermark)` as
 Commit → event: the full database's relay records when it has read the round's `waitlist.notified`
 row. Reported from the moment the UPDATE's commit was acknowledged to the client (can be ~0 or
 slightly negative: the listener may wake before the committer's socket returns) and from the moment
-the UPDATE was sent. GET /api/events (SSE) is not on main yet, so the figure stops at the relay
-read, which is the SSE endpoint's data source.
+the UPDATE was sent. No write NOTIFYs inside its transaction (issue 13): after each commit the
+bench sends the wake-up the API sends after a writing request (api/wake.py), untimed in the UPDATE's
+latency, so the latency is the API path (a SQL-only toggle is found by the relay's poll instead).
+The figure stops at the relay read, which is the data source of GET /api/events.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 import psycopg
 
 from api.devtools import migrate
+from api.wake import WAKE_SQL
 from bench.common import Ctx, Stopwatch, dist, ratio, target
 
 MECHANICS = 40
@@ -158,6 +161,7 @@ def _rounds(ctx: Ctx, dbs: dict[str, str], rounds: int, relay: Relay) -> dict[st
                 t1 = time.perf_counter()
                 if i >= 10:
                     timings[k].append((t1 - t0) * 1000)
+                conns[k].execute(WAKE_SQL)   # what the API sends after the shift toggle commits (api/wake.py)
                 if k != "empty":
                     row = su[k].execute(NOTIFIED_SQL).fetchone()
                     assert row is not None, f"the {k} waitlist notified nobody"
