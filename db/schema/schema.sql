@@ -916,8 +916,6 @@ ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
 ALTER TABLE ONLY app.mechanics
     ADD CONSTRAINT mechanics_workshop_id_fkey FOREIGN KEY (workshop_id) REFERENCES app.workshops(id) ON DELETE SET NULL;
-ALTER TABLE ONLY app.outbox
-    ADD CONSTRAINT outbox_kind_registered FOREIGN KEY (kind) REFERENCES app.outbox_kinds(kind);
 ALTER TABLE ONLY app.outbox_kinds
     ADD CONSTRAINT outbox_kinds_lane_exists FOREIGN KEY (lane) REFERENCES app.outbox_lanes(lane);
 ALTER TABLE ONLY app.payment_refunds
