@@ -353,11 +353,6 @@ LANGUAGE sql SET search_path = '' AS $$
   ON CONFLICT (lane) DO UPDATE SET concurrency = excluded.concurrency, description = excluded.description
 $$;
 
--- The queue's own lane for kinds applied inside the database (api.outbox_apply_due): the worker
--- runs one loop for it that calls that function and claims nothing.
-SELECT app_private.outbox_register_lane('database', 1,
-  'Kinds whose effect is only rows of this database: applied and marked done in one transaction by api.outbox_apply_due, never leased.');
-
 -- api.outbox_kinds(): the registry as the worker and admins see it — each kind's owner, retry
 -- policy, lane and the lane's concurrency (the worker runs one loop per lane with that many effects
 -- at once, and checks at start that it has an effect for every kind). Worker, admin.

@@ -1,0 +1,12 @@
+-- depends: 0027_lean_booking
+-- The booking's fan-out, cheaper (issue 13): the lane `database` for kinds whose effect is only
+-- rows of this database (a booking's `session.booked`): the worker never leases them, it applies
+-- them and marks them done in one transaction (api.outbox_apply_due, db/functions/30_outbox.sql).
+-- Seeded here like the other lanes (0019_faults); the kind moves to it when
+-- db/functions/50_booking_fan_out.sql re-registers it.
+SET lock_timeout = '5s';
+SET statement_timeout = '60s';
+
+INSERT INTO app.outbox_lanes (lane, concurrency, description)
+VALUES ('database', 1, 'Kinds whose effect is only rows of this database: applied and marked done in one transaction by api.outbox_apply_due, never leased.')
+ON CONFLICT (lane) DO NOTHING;
