@@ -3,7 +3,9 @@
 -- rows of this database (a booking's `session.booked`): the worker never leases them, it applies
 -- them and marks them done in one transaction (api.outbox_apply_due, db/functions/30_outbox.sql).
 -- Seeded here like the other lanes (0019_faults); the kind moves to it when
--- db/functions/50_booking_fan_out.sql re-registers it.
+-- db/functions/50_booking_fan_out.sql re-registers it. And session emails carry ids only, their
+-- facts read when claimed (app_private.session_email_facts, db/functions/50_notifications.sql):
+-- rows already queued carry their facts (`to`) and are sent as written, so no row changes here.
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
 
