@@ -144,8 +144,9 @@ BEGIN
      SET status = 'running', attempts = o.attempts + 1, locked_by = p_worker,
          leased_until = v_now + make_interval(secs => p_lease_seconds), updated_at = v_now
     FROM due
-    -- the kind's claim-time facts, read in this transaction (after the row lock)
-    CROSS JOIN LATERAL (SELECT app_private.outbox_context(due.kind, due.payload) AS facts) c
+    -- the kind's claim-time facts, read in this transaction (after the row lock); OFFSET 0 keeps the
+    -- subquery from being inlined, which evaluated the function once per use below (twice a row)
+    CROSS JOIN LATERAL (SELECT app_private.outbox_context(due.kind, due.payload) AS facts OFFSET 0) c
    WHERE o.id = due.id
   RETURNING o.id, o.kind, o.idempotency_key, o.payload || coalesce(c.facts - 'skip', '{}'::jsonb),
             o.attempts, o.max_attempts, o.leased_until, o.session_id,

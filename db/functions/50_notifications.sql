@@ -29,14 +29,17 @@ $$;
 
 -- place_facts(): where a session happens, as facts: the workshop's name and address parts for an
 -- in-person session, NULL for online (the templates say "Online"). The address is formatted once,
--- in Python (api/presentation.py), for emails and calendar invites alike.
+-- in Python (api/presentation.py), for emails and calendar invites alike. PL/pgSQL: a SQL function
+-- with a SET clause is not inlined, so it was planned on every call (twice an email).
 CREATE OR REPLACE FUNCTION app_private.place_facts(p_service_mode text, p_workshop app.workshops) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
-  SELECT CASE WHEN p_service_mode = 'in_person' AND p_workshop.id IS NOT NULL THEN
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+  RETURN CASE WHEN p_service_mode = 'in_person' AND p_workshop.id IS NOT NULL THEN
            jsonb_build_object('name', p_workshop.name, 'address_line1', p_workshop.address_line1,
                               'address_line2', p_workshop.address_line2, 'city', p_workshop.city,
                               'state_province', p_workshop.state_province, 'postal_code', p_workshop.postal_code,
-                              'country', p_workshop.country) END
+                              'country', p_workshop.country) END;
+END
 $$;
 
 -- session_email_context(): the facts an email about a session is written from — ids, people (each
@@ -91,46 +94,52 @@ BEGIN
 END
 $$;
 
--- session_invite_data(): the calendar invite for one recipient ('customer' or 'mechanic'), as
--- facts: stable UID, the current SEQUENCE and method, UTC instants, who and what (plan, mode,
--- concern, the other side's name, the place) and the links. The invite's SUMMARY, DESCRIPTION and
--- LOCATION are written from them by api/calendar_invite.py (templates in api/templates/calendar/).
--- Only the recipient is an ATTENDEE (the other side's address stays private); the organizer is
--- added by the worker from its settings. NULL when the session has no invite. PL/pgSQL for its
--- cached plan (see session_email_context).
+-- invite_facts(context, recipient, uid, sequence, method): the calendar invite for one recipient
+-- ('customer' or 'mechanic'), as facts, written from a session's email context
+-- (session_email_context): stable UID, SEQUENCE and METHOD, UTC instants, who and what (plan,
+-- mode, concern, both sides' names, the place) and the links. The invite's SUMMARY, DESCRIPTION
+-- and LOCATION are written from them by api/calendar_invite.py (templates in
+-- api/templates/calendar/). Only the recipient is an ATTENDEE (the other side's address stays
+-- private); the organizer is added by the worker from its settings. The one place an invite's
+-- shape is written (session_invite_data, session_email_facts). Pure.
+CREATE OR REPLACE FUNCTION app_private.invite_facts(p_context jsonb, p_recipient text, p_uid text, p_sequence integer,
+                                                    p_method text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+  RETURN jsonb_build_object(
+    'uid', p_uid,
+    'sequence', p_sequence,
+    'method', p_method,
+    'status', CASE WHEN p_method = 'CANCEL' THEN 'CANCELLED' ELSE 'CONFIRMED' END,
+    'start', p_context -> 'starts_at',
+    'end', p_context -> 'ends_at',
+    'recipient', p_recipient,
+    'plan', jsonb_build_object('name', p_context #> '{plan,name}', 'duration_minutes', p_context #> '{plan,duration_minutes}'),
+    'service_mode', p_context -> 'service_mode',
+    'concern', p_context -> 'concern',
+    'customer_name', p_context #> '{customer,name}',
+    'mechanic_name', p_context #> '{mechanic,name}',
+    'place', p_context -> 'place',
+    'url', CASE WHEN p_recipient = 'mechanic' THEN p_context #> '{links,mechanic_schedule}'
+                ELSE p_context #> '{links,appointment}' END,
+    'waiver_url', CASE WHEN p_recipient = 'customer' THEN p_context #> '{links,waiver}' END,
+    'attendees', jsonb_build_array(jsonb_build_object('email', p_context #> ARRAY[p_recipient, 'email'],
+                                                      'name', p_context #> ARRAY[p_recipient, 'name'])));
+END
+$$;
+
+-- session_invite_data(): the session's current calendar invite for one recipient (invite_facts of
+-- its email context at the invite's SEQUENCE and METHOD). NULL when the session has no invite.
 CREATE OR REPLACE FUNCTION app_private.session_invite_data(p_session_id uuid, p_recipient text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v jsonb;
 BEGIN
-  SELECT jsonb_build_object(
-    'uid', i.uid,
-    'sequence', i.sequence,
-    'method', i.method,
-    'status', CASE WHEN i.method = 'CANCEL' THEN 'CANCELLED' ELSE 'CONFIRMED' END,
-    'start', s.scheduled_for,
-    'end', s.ends_at,
-    'recipient', p_recipient,
-    'plan', jsonb_build_object('name', p.name, 'duration_minutes', p.duration_minutes),
-    'service_mode', s.service_mode,
-    'concern', s.concern,
-    'customer_name', cu.full_name,
-    'mechanic_name', m.display_name,
-    'place', app_private.place_facts(s.service_mode, w),
-    'url', CASE WHEN p_recipient = 'mechanic' THEN '/mechanic/schedule' ELSE '/customer/appointments/' || s.id END,
-    'waiver_url', CASE WHEN p_recipient = 'customer' THEN '/customer/appointments/' || s.id || '/waiver' END,
-    'attendees', jsonb_build_array(CASE WHEN p_recipient = 'mechanic'
-                   THEN jsonb_build_object('email', mu.email, 'name', m.display_name)
-                   ELSE jsonb_build_object('email', cu.email, 'name', cu.full_name) END))
-  INTO v
-  FROM app.session_invites i
-  JOIN app.sessions s ON s.id = i.session_id
-  JOIN app.plans p ON p.code = s.plan_code
-  JOIN app.users cu ON cu.id = s.customer_id
-  LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
-  LEFT JOIN app.users mu ON mu.id = m.user_id
-  LEFT JOIN app.workshops w ON w.id = m.workshop_id
-  WHERE i.session_id = p_session_id;
+  SELECT app_private.invite_facts(app_private.session_email_context(p_session_id), p_recipient, i.uid, i.sequence,
+                                  i.method)
+    INTO v
+    FROM app.session_invites i
+   WHERE i.session_id = p_session_id;
   RETURN v;
 END
 $$;
@@ -155,7 +164,7 @@ $$;
 -- enqueue_session_email(): one email about a session to its customer or mechanic, with or without
 -- the calendar invite, keyed by purpose. The row carries ids and facts only: template, recipient
 -- role and user id (the party at enqueue time), session id, p_extra (the change's own facts, e.g.
--- the previous start) as `context`, and with the invite its SEQUENCE and METHOD now as `invite`;
+-- the previous start) as `context`, and with the invite its UID, SEQUENCE and METHOD now as `invite`;
 -- session_email_facts() reads the rest when the row is claimed. Returns the outbox id; NULL when the
 -- session has no such recipient (no mechanic yet, unknown session).
 CREATE OR REPLACE FUNCTION app_private.enqueue_session_email(
@@ -173,7 +182,7 @@ BEGIN
     RETURN NULL;
   END IF;
   IF p_with_invite THEN
-    SELECT jsonb_build_object('sequence', i.sequence, 'method', i.method) INTO v_invite
+    SELECT jsonb_build_object('uid', i.uid, 'sequence', i.sequence, 'method', i.method) INTO v_invite
       FROM app.session_invites i WHERE i.session_id = p_session_id;
   END IF;
   RETURN app_private.outbox_enqueue('email.send', p_key,
@@ -231,11 +240,12 @@ BEGIN
   IF v_to ->> 'email' IS NULL THEN
     RETURN jsonb_build_object('skip', 'recipient_gone');
   END IF;
-  IF jsonb_typeof(p_payload -> 'invite') = 'object' THEN
-    v_invite := app_private.session_invite_data(v_session, v_role) || (p_payload -> 'invite')
-                || jsonb_build_object(
-                     'status', CASE WHEN p_payload #>> '{invite,method}' = 'CANCEL' THEN 'CANCELLED' ELSE 'CONFIRMED' END,
-                     'attendees', jsonb_build_array(jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name')));
+  IF jsonb_typeof(p_payload -> 'invite') = 'object' THEN   -- the row's own facts (start/end: a former party's copy)
+    v_invite := app_private.invite_facts(v_context, v_role, p_payload #>> '{invite,uid}',
+                                         (p_payload #>> '{invite,sequence}')::integer, p_payload #>> '{invite,method}')
+                || (p_payload -> 'invite')
+                || jsonb_build_object('attendees', jsonb_build_array(jsonb_build_object('email', v_to ->> 'email',
+                                                                                        'name', v_to ->> 'name')));
   END IF;
   RETURN jsonb_build_object(
     'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name', 'timezone', v_to ->> 'timezone'),
@@ -296,7 +306,9 @@ BEGIN
         'recipient_id', p_old_mechanic, 'former_party', true, 'session_id', p_session_id,
         'context', v_extra || jsonb_build_object('reassigned', true, 'starts_at', p_old_start,
                                                  'ends_at', p_old_start + (v_session.ends_at - v_session.scheduled_for)),
-        'invite', jsonb_build_object('sequence', v_seq, 'method', 'CANCEL', 'start', p_old_start,
+        'invite', jsonb_build_object('uid', (SELECT i.uid FROM app.session_invites i WHERE i.session_id = p_session_id),
+                                     'sequence', v_seq, 'method', 'CANCEL',
+                                     'status', 'CANCELLED', 'start', p_old_start,
                                      'end', p_old_start + (v_session.ends_at - v_session.scheduled_for))),
       p_session_id);
     PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, v_extra);

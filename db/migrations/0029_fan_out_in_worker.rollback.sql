@@ -22,3 +22,4 @@ UPDATE app.outbox o
    AND NOT o.payload ? 'to';
 UPDATE app.outbox_kinds SET context_fn = NULL WHERE kind = 'email.send';
 DROP FUNCTION IF EXISTS app_private.session_email_facts(jsonb);
+DROP FUNCTION IF EXISTS app_private.invite_facts(jsonb, text, text, integer, text);  -- the previous session_invite_data joins itself

@@ -14,7 +14,7 @@ SELECT id AS conf FROM app.outbox WHERE session_id = :'s' AND payload ->> 'templ
 SELECT is((SELECT payload FROM app.outbox WHERE id = :'conf'),
   jsonb_build_object('template', 'confirmation', 'recipient_role', 'customer', 'recipient_id', :'c'::text,
                      'session_id', :'s'::text, 'context', '{}'::jsonb,
-                     'invite', jsonb_build_object('sequence', 0, 'method', 'REQUEST')),
+                     'invite', jsonb_build_object('uid', :'s' || '@autodoctor', 'sequence', 0, 'method', 'REQUEST')),
   'a session email row carries ids and facts only (no address, no context, no invite data)');
 SELECT cmp_ok((SELECT pg_column_size(payload) FROM app.outbox WHERE id = :'conf'), '<', 400,
   'a few hundred bytes (the snapshot was ~1.7 KB, past the TOAST threshold)');
