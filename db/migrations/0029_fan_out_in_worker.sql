@@ -1,4 +1,4 @@
--- depends: 0027_lean_booking
+-- depends: 0028_money_policy_no_share_lock
 -- The booking's fan-out, cheaper (issue 13): the lane `database` for kinds whose effect is only
 -- rows of this database (a booking's `session.booked`): the worker never leases them, it applies
 -- them and marks them done in one transaction (api.outbox_apply_due, db/functions/30_outbox.sql).
