@@ -249,14 +249,18 @@ BEGIN
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
       UNION ALL
-      SELECT 'spec2', x.* FROM (
+      SELECT 'spec2', x.* FROM (   -- (a small set, read whole: ordered by stored + province and country points)
         SELECT st.mechanic_id, st.points
+               + CASE WHEN g.keys[3] = v_province THEN w_prov ELSE 0 END
+               + CASE WHEN g.keys[4] = v_country THEN w_country ELSE 0 END AS points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        LEFT JOIN app.workshops w ON w.id = m.workshop_id
+        CROSS JOIN LATERAL (SELECT CASE WHEN v_in_person THEN w.location_keys ELSE m.location_keys END AS keys) g
         WHERE m.search_document @@ v_query2
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
-        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+        ORDER BY 2 DESC, st.mechanic_id LIMIT v_depth) x
       UNION ALL
       SELECT 'loc', x.* FROM (   -- online: the mechanic's own city or postal prefix (a byte-order range)
         SELECT st.mechanic_id, st.points
@@ -289,7 +293,8 @@ BEGIN
     -- mechanics of two are in the pool), has stored points at most the depth-th of everyone's list and
     -- of that set's lists, and adds at most that set's points and what no set covers (v_outside)
     v_reach := v_outside + greatest(k_all, least(k_all, k_brand) + m_brand, least(k_all, k_spec_set) + m_spec1,
-                                    least(k_all, k_spec_set, k_spec2_set) + m_spec, least(k_all, k_loc) + m_loc);
+                                    least(k_all, k_spec_set, k_spec2_set - w_prov - w_country) + m_spec,
+                                    least(k_all, k_loc) + m_loc);
     v_found := '[]'::jsonb;
     v_count := 0;
     v_kth := NULL;
@@ -323,8 +328,7 @@ BEGIN
                                  / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
                                           + k_accept, 0), 0.5) AS p_accept,
              w_mode AS p_mode
-      FROM (SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id)) pool   -- a few hundred at most: a lookup each
-      JOIN app.mechanics m ON m.user_id = pool.id
+      FROM app.mechanics m   -- the pool: a few hundred at most, fetched by key
       LEFT JOIN app.workshops w ON w.id = m.workshop_id
       LEFT JOIN app.favorites f ON f.customer_id = v_customer AND f.mechanic_id = m.user_id
       LEFT JOIN app.mechanic_offer_stats st ON st.mechanic_id = m.user_id
@@ -340,7 +344,8 @@ BEGIN
           CASE WHEN v_in_person THEN w.country ELSE m.country END AS country) l
       CROSS JOIN LATERAL (SELECT (k_rating * v_mean + m.rating::float8 * m.rating_count)
                                  / nullif(k_rating + m.rating_count, 0) AS adjusted_rating) a
-      WHERE m.is_active
+      WHERE m.user_id = ANY (v_sets || v_top)
+        AND m.is_active
         AND (NOT v_immediate OR m.currently_on_shift)
         AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
         AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
