@@ -101,6 +101,7 @@ DECLARE
   v_outside float8;     -- the most anyone outside the sets scores beyond their stored points
   v_depth integer := 32;   -- how many mechanics of each list, best stored points first, join the pool
   v_top uuid[];
+  v_pool uuid[];        -- v_sets and v_top, each mechanic once
   v_query2 tsquery;     -- two words of the concern or more
   k_all float8; k_brand float8; k_spec_set float8; k_spec2_set float8; k_loc float8;   -- each list's depth-th points
   m_brand float8; m_spec float8; m_spec1 float8; m_loc float8;   -- the most each large set adds
@@ -289,6 +290,7 @@ BEGIN
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec2' HAVING count(*) = v_depth), '-infinity'),
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity')
     INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc;
+    v_pool := ARRAY(SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id));
     -- the most anyone outside the pool can score: a mechanic outside it is in one large set at most (the
     -- mechanics of two are in the pool), has stored points at most the depth-th of everyone's list and
     -- of that set's lists, and adds at most that set's points and what no set covers (v_outside)
@@ -311,9 +313,10 @@ BEGIN
              w_avail AS p_avail,
              CASE WHEN m.brand_keys @> v_make_key THEN w_brand ELSE 0 END AS p_brand,
              CASE WHEN m.search_document @@ v_query   -- (only then count the words: most rows do not match)
-                  THEN w_spec * least(1.0, (SELECT count(*) FROM unnest(v_lexemes) lx
-                                            WHERE lx = ANY (tsvector_to_array(m.search_document)))::float8
-                                           / k_spec)
+                  -- the concern's words in the document: as many as deleting them removes (the
+                  -- lexemes are distinct; no per-row array of the whole document)
+                  THEN w_spec * least(1.0, (length(m.search_document)
+                                            - length(ts_delete(m.search_document, v_lexemes)))::float8 / k_spec)
                   ELSE 0 END AS p_spec,
              -- normalized keys stored with the row (app_private.location_keys): plain comparisons here
              CASE WHEN starts_with(l.keys[1], v_prefix) THEN w_postal ELSE 0 END AS p_postal,
@@ -328,7 +331,11 @@ BEGIN
                                  / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
                                           + k_accept, 0), 0.5) AS p_accept,
              w_mode AS p_mode
-      FROM app.mechanics m   -- the pool: a few hundred at most, fetched by key
+      -- the pool: a few hundred at most, each fetched by key (OFFSET 0: a lookup per id, whatever the
+      -- plan cache's generic plan guesses of the array's size; a scan of every mechanic filtered by
+      -- `= ANY (pool)` compares each row with every id)
+      FROM unnest(v_pool) p(id)
+      CROSS JOIN LATERAL (SELECT * FROM app.mechanics m1 WHERE m1.user_id = p.id OFFSET 0) m
       LEFT JOIN app.workshops w ON w.id = m.workshop_id
       LEFT JOIN app.favorites f ON f.customer_id = v_customer AND f.mechanic_id = m.user_id
       LEFT JOIN app.mechanic_offer_stats st ON st.mechanic_id = m.user_id
@@ -344,8 +351,7 @@ BEGIN
           CASE WHEN v_in_person THEN w.country ELSE m.country END AS country) l
       CROSS JOIN LATERAL (SELECT (k_rating * v_mean + m.rating::float8 * m.rating_count)
                                  / nullif(k_rating + m.rating_count, 0) AS adjusted_rating) a
-      WHERE m.user_id = ANY (v_sets || v_top)
-        AND m.is_active
+      WHERE m.is_active
         AND (NOT v_immediate OR m.currently_on_shift)
         AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
         AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
