@@ -99,7 +99,9 @@ DECLARE
   v_sets uuid[];        -- always in the pool: favorites, past mechanics, members of two large sets
   v_near_workshops uuid[];
   v_outside float8;     -- the most anyone outside the sets scores beyond their stored points
-  v_depth integer := 32;   -- how many mechanics of each list, best stored points first, join the pool
+  -- how many mechanics of each list, best stored points first, join the pool: a few times the candidates
+  -- asked for (the walk rarely looks past the best few; a list too short for the cut deepens the pool)
+  v_depth integer := greatest(16, 4 * p_limit);
   v_top uuid[];
   v_pool uuid[];        -- v_sets and v_top, each mechanic once
   v_query2 tsquery;     -- two words of the concern or more

@@ -4,7 +4,7 @@
 -- ids, names, scores and reasons — on random mechanics, customers and requests, under the default
 -- weights, after the rating mean drifted (stored points not recomputed), and under other weights.
 BEGIN;
-SELECT plan(23);
+SELECT plan(26);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2031-01-07 15:00Z');   -- a Tuesday, 10:00 in Toronto
 
@@ -180,6 +180,33 @@ SELECT count(tests.add_time_off(t.mechanic_id, '2031-01-08 00:00Z', '2031-01-09 
 FROM (SELECT mechanic_id FROM (SELECT mechanic_id FROM away WHERE concern ORDER BY points DESC LIMIT 40) c
       UNION SELECT mechanic_id FROM (SELECT mechanic_id FROM away WHERE honda ORDER BY points DESC LIMIT 40) h) t;
 SELECT * FROM pg_temp.same(3, true);
+
+-- the braking concerns match two words of most mechanics (brakes + a grinding/squeaking bio), the
+-- province counts most, and the best stored points of those mechanics are outside Ontario: the list of
+-- the two-word set is ordered by stored + province and country points (its bound drops those weights),
+-- so the Ontario customers' best are found without deepening, and a list ordered by stored points alone
+-- under that bound would miss them
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'specialty_match', 'same_province',
+  'same_country', 'rating'),
+  weight = CASE code WHEN 'same_province' THEN 30 WHEN 'same_country' THEN 2 WHEN 'rating' THEN 10
+                     WHEN 'specialty_match' THEN 25 ELSE weight END;
+UPDATE app.mechanics SET specialties = '{brakes}', bio = 'Grinding and squeaks, honest work'
+FROM mech m WHERE m.id = user_id AND m.i % 4 <> 0;
+UPDATE app.mechanics am
+SET rating = CASE WHEN coalesce(w.state_province, am.state_province) = 'ON' THEN 3.0 + (m.i % 5) * 0.1
+                  ELSE 4.5 + (m.i % 5) * 0.1 END,
+    rating_count = 200
+FROM mech m LEFT JOIN app.mechanics m2 ON m2.user_id = m.id LEFT JOIN app.workshops w ON w.id = m2.workshop_id
+WHERE m.id = am.user_id;
+SELECT ok((SELECT bool_and(coalesce(w.state_province, m.state_province) <> 'ON')
+           FROM (SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+                 WHERE m.is_active AND m.search_document @@ to_tsquery('english', 'grind & brake')
+                   AND st.mechanic_id IN (SELECT id FROM mech)
+                 ORDER BY st.points DESC LIMIT 40) t
+           JOIN app.mechanics m ON m.user_id = t.mechanic_id LEFT JOIN app.workshops w ON w.id = m.workshop_id),
+  'the two-word matchers with the best stored points are all outside Ontario');
+SELECT * FROM pg_temp.same(3, true);
+SELECT * FROM pg_temp.same(10, false);
 
 ------------------------------------------------------------------ the live mean's running totals
 CREATE FUNCTION pg_temp.full_mean() RETURNS float8 LANGUAGE sql AS $$
