@@ -230,7 +230,8 @@ BEGIN
       SELECT 'all' AS kind, x.* FROM (
         SELECT st.mechanic_id AS id, st.points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
-        WHERE m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+        WHERE (NOT v_immediate OR st.on_shift)   -- immediate: the on-shift index (the flag is m's, stored)
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
@@ -238,7 +239,7 @@ BEGIN
       SELECT 'brand', x.* FROM (
         SELECT st.mechanic_id, st.points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
-        WHERE m.brand_keys @> v_make_key
+        WHERE m.brand_keys @> v_make_key AND (NOT v_immediate OR st.on_shift)
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
@@ -246,7 +247,7 @@ BEGIN
       SELECT 'spec', x.* FROM (
         SELECT st.mechanic_id, st.points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
-        WHERE m.search_document @@ v_query
+        WHERE m.search_document @@ v_query AND (NOT v_immediate OR st.on_shift)
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)

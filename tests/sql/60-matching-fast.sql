@@ -4,7 +4,7 @@
 -- ids, names, scores and reasons — on random mechanics, customers and requests, under the default
 -- weights, after the rating mean drifted (stored points not recomputed), and under other weights.
 BEGIN;
-SELECT plan(26);
+SELECT plan(30);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2031-01-07 15:00Z');   -- a Tuesday, 10:00 in Toronto
 
@@ -50,6 +50,16 @@ SELECT is((SELECT b.rating_mean FROM app.matching_static_basis b), app_private.m
   'a recompute records the live prior mean');
 SELECT is((SELECT count(*) FROM app.mechanics m LEFT JOIN app.mechanic_match_static s ON s.mechanic_id = m.user_id
            WHERE s.mechanic_id IS NULL), 0::bigint, 'every mechanic has stored points');
+-- the on-shift flag (an immediate request walks the on-shift mechanics' index): active and on shift
+CREATE FUNCTION pg_temp.flag(p_id uuid) RETURNS boolean LANGUAGE sql AS $$
+  SELECT s.on_shift FROM app.mechanic_match_static s WHERE s.mechanic_id = p_id
+$$;
+UPDATE app.mechanics SET currently_on_shift = false WHERE user_id = :'x';
+SELECT ok(NOT pg_temp.flag(:'x'), 'going off shift clears the stored on-shift flag');
+UPDATE app.mechanics SET currently_on_shift = true WHERE user_id = :'x';
+SELECT ok(pg_temp.flag(:'x'), 'going on shift sets it');
+UPDATE app.mechanics SET is_active = false WHERE user_id = :'x';
+SELECT ok(NOT pg_temp.flag(:'x'), '... and deactivation clears it');
 
 ------------------------------------------------------------------ random data
 SELECT setseed(0.42);
@@ -120,6 +130,13 @@ SELECT cmp_ok((SELECT count(*) FROM req r, app_private.match_candidates(r.id, 3,
   'the random requests find candidates');
 SELECT * FROM pg_temp.same(3, true);
 SELECT * FROM pg_temp.same(10, false);
+-- shifts change: only the 30 best by stored points are on shift now (half of them were off): the
+-- immediate requests walk the stored on-shift flags, which must follow
+UPDATE app.mechanics SET currently_on_shift = user_id IN (
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN mech ON mech.id = st.mechanic_id
+  ORDER BY st.points DESC LIMIT 30)
+WHERE user_id IN (SELECT id FROM mech);
+SELECT * FROM pg_temp.same(3, true);
 -- the mean drifts (reviews move it) while the stored points keep the recorded mean
 UPDATE app.mechanics SET rating = 5.0, rating_count = rating_count + 150 WHERE user_id IN (SELECT id FROM mech WHERE i % 9 = 0);
 SELECT * FROM pg_temp.same(3, true);
