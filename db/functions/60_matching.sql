@@ -106,6 +106,8 @@ DECLARE
   v_pool uuid[];        -- v_sets and v_top, each mechanic once
   v_query2 tsquery;     -- two words of the concern or more
   k_all float8; k_brand float8; k_spec_set float8; k_spec2_set float8; k_loc float8;   -- each list's depth-th points
+  k_bs float8; k_bl float8; k_sl float8;   -- ... of the pairs' lists (brand+concern, brand+location, concern+location)
+  s_brand float8; s_spec float8; s_spec2 float8; s_loc float8;   -- the most stored points outside a set's lists
   m_brand float8; m_spec float8; m_spec1 float8; m_loc float8;   -- the most each large set adds
   v_reach float8;       -- the most anyone outside the pool can score (-infinity: nobody is outside)
   r record;
@@ -188,24 +190,17 @@ BEGIN
           WHERE s.customer_id = v_customer AND s.status = 'completed' AND s.mechanic_id IS NOT NULL);
   v_near_workshops := ARRAY(SELECT w.id FROM app.workshops w
                             WHERE w.location_keys[2] = v_city OR starts_with(w.location_keys[1], v_prefix));
-  -- ... and the mechanics in two of the large sets (brand, concern, location), whole: the bound below
-  -- then needs no combination of sets (each intersection is a few dozen: two indexes, ANDed)
+  -- ... and the mechanics in all three large sets (brand, concern, location), whole (a handful: three
+  -- indexes, ANDed): anyone outside the pool is then in two of them at most, which the pair lists bound
   -- (on shift for an immediate request: the others would only be filtered out by the ranking query)
   v_sets := v_sets || ARRAY(
     SELECT m.user_id FROM app.mechanics m
     WHERE m.is_active AND m.brand_keys @> v_make_key AND m.search_document @@ v_query
       AND (NOT v_immediate OR m.currently_on_shift)
-    UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND m.brand_keys @> v_make_key AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
-      AND (m.location_keys[2] = v_city
-           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
-    UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND m.search_document @@ v_query AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
-      AND (m.location_keys[2] = v_city
-           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
-    UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND v_in_person AND m.workshop_id = ANY (v_near_workshops) AND (NOT v_immediate OR m.currently_on_shift)
-      AND (m.brand_keys @> v_make_key OR m.search_document @@ v_query));
+      AND CASE WHEN v_in_person THEN m.workshop_id = ANY (v_near_workshops)
+               ELSE m.location_keys[2] = v_city
+                    OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next)
+          END);
   -- the most each large set can add: brand, concern words, location (postal prefix + city)
   m_brand := w_brand;
   m_spec := w_spec * least(1.0, coalesce(cardinality(v_lexemes), 0)::float8 / k_spec);
@@ -284,6 +279,48 @@ BEGIN
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      -- the pairs of large sets, each read whole by its indexes, then ordered (OFFSET 0: the planner,
+      -- taking the two conditions as independent, would otherwise walk the stored order looking for
+      -- an intersection that may be empty): brand and concern
+      SELECT 'bs', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM (SELECT m.user_id FROM app.mechanics m
+              WHERE m.brand_keys @> v_make_key AND m.search_document @@ v_query
+                AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+                AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+              OFFSET 0) m
+        JOIN app.mechanic_match_static st ON st.mechanic_id = m.user_id
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'bl', x.* FROM (   -- brand and location (as the 'loc' lists: near workshops in person)
+        SELECT st.mechanic_id, st.points
+        FROM (SELECT m.user_id FROM app.mechanics m
+              WHERE m.brand_keys @> v_make_key
+                AND CASE WHEN v_in_person THEN m.workshop_id = ANY (v_near_workshops)
+                         ELSE m.location_keys[2] = v_city
+                              OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next)
+                    END
+                AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+                AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+              OFFSET 0) m
+        JOIN app.mechanic_match_static st ON st.mechanic_id = m.user_id
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'sl', x.* FROM (   -- concern and location
+        SELECT st.mechanic_id, st.points
+        FROM (SELECT m.user_id FROM app.mechanics m
+              WHERE m.search_document @@ v_query
+                AND CASE WHEN v_in_person THEN m.workshop_id = ANY (v_near_workshops)
+                         ELSE m.location_keys[2] = v_city
+                              OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next)
+                    END
+                AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+                AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+                AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+              OFFSET 0) m
+        JOIN app.mechanic_match_static st ON st.mechanic_id = m.user_id
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x)
     SELECT ARRAY(SELECT DISTINCT l.id FROM lists l),
            -- a list shorter than `depth` holds its whole set (the depth-th points: -infinity)
@@ -291,15 +328,27 @@ BEGIN
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'brand' HAVING count(*) = v_depth), '-infinity'),
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec' HAVING count(*) = v_depth), '-infinity'),
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec2' HAVING count(*) = v_depth), '-infinity'),
-           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity')
-    INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc;
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'bs' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'bl' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'sl' HAVING count(*) = v_depth), '-infinity')
+    INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc, k_bs, k_bl, k_sl;
     v_pool := ARRAY(SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id));
-    -- the most anyone outside the pool can score: a mechanic outside it is in one large set at most (the
-    -- mechanics of two are in the pool), has stored points at most the depth-th of everyone's list and
-    -- of that set's lists, and adds at most that set's points and what no set covers (v_outside)
-    v_reach := v_outside + greatest(k_all, least(k_all, k_brand) + m_brand, least(k_all, k_spec_set) + m_spec1,
-                                    least(k_all, k_spec_set, k_spec2_set - w_prov - w_country) + m_spec,
-                                    least(k_all, k_loc) + m_loc);
+    -- the most anyone outside the pool can score: a mechanic outside it is in two large sets at most (the
+    -- mechanics of three are in the pool), has stored points at most the depth-th of everyone's list and
+    -- of the lists of each set and pair of sets it belongs to, and adds at most those sets' points and
+    -- what no set covers (v_outside). The concern's points are one word's (m_spec1) unless it matches
+    -- two words, whose list is ordered by stored + province and country points (s_spec2: minus those)
+    s_brand := least(k_all, k_brand);
+    s_spec := least(k_all, k_spec_set);
+    s_spec2 := least(s_spec, k_spec2_set - w_prov - w_country);
+    s_loc := least(k_all, k_loc);
+    v_reach := v_outside + greatest(k_all, s_brand + m_brand, s_spec + m_spec1, s_spec2 + m_spec, s_loc + m_loc,
+                                    least(s_brand, s_spec, k_bs) + m_brand + m_spec1,
+                                    least(s_brand, s_spec2, k_bs) + m_brand + m_spec,
+                                    least(s_brand, s_loc, k_bl) + m_brand + m_loc,
+                                    least(s_spec, s_loc, k_sl) + m_spec1 + m_loc,
+                                    least(s_spec2, s_loc, k_sl) + m_spec + m_loc);
     v_found := '[]'::jsonb;
     v_count := 0;
     v_kth := NULL;
@@ -397,10 +446,11 @@ BEGIN
       FROM (SELECT (e ->> 'score')::numeric AS score FROM jsonb_array_elements(v_found) e
             ORDER BY 1 DESC LIMIT p_limit) x;
     END LOOP;
-    RAISE DEBUG 'match_candidates(%): depth %, pool % + %, walked %, % free, done %; reach % (lists % % % % %)',
+    RAISE DEBUG 'match_candidates(%): depth %, pool % + %, walked %, % free, done %; reach % (lists % % % % % % % %)',
       p_session_id, v_depth, cardinality(v_sets), cardinality(v_top), v_walked, v_count, v_done,
       round(v_reach::numeric, 2), round(k_all::numeric, 2), round(k_brand::numeric, 2), round(k_spec_set::numeric, 2),
-      round(k_spec2_set::numeric, 2), round(k_loc::numeric, 2);
+      round(k_spec2_set::numeric, 2), round(k_loc::numeric, 2), round(k_bs::numeric, 2), round(k_bl::numeric, 2),
+      round(k_sl::numeric, 2);
     -- the pool was walked to its end with nobody outside it (or the cut was reached): done
     EXIT WHEN v_done OR v_reach = '-infinity'::float8;
     v_depth := v_depth * 4;

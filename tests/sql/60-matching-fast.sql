@@ -4,7 +4,7 @@
 -- ids, names, scores and reasons — on random mechanics, customers and requests, under the default
 -- weights, after the rating mean drifted (stored points not recomputed), and under other weights.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2031-01-07 15:00Z');   -- a Tuesday, 10:00 in Toronto
 
@@ -224,6 +224,43 @@ SELECT ok((SELECT bool_and(coalesce(w.state_province, m.state_province) <> 'ON')
   'the two-word matchers with the best stored points are all outside Ontario');
 SELECT * FROM pg_temp.same(3, true);
 SELECT * FROM pg_temp.same(10, false);
+
+-- pairs of large sets (a mechanic outside the pool may be in two): brand and concern count, and the
+-- best 30 Honda specialists matching the scheduled online concern are away that day, so the Honda
+-- customers' best are further down that pair than its list reaches (the pair's part of the bound)
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'brand_specialist', 'specialty_match',
+  'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'specialty_match' THEN 25 WHEN 'rating' THEN 5
+                                ELSE weight END;
+UPDATE app.mechanics SET brand_specialist_brands = CASE WHEN m.i % 3 <> 0 THEN '{Honda}'::text[] ELSE '{}' END,
+       specialties = CASE WHEN m.i % 2 = 0 THEN '{engine}'::text[] ELSE '{transmission}' END
+FROM mech m WHERE m.id = user_id;
+CREATE FUNCTION pg_temp.away(p_ids uuid[]) RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(tests.add_time_off(x.id, '2031-01-08 00:00Z', '2031-01-09 00:00Z')) FROM unnest(p_ids) x(id)
+  WHERE NOT EXISTS (SELECT FROM app.mechanic_time_off o WHERE o.mechanic_id = x.id
+                    AND o.period && tstzrange('2031-01-08 00:00Z', '2031-01-09 00:00Z'))
+    AND NOT EXISTS (SELECT FROM app.sessions s WHERE s.mechanic_id = x.id AND s.status <> 'cancelled'
+                    AND s.period && tstzrange('2031-01-08 00:00Z', '2031-01-09 00:00Z'))
+$$;
+SELECT pg_temp.away(ARRAY(
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+  WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech) AND m.brand_keys @> '{honda}'
+    AND m.search_document @@ to_tsquery('english', 'engine') ORDER BY st.points DESC LIMIT 30));
+SELECT * FROM pg_temp.same(3, true);
+-- brand and location count, and the best 30 Honda specialists in Toronto (online) and at its
+-- workshops (in person) are away: the Toronto customers' best are further down that pair's list
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'brand_specialist', 'postal_prefix',
+  'same_city', 'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'rating' THEN 5 ELSE weight END;
+SELECT pg_temp.away(ARRAY(
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+  LEFT JOIN app.workshops w ON w.id = m.workshop_id
+  WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech) AND m.brand_keys @> '{honda}' AND m.city = 'Toronto'
+  ORDER BY st.points DESC LIMIT 30));
+SELECT pg_temp.away(ARRAY(
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+  JOIN app.workshops w ON w.id = m.workshop_id
+  WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech) AND m.brand_keys @> '{honda}' AND w.city = 'Toronto'
+  ORDER BY st.points DESC LIMIT 30));
+SELECT * FROM pg_temp.same(3, true);
 
 ------------------------------------------------------------------ the live mean's running totals
 CREATE FUNCTION pg_temp.full_mean() RETURNS float8 LANGUAGE sql AS $$
