@@ -229,17 +229,22 @@ SELECT * FROM pg_temp.same(10, false);
 -- best 30 Honda specialists matching the scheduled online concern are away that day, so the Honda
 -- customers' best are further down that pair than its list reaches (the pair's part of the bound)
 UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'brand_specialist', 'specialty_match',
-  'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'specialty_match' THEN 25 WHEN 'rating' THEN 5
+  'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'specialty_match' THEN 25 WHEN 'rating' THEN 20
                                 ELSE weight END;
 UPDATE app.mechanics SET brand_specialist_brands = CASE WHEN m.i % 3 <> 0 THEN '{Honda}'::text[] ELSE '{}' END,
-       specialties = CASE WHEN m.i % 2 = 0 THEN '{engine}'::text[] ELSE '{transmission}' END
+       specialties = CASE WHEN m.i % 2 = 0 THEN '{engine}'::text[] ELSE '{transmission}' END,
+       rating = 3 + (m.i * 7 % 20) * 0.1, rating_count = 200
 FROM mech m WHERE m.id = user_id;
+-- away(ids): those mechanics are not free for the scheduled requests' slots (15:00 online, 18:00 in
+-- person): time off around each slot, unless a booking or a time off already covers it there
 CREATE FUNCTION pg_temp.away(p_ids uuid[]) RETURNS bigint LANGUAGE sql AS $$
-  SELECT count(tests.add_time_off(x.id, '2031-01-08 00:00Z', '2031-01-09 00:00Z')) FROM unnest(p_ids) x(id)
-  WHERE NOT EXISTS (SELECT FROM app.mechanic_time_off o WHERE o.mechanic_id = x.id
-                    AND o.period && tstzrange('2031-01-08 00:00Z', '2031-01-09 00:00Z'))
+  SELECT count(tests.add_time_off(x.id, w.f, w.t))
+  FROM unnest(p_ids) x(id)
+  CROSS JOIN (VALUES ('2031-01-08 14:00Z'::timestamptz, '2031-01-08 15:45Z'::timestamptz),
+                     ('2031-01-08 17:00Z', '2031-01-08 18:45Z')) w(f, t)
+  WHERE NOT EXISTS (SELECT FROM app.mechanic_time_off o WHERE o.mechanic_id = x.id AND o.period && tstzrange(w.f, w.t))
     AND NOT EXISTS (SELECT FROM app.sessions s WHERE s.mechanic_id = x.id AND s.status <> 'cancelled'
-                    AND s.period && tstzrange('2031-01-08 00:00Z', '2031-01-09 00:00Z'))
+                    AND s.period && tstzrange(w.f, w.t))
 $$;
 SELECT pg_temp.away(ARRAY(
   SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
@@ -249,7 +254,7 @@ SELECT * FROM pg_temp.same(3, true);
 -- brand and location count, and the best 30 Honda specialists in Toronto (online) and at its
 -- workshops (in person) are away: the Toronto customers' best are further down that pair's list
 UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'brand_specialist', 'postal_prefix',
-  'same_city', 'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'rating' THEN 5 ELSE weight END;
+  'same_city', 'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'rating' THEN 20 ELSE weight END;
 SELECT pg_temp.away(ARRAY(
   SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
   LEFT JOIN app.workshops w ON w.id = m.workshop_id
