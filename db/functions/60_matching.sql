@@ -60,10 +60,12 @@ $$;
 -- stored per mechanic (app.mechanic_match_static, best first by index). The request points come from
 -- a few index-backed sets: brand specialists of the make, mechanics whose document matches the
 -- concern, the customer's city and postal prefix (or the workshops there, in person), favorites and
--- past mechanics. The pool = those sets + the best `depth` mechanics by stored points; everyone
--- outside the pool scores at most `reach` = the depth-th stored points + what no set covers
--- (availability, service mode, province, country, workload, and the drift of the rating mean since
--- the points were stored). The pool is scored exactly (workload as its weight, an upper bound), then
+-- past mechanics. The pool = the small sets and the members of all three large sets, whole, + the
+-- best `depth` mechanics by stored points of everyone, of each large set and of each pair of them
+-- (an immediate request walks the on-shift mechanics' index); everyone outside the pool is in two
+-- large sets at most and scores at most `reach` = the depth-th stored points of their lists + their
+-- sets' points + what no set covers (availability, service mode, province, country, workload, and
+-- the drift of the rating mean since the points were stored). The pool is scored exactly (workload as its weight, an upper bound), then
 -- walked best first: workload and availability (band 10's functions) are checked one candidate at a
 -- time, until `limit` free candidates are found that nobody unseen, and nobody further down, can
 -- beat. If the walk reaches `reach` first, the pool is deepened (depth x 4) and walked again.
