@@ -62,15 +62,23 @@ $$;
 
 -- release_expired_holds_in_way(mechanic, customer, range): cancel (reason 'expired') the holds
 -- that lapsed by now and overlap `range` for this mechanic or customer, so they stop counting in
--- the exclusion constraints. Owner only.
+-- the exclusion constraints. A SELECT first: almost always nothing is in the way, and an UPDATE that
+-- changes nothing still sets up its writes (the table's ten indexes, its triggers); the probe does
+-- not. Owner only.
 CREATE OR REPLACE FUNCTION app_private.release_expired_holds_in_way(p_mechanic_id uuid, p_customer_id uuid,
                                                                     p_range tstzrange)
 RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_now constant timestamptz := app_private.now();
 BEGIN
-  UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
-  WHERE s.status = 'held' AND s.hold_expires_at <= app_private.now() AND s.period && p_range
-    AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id);
+  IF EXISTS (SELECT FROM app.sessions s
+             WHERE s.status = 'held' AND s.hold_expires_at <= v_now AND s.period && p_range
+               AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id)) THEN
+    UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
+    WHERE s.status = 'held' AND s.hold_expires_at <= v_now AND s.period && p_range
+      AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id);
+  END IF;
 END
 $$;
 
@@ -111,7 +119,12 @@ DECLARE
   v_other uuid;
 BEGIN
   PERFORM app_private.release_expired_holds_in_way(p_mechanic_id, p_customer_id, p_range);
-  IF p_mechanic_id IS NOT NULL AND p_range && app_private.mechanic_busy(p_mechanic_id, p_range, p_except) THEN
+  -- exactly what mechanic_busy() counts, as an EXISTS: its multirange is not needed for a yes or no
+  IF p_mechanic_id IS NOT NULL
+     AND EXISTS (SELECT FROM app.sessions s
+                 WHERE s.mechanic_id = p_mechanic_id AND s.status = ANY (app_private.blocking_statuses())
+                   AND s.period && p_range AND NOT (s.status = 'held' AND s.hold_expires_at <= app_private.now())
+                   AND s.id IS DISTINCT FROM p_except) THEN
     PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
       jsonb_build_object('mechanic_id', p_mechanic_id, 'starts_at', lower(p_range), 'ends_at', upper(p_range),
                          'reasons', jsonb_build_array('overlapping_booking')));
@@ -176,7 +189,7 @@ CREATE OR REPLACE FUNCTION api.create_session(
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_customer uuid := app_private.caller_customer(p_customer_id);
+  v_customer uuid := app_private.acting_as('customer', p_customer_id);
   v_hold app.sessions;
   v_plan text := p_plan_code;
   v_mechanic uuid := p_mechanic_id;
@@ -193,8 +206,13 @@ DECLARE
   v_make text;
   v_now constant timestamptz := app_private.now();
 BEGIN
-  -- One booking transaction per customer at a time: the duplicate rule cannot be raced.
+  -- One booking transaction per customer at a time: the duplicate rule cannot be raced. The lock's
+  -- read is also caller_customer()'s existence check (one query instead of two).
   SELECT * INTO v_cust FROM app.customers c WHERE c.user_id = v_customer FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    PERFORM app_private.raise_error(404, 'customer_not_found', 'Customer not found',
+      jsonb_build_object('customer_id', v_customer));
+  END IF;
 
   IF p_hold_id IS NOT NULL THEN
     -- the held mechanic's lock before the hold's row lock (the lock order: customer, mechanic, rows);
@@ -259,8 +277,13 @@ BEGIN
 
   -- The mechanic, when one is chosen
   IF v_mechanic IS NOT NULL THEN
-    PERFORM app_private.require_mechanic(v_mechanic);
-    SELECT m.workshop_id, m.currently_on_shift INTO v_mech_workshop, v_mech_on_shift FROM app.mechanics m WHERE m.user_id = v_mechanic;
+    -- require_mechanic()'s rule (an active mechanic, else 404) read with the row this function needs
+    SELECT m.workshop_id, m.currently_on_shift INTO v_mech_workshop, v_mech_on_shift
+    FROM app.mechanics m WHERE m.user_id = v_mechanic AND m.is_active;
+    IF NOT FOUND THEN
+      PERFORM app_private.raise_error(404, 'mechanic_not_found', 'Mechanic not found',
+        jsonb_build_object('mechanic_id', v_mechanic));
+    END IF;
     IF v_mode = 'in_person' AND v_mech_workshop IS NULL THEN
       PERFORM app_private.raise_error(422, 'in_person_unavailable', 'This mechanic has no workshop for in-person service',
         jsonb_build_object('field', 'service_mode', 'mechanic_id', v_mechanic));

@@ -955,8 +955,6 @@ ALTER TABLE ONLY app.sessions
 ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_mechanic_id_fkey FOREIGN KEY (mechanic_id) REFERENCES app.mechanics(user_id);
 ALTER TABLE ONLY app.sessions
-    ADD CONSTRAINT sessions_money_policy_version_fkey FOREIGN KEY (money_policy_version) REFERENCES app.money_policy_versions(version) NOT VALID;
-ALTER TABLE ONLY app.sessions
     ADD CONSTRAINT sessions_vehicle_id_fkey FOREIGN KEY (vehicle_id) REFERENCES app.vehicles(id);
 ALTER TABLE ONLY app.vehicles
     ADD CONSTRAINT vehicles_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app.customers(user_id) ON DELETE CASCADE;

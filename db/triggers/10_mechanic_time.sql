@@ -43,10 +43,13 @@ BEGIN
   END IF;
 
   PERFORM app_private.lock_mechanic_time(NEW.mechanic_id);
-  IF NEW.scheduled_for IS NULL
-     AND NOT coalesce((SELECT m.currently_on_shift FROM app.mechanics m WHERE m.user_id = NEW.mechanic_id), false) THEN
-    PERFORM app_private.raise_error(409, 'mechanic_offline', 'That mechanic is offline; schedule instead',
-      jsonb_build_object('mechanic_id', NEW.mechanic_id));
+  -- Two IFs, not one AND: as one expression the planner folded the AND away for a scheduled row, so
+  -- that custom plan always looked cheaper than the generic one and was planned again on every booking.
+  IF NEW.scheduled_for IS NULL THEN
+    IF NOT coalesce((SELECT m.currently_on_shift FROM app.mechanics m WHERE m.user_id = NEW.mechanic_id), false) THEN
+      PERFORM app_private.raise_error(409, 'mechanic_offline', 'That mechanic is offline; schedule instead',
+        jsonb_build_object('mechanic_id', NEW.mechanic_id));
+    END IF;
   END IF;
   v_range := tstzrange(coalesce(NEW.scheduled_for, NEW.created_at), NEW.ends_at, '[)');
   IF NEW.scheduled_for IS NOT NULL

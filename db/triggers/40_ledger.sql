@@ -241,20 +241,59 @@ DROP TRIGGER IF EXISTS customers_40_credit_to_ledger ON app.customers;
 CREATE TRIGGER customers_40_credit_to_ledger AFTER INSERT OR UPDATE OF credit_balance_cents ON app.customers
   FOR EACH ROW EXECUTE FUNCTION app_private.customers_credit_to_ledger();
 
--- sessions_money_policy(): BEFORE INSERT on app.sessions: the booking records the money policy
--- version in force now (the trusted clock); whatever the inserter wrote is overridden, so nobody
--- books under an old or future version. Trigger only.
+-- sessions_money_policy(): BEFORE INSERT OR UPDATE OF money_policy_version on app.sessions. A new
+-- booking records the money policy version in force now (the trusted clock); whatever the inserter
+-- wrote is overridden, so nobody books under an old or future version. An UPDATE that names another
+-- version must name one that exists. This (with money_policy_versions_keep_referenced below) is the
+-- foreign key's guarantee without its lock (migration 0028): the key's check took FOR KEY SHARE on
+-- the one version in force, a MultiXact per booking under load. The version just read is in force,
+-- and money_policy_guard never lets a version in force change or go. Raises 23503 like the key did.
+-- Trigger only.
 CREATE OR REPLACE FUNCTION app_private.sessions_money_policy() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-  NEW.money_policy_version := app_private.money_policy_version_at(app_private.now());
+  IF TG_OP = 'INSERT' THEN
+    NEW.money_policy_version := app_private.money_policy_version_at(app_private.now());
+  ELSIF NEW.money_policy_version IS DISTINCT FROM OLD.money_policy_version
+        AND NOT EXISTS (SELECT FROM app.money_policy_versions v WHERE v.version = NEW.money_policy_version) THEN
+    RAISE EXCEPTION 'money policy version % does not exist', NEW.money_policy_version
+      USING ERRCODE = 'foreign_key_violation', TABLE = 'sessions', CONSTRAINT = 'sessions_money_policy_version_exists';
+  END IF;
   RETURN NEW;
 END
 $$;
 
 DROP TRIGGER IF EXISTS sessions_40_money_policy ON app.sessions;
-CREATE TRIGGER sessions_40_money_policy BEFORE INSERT ON app.sessions
+CREATE TRIGGER sessions_40_money_policy BEFORE INSERT OR UPDATE OF money_policy_version ON app.sessions
   FOR EACH ROW EXECUTE FUNCTION app_private.sessions_money_policy();
+
+-- money_policy_versions_keep_referenced(): BEFORE DELETE OR UPDATE OF version on
+-- app.money_policy_versions (after money_policy_guard, which refuses any change to a version in
+-- force). A version that sessions still name is neither deleted nor renumbered: raises 23503 (as the
+-- sessions' foreign key did). It first waits for every transaction writing sessions (SHARE lock:
+-- a booking in flight that read this version commits first, and is then seen; bookings that come
+-- after wait for this one and read the versions as it leaves them). Withdrawing a version is a rare
+-- DBA act; bookings pause only for its duration. No index on sessions.money_policy_version: a scan,
+-- as the foreign key's own check did. Trigger only.
+CREATE OR REPLACE FUNCTION app_private.money_policy_versions_keep_referenced() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.version = OLD.version THEN
+    RETURN NEW;
+  END IF;
+  LOCK TABLE app.sessions IN SHARE MODE;
+  IF EXISTS (SELECT FROM app.sessions s WHERE s.money_policy_version = OLD.version) THEN
+    RAISE EXCEPTION 'money policy version % is still named by sessions', OLD.version
+      USING ERRCODE = 'foreign_key_violation', TABLE = 'money_policy_versions',
+            CONSTRAINT = 'sessions_money_policy_version_exists';
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+DROP TRIGGER IF EXISTS money_policy_versions_15_keep_referenced ON app.money_policy_versions;
+CREATE TRIGGER money_policy_versions_15_keep_referenced BEFORE DELETE OR UPDATE OF version ON app.money_policy_versions
+  FOR EACH ROW EXECUTE FUNCTION app_private.money_policy_versions_keep_referenced();
 
 -- sessions_money(): AFTER UPDATE OF status on app.sessions, named to run after the side-effects
 -- trigger (sessions_90_*, which asks for the charges): a session that ended cancelled without a
