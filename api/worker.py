@@ -3,9 +3,9 @@
 How it finds work: a dedicated autocommit connection LISTENs on `autodoc_outbox_v1` (a wake-up
 only, sent by the API right after a writing request committed: api/db.py), and the worker also polls
 every `worker_poll_seconds`, because a NOTIFY sent while nobody listened is gone and SQL-only writers
-(pg_cron jobs, psql) send none. A completion that writes back (a booking's `session.booked` fans
-out into its charge and emails) wakes this worker's lanes in-process and the other processes with a
-NOTIFY after its commit. It claims due rows through `api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any
+(pg_cron jobs, psql) send none. A completion that writes back (a decline cancels a booking) wakes
+this worker's lanes in-process and the other processes with a NOTIFY after its commit. It claims due
+rows through `api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any
 number of workers share the queue and never get the same row), runs each effect with the row's
 persisted idempotency key, and writes the outcome back through `api.outbox_complete` /
 `api.outbox_fail`. What a kind means is the database's: its retry policy (max_attempts,
@@ -17,7 +17,11 @@ Lanes: each lane of the registry (`stripe`, `email`, `default`; app.outbox_lanes
 of its own, claims only its own kinds, and runs at most the lane's `concurrency` effects at once on
 threads of its own. So a stalled SMTP server holds up emails only, never a charge, and a stalled
 Stripe never holds up an email. A lane whose effects keep failing pauses its claims (doubling from
-0.25 s up to 15 s; reset by a success), on top of each row's own backoff.
+0.25 s up to 15 s; reset by a success), on top of each row's own backoff. The `database` lane is
+different: its kinds (a booking's `session.booked`, which fans out into its charge and emails) have
+no effect outside the database, so its loop claims nothing and calls `api.outbox_apply_due`, which
+applies due rows and marks them done in one transaction; when it applied any, the lanes their
+effects went to are woken (in-process, and the other processes by a NOTIFY after that commit).
 
 Liveness: the heartbeat runs on its own task and connection every third of
 `worker_heartbeat_seconds` and says "alive for one period"; a worker that dies (SIGKILL included)
@@ -64,6 +68,7 @@ from api.wake import WAKE_SQL
 log = logging.getLogger("autodoc.worker")
 
 CHANNEL = "autodoc_outbox_v1"
+DATABASE_LANE = "database"  # the registry's lane of kinds applied inside the database (api.outbox_apply_due)
 LANE_PAUSE_FIRST, LANE_PAUSE_MAX = 0.25, 15.0  # a failing lane's claim pause: doubling between these
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
@@ -247,7 +252,8 @@ class Worker:
         kinds = await self._call("SELECT * FROM api.outbox_kinds()", [])
         registered = {k["kind"] for k in kinds}
         self.applying_kinds = {k["kind"] for k in kinds if k.get("applies")}
-        for kind in sorted(registered - set(self.effects)):
+        in_database = {k["kind"] for k in kinds if k["lane"] == DATABASE_LANE}  # need no effect here
+        for kind in sorted(registered - in_database - set(self.effects)):
             log.warning("outbox kind %r is registered but this worker has no effect for it", kind)
         for kind in sorted(set(self.effects) - registered):
             log.warning("effect for %r is not a registered outbox kind (no row can use it)", kind)
@@ -284,17 +290,25 @@ class Worker:
         return "done"
 
     async def _woken_by(self, job: Job) -> None:
-        """A completion that wrote back (a booking's fan-out enqueued its charge and emails, a decline
-        cancelled a booking and emitted its live event) wakes this worker's lanes at once and, after
-        that commit and in a statement of its own, the other workers and the live-event relays
-        (NOTIFY inside the completing transaction would serialise commits: api/wake.py)."""
-        if job.kind not in self.applying_kinds:
-            return
+        """A completion that wrote back (a decline cancelled a booking and emitted its live event)
+        wakes this worker's lanes at once and, after that commit and in a statement of its own, the
+        other workers and the live-event relays (NOTIFY inside the completing transaction would
+        serialise commits: api/wake.py)."""
+        if job.kind in self.applying_kinds:
+            await self._wake_after_write(f"outbox row {job.id}")
+
+    async def _wake_after_write(self, what: str) -> None:
         self._wake_all()
         try:
             await self._call(WAKE_SQL, [])
         except psycopg.Error as e:  # best effort: every listener also polls
-            log.info("wake-up after outbox row %s not sent (%s)", job.id, e)
+            log.info("wake-up after %s not sent (%s)", what, e)
+
+    async def apply_due(self, limit: int) -> int:
+        """The database lane's step: apply due rows of its kinds and mark them done, in one
+        transaction (api.outbox_apply_due). Returns how many were applied."""
+        rows = await self._call("SELECT api.outbox_apply_due(%s, %s) AS n", [self.worker_id, limit])
+        return int(rows[0]["n"]) if rows else 0
 
     async def _fail(self, job: Job, error: str, retryable: bool, stop: asyncio.Event | None) -> str:
         rows = await self._call(
@@ -338,7 +352,32 @@ class Worker:
             lane.wake.set()  # a slot is free
         return status
 
+    async def _run_database_lane(self, lane: Lane, stop: asyncio.Event) -> None:
+        """The database lane's loop: apply due rows (no lease, no thread, no write-back) until none
+        is due, then wait for a wake-up or the poll interval."""
+        while not stop.is_set():
+            lane.wake.clear()
+            completed_before = self._completed
+            try:
+                applied = await self.apply_due(self.settings.worker_batch_size)
+            except psycopg.Error as e:  # a lost connection or an unexpected error: the rows stay pending
+                log.warning("lane %s: apply failed (%s); retrying after the poll interval", lane.name, e)
+                applied = 0
+            if applied:
+                self.stats.claimed += applied
+                self.stats.done += applied
+                self._completed += applied
+                lane.idle_at = None
+                log.info("lane %s: applied %s row(s)", lane.name, applied)
+                await self._wake_after_write(f"{applied} applied row(s)")
+                continue  # maybe more due
+            lane.idle_at = completed_before
+            await self._wait(lane, stop, self.settings.worker_poll_seconds)
+
     async def _run_lane(self, lane: Lane, stop: asyncio.Event) -> None:
+        if lane.name == DATABASE_LANE:
+            await self._run_database_lane(lane, stop)
+            return
         lane.executor = ThreadPoolExecutor(max_workers=lane.concurrency, thread_name_prefix=f"lane-{lane.name}")
         try:
             while not stop.is_set():

@@ -376,16 +376,22 @@ CHARGE_RESULT = {"status": "processing", "client_secret": "pi_bench_secret"}
 
 def drain_outbox(ctx: Ctx) -> dict[str, int]:
     """Do the database half of the worker's job for every due outbox row, as the worker role and with
-    the worker's own calls: api.outbox_claim (which adds each kind's claim-time facts) and
-    api.outbox_complete (which applies the result: a fan-out event enqueues its effects, a charge
-    links its PaymentIntent). The external calls themselves (SMTP, Stripe) are not made: a charge
-    completes as 'processing' (no ledger posting: that is the money bench's), an email with {}.
-    Loops until nothing is due (a completed event may have enqueued more rows). Returns rows per kind."""
+    the worker's own calls: api.outbox_apply_due (the database lane: applies the booking events, which
+    fan out into their charge and emails, and marks them done in one transaction), api.outbox_claim
+    (which adds each kind's claim-time facts) and api.outbox_complete (which applies the result: a
+    charge links its PaymentIntent). The external calls themselves (SMTP, Stripe) are not made: a
+    charge completes as 'processing' (no ledger posting: that is the money bench's), an email with {}.
+    Applies in batches of 10 (the worker's default AUTODOC_WORKER_BATCH_SIZE), claims 50 at a time.
+    Loops until nothing is due (an applied event enqueues more rows). Returns rows per kind."""
     kinds: Counter[str] = Counter()
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
         conn.execute("SET ROLE autodoc_worker")
         conn.execute("SELECT set_config('request.jwt.claims', %s, false)", [json.dumps({"role": "worker"})])
         while True:
+            applied = conn.execute("SELECT api.outbox_apply_due('bench-drain', 10)").fetchone()
+            if applied and applied[0]:
+                kinds["session.booked"] += applied[0]
+                continue
             rows = conn.execute("SELECT id, kind FROM api.outbox_claim('bench-drain', 50, 60, NULL)").fetchall()
             if not rows:
                 break

@@ -24,10 +24,20 @@ PG_BIN = Path(os.environ.get("AUTODOC_PG_BIN", "/usr/lib/postgresql/15/bin"))
 IS_ROOT = os.geteuid() == 0
 
 
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on 127.0.0.1 now and not handed out before by this process: the kernel may offer
+    a port again as soon as the probing socket closes, so two services asked for in a row (the local
+    run's API and SMTP server) could otherwise be given the same one."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def _as_server_user(cmd: list[str]) -> list[str]:

@@ -57,13 +57,6 @@ def noop(settings: Settings, job: Job) -> dict[str, Any]:
     return {"ok": True}
 
 
-def fan_out(settings: Settings, job: Job) -> dict[str, Any]:
-    """An event whose effects are rows of the database (`session.booked`): nothing happens outside it.
-    Completing the row applies it (the kind's apply_fn enqueues the charge and the emails, with their
-    deterministic keys, in api.outbox_complete's transaction)."""
-    return {"fanned_out": True}
-
-
 def _lazy(load: Callable[[], Effect]) -> Effect:
     """An effect whose module is imported on first use: the Stripe SDK and the mail stack take most
     of a worker's start-up, and a restarted worker should take back its dead claims first."""
@@ -108,6 +101,5 @@ def default_effects(settings: Settings) -> dict[str, Effect]:
         "stripe.cancel_intent": stripe("cancel_intent"),
         "stripe.sync": stripe("sync"),
         "email.send": _lazy(mail),
-        "session.booked": fan_out,
         "noop": noop,
     }

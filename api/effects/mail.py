@@ -1,16 +1,16 @@
 """Email over SMTP: Jinja2 templates (plain text + HTML), optional .ics calendar invite.
 
-The outbox payload is a snapshot of facts the database took when the state changed: template
-name, recipient (with the time zone they read times in), context (ids, people, plan, UTC start and
-end instants, the place, paths of the frontend's pages) and, for appointment emails, the invite
-(UID, SEQUENCE, METHOD). All wording is in the templates, subjects included (`<name>.subject.j2`);
-times (in the RECIPIENT's zone: a Toronto customer and a Vancouver mechanic each read their own
-wall-clock time) and the address are formatted once, by api/presentation.py; links are on the
-frontend's URL (AUTODOC_APP_URL), never on the API's host. This module renders and sends it. The
-Message-ID is derived from the
-outbox key, so in the rare case a message is sent twice (the worker died between the SMTP answer
-and the write-back; SMTP has no idempotency keys) both copies carry the same Message-ID and mail
-clients show one.
+The claimed outbox payload holds the facts: template name, recipient (with the time zone they read
+times in), context (ids, people, plan, UTC start and end instants, the place, paths of the
+frontend's pages) and, for appointment emails, the invite (UID, SEQUENCE, METHOD). A session email's
+row carries ids only; the claim reads those facts in its transaction (the session as it is when
+sent: app_private.session_email_facts); other emails carry them as written. All wording is in the
+templates, subjects included (`<name>.subject.j2`); times (in the RECIPIENT's zone: a Toronto
+customer and a Vancouver mechanic each read their own wall-clock time) and the address are formatted
+once, by api/presentation.py; links are on the frontend's URL (AUTODOC_APP_URL), never on the API's
+host. This module renders and sends it. The Message-ID is derived from the outbox key, so in the
+rare case a message is sent twice (the worker died between the SMTP answer and the write-back; SMTP
+has no idempotency keys) both copies carry the same Message-ID and mail clients show one.
 
 SMTP replies: 4xx (transient) and 5xx are both retried with backoff until the row's max_attempts,
 then the row is a dead letter an admin can retry (a 5xx is usually a relay or configuration

@@ -62,23 +62,15 @@ $$;
 
 -- release_expired_holds_in_way(mechanic, customer, range): cancel (reason 'expired') the holds
 -- that lapsed by now and overlap `range` for this mechanic or customer, so they stop counting in
--- the exclusion constraints. A SELECT first: almost always nothing is in the way, and an UPDATE that
--- changes nothing still sets up its writes (the table's ten indexes, its triggers); the probe does
--- not. Owner only.
+-- the exclusion constraints. Owner only.
 CREATE OR REPLACE FUNCTION app_private.release_expired_holds_in_way(p_mechanic_id uuid, p_customer_id uuid,
                                                                     p_range tstzrange)
 RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-  v_now constant timestamptz := app_private.now();
 BEGIN
-  IF EXISTS (SELECT FROM app.sessions s
-             WHERE s.status = 'held' AND s.hold_expires_at <= v_now AND s.period && p_range
-               AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id)) THEN
-    UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
-    WHERE s.status = 'held' AND s.hold_expires_at <= v_now AND s.period && p_range
-      AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id);
-  END IF;
+  UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
+  WHERE s.status = 'held' AND s.hold_expires_at <= app_private.now() AND s.period && p_range
+    AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id);
 END
 $$;
 
@@ -119,12 +111,7 @@ DECLARE
   v_other uuid;
 BEGIN
   PERFORM app_private.release_expired_holds_in_way(p_mechanic_id, p_customer_id, p_range);
-  -- exactly what mechanic_busy() counts, as an EXISTS: its multirange is not needed for a yes or no
-  IF p_mechanic_id IS NOT NULL
-     AND EXISTS (SELECT FROM app.sessions s
-                 WHERE s.mechanic_id = p_mechanic_id AND s.status = ANY (app_private.blocking_statuses())
-                   AND s.period && p_range AND NOT (s.status = 'held' AND s.hold_expires_at <= app_private.now())
-                   AND s.id IS DISTINCT FROM p_except) THEN
+  IF p_mechanic_id IS NOT NULL AND p_range && app_private.mechanic_busy(p_mechanic_id, p_range, p_except) THEN
     PERFORM app_private.raise_error(409, 'slot_unavailable', 'Slot not available',
       jsonb_build_object('mechanic_id', p_mechanic_id, 'starts_at', lower(p_range), 'ends_at', upper(p_range),
                          'reasons', jsonb_build_array('overlapping_booking')));

@@ -150,8 +150,9 @@ BEGIN
   -- Emails not sent yet to the person are never sent (their address is going).
   UPDATE app.outbox o SET status = 'done', done_at = app_private.now(), updated_at = app_private.now(),
                           leased_until = NULL, locked_by = NULL, result = '{"skipped": "account_deleted"}'
-   WHERE o.kind = 'email.send' AND o.status = 'pending' AND lower(o.payload #>> '{to,email}') = ANY (
-           SELECT lower(x) FROM unnest(v_needles) x);
+   WHERE o.kind = 'email.send' AND o.status = 'pending'
+     AND (o.payload ->> 'recipient_id' = v_id::text  -- a session email (ids only: its facts are read when sent)
+          OR lower(o.payload #>> '{to,email}') = ANY (SELECT lower(x) FROM unnest(v_needles) x));
   -- Snapshots that name the person: their sessions' emails and events, application emails.
   UPDATE app.outbox o SET payload = app_private.redact_jsonb(o.payload, v_needles),
                           result = app_private.redact_jsonb(o.result, v_needles)

@@ -109,7 +109,8 @@ GRANT EXECUTE ON FUNCTION app_private.outbox_apply_result(bigint, text, jsonb, j
 -- the kind's claim-time facts merged in; skip_reason is set when those facts say the effect must
 -- not run (the worker then completes the row with {"status": "skipped", "reason": skip_reason}).
 -- p_lanes: claim only kinds of these lanes (the worker runs one loop per lane, so a stalled SMTP
--- server never holds a charge back); NULL = every lane. Worker role.
+-- server never holds a charge back); NULL = every lane but `database`, whose rows are never leased
+-- (api.outbox_apply_due applies them). Worker role.
 CREATE OR REPLACE FUNCTION api.outbox_claim(
   p_worker text, p_limit integer DEFAULT 10, p_lease_seconds integer DEFAULT 60, p_lanes text[] DEFAULT NULL
 ) RETURNS TABLE (id bigint, kind text, idempotency_key text, payload jsonb, attempts integer,
@@ -117,8 +118,9 @@ CREATE OR REPLACE FUNCTION api.outbox_claim(
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
-  v_kinds constant text[] := CASE WHEN p_lanes IS NOT NULL THEN
-                               ARRAY(SELECT k.kind FROM app.outbox_kinds k WHERE k.lane = ANY (p_lanes)) END;
+  -- the kinds of the lanes asked for; never those of the `database` lane (api.outbox_apply_due)
+  v_kinds constant text[] := ARRAY(SELECT k.kind FROM app.outbox_kinds k
+                                    WHERE k.lane <> 'database' AND (p_lanes IS NULL OR k.lane = ANY (p_lanes)));
 BEGIN
   -- A row whose last allowed attempt died with its worker goes to the dead letters.
   UPDATE app.outbox o
@@ -133,7 +135,7 @@ BEGIN
     SELECT x.id, x.kind, x.payload FROM app.outbox x
      WHERE ((x.status = 'pending' AND x.run_after <= v_now)
             OR (x.status = 'running' AND x.leased_until < v_now AND x.attempts < x.max_attempts))
-       AND (v_kinds IS NULL OR x.kind = ANY (v_kinds))
+       AND x.kind = ANY (v_kinds)
      ORDER BY x.run_after, x.id
      LIMIT greatest(p_limit, 0)
      FOR UPDATE SKIP LOCKED
@@ -142,8 +144,9 @@ BEGIN
      SET status = 'running', attempts = o.attempts + 1, locked_by = p_worker,
          leased_until = v_now + make_interval(secs => p_lease_seconds), updated_at = v_now
     FROM due
-    -- the kind's claim-time facts, read in this transaction (after the row lock)
-    CROSS JOIN LATERAL (SELECT app_private.outbox_context(due.kind, due.payload) AS facts) c
+    -- the kind's claim-time facts, read in this transaction (after the row lock); OFFSET 0 keeps the
+    -- subquery from being inlined, which evaluated the function once per use below (twice a row)
+    CROSS JOIN LATERAL (SELECT app_private.outbox_context(due.kind, due.payload) AS facts OFFSET 0) c
    WHERE o.id = due.id
   RETURNING o.id, o.kind, o.idempotency_key, o.payload || coalesce(c.facts - 'skip', '{}'::jsonb),
             o.attempts, o.max_attempts, o.leased_until, o.session_id,
@@ -180,6 +183,61 @@ $$;
 COMMENT ON FUNCTION api.outbox_complete(bigint, text, jsonb) IS
   'Mark an outbox row done with its result and apply the result through its kind''s registry apply function. Returns false if it was already done. Worker role.';
 GRANT EXECUTE ON FUNCTION api.outbox_complete(bigint, text, jsonb) TO autodoc_worker;
+
+-- api.outbox_apply_due(): apply up to p_limit due rows of the `database` lane — kinds whose effect
+-- is nothing but rows of this database (a booking's `session.booked` event fans out into its charge
+-- and emails) — through their registry apply_fn, and mark them done, in ONE transaction: no lease,
+-- no effect outside, no second statement to write back. Exactly once: the rows are locked (FOR
+-- UPDATE SKIP LOCKED: two workers never apply the same row) and marked done in the transaction that
+-- applies them, so a worker killed before its commit leaves them pending and unchanged, and a row
+-- already done is never selected again (the apply functions are idempotent besides: same keys).
+-- A row whose apply raises is rolled back alone (its own subtransaction; the others still apply)
+-- and counts a failed attempt under the kind's backoff, ending in the dead letters like any effect.
+-- Returns how many rows were applied (the worker then wakes the lanes their effects went to).
+-- Worker role.
+CREATE OR REPLACE FUNCTION api.outbox_apply_due(p_worker text, p_limit integer DEFAULT 10)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+  v_now constant timestamptz := app_private.now();
+  v_result constant jsonb := jsonb_build_object('applied_by', p_worker);
+  r record;
+  v_n integer := 0;
+BEGIN
+  FOR r IN
+    SELECT x.id, x.kind, x.payload FROM app.outbox x
+     WHERE x.kind = ANY (ARRAY(SELECT k.kind FROM app.outbox_kinds k WHERE k.lane = 'database'))
+       AND ((x.status = 'pending' AND x.run_after <= v_now)
+            OR (x.status = 'running' AND x.leased_until < v_now))  -- leased by a worker of before this lane
+     ORDER BY x.run_after, x.id
+     LIMIT greatest(p_limit, 0)
+     FOR UPDATE SKIP LOCKED
+  LOOP
+    BEGIN
+      PERFORM app_private.outbox_apply_result(r.id, r.kind, r.payload, v_result);
+      UPDATE app.outbox o
+         SET status = 'done', attempts = o.attempts + 1, result = v_result, done_at = v_now, updated_at = v_now,
+             leased_until = NULL, locked_by = NULL
+       WHERE o.id = r.id;
+      v_n := v_n + 1;
+    EXCEPTION WHEN OTHERS THEN
+      UPDATE app.outbox o
+         SET attempts = o.attempts + 1,
+             status = CASE WHEN o.attempts + 1 >= o.max_attempts THEN 'dead' ELSE 'pending' END,
+             run_after = v_now + make_interval(secs => least(k.backoff_base_seconds * power(2, o.attempts),
+                                                             k.backoff_max_seconds)),
+             last_error = left(SQLSTATE || ': ' || SQLERRM, 4000), leased_until = NULL, locked_by = NULL,
+             updated_at = v_now
+        FROM app.outbox_kinds k
+       WHERE o.id = r.id AND k.kind = o.kind;
+    END;
+  END LOOP;
+  RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION api.outbox_apply_due(text, integer) IS
+  'Apply up to p_limit due outbox rows of the database lane (kinds whose effect is only rows of this database, e.g. session.booked) through their apply function and mark them done, in one transaction (no lease, no write-back). A row whose apply fails counts a failed attempt (backoff, dead letter). Returns how many were applied. Worker role.';
+GRANT EXECUTE ON FUNCTION api.outbox_apply_due(text, integer) TO autodoc_worker;
 
 -- api.outbox_fail(): the effect failed. Retryable failures go back to pending after the kind's
 -- backoff (registry: backoff_base_seconds * 2^(attempts-1), at most backoff_max_seconds); a

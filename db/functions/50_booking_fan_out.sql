@@ -4,9 +4,9 @@
 -- the assignment, the audit row) and ONE compact outbox row of kind `session.booked` (ids only:
 -- {"session_id"}; key `booked:<session>`), from the sessions trigger
 -- (db/triggers/50_notifications.sql) for every writer that books: an insert as scheduled/pending
--- or a hold becoming a booking. The worker completes that row (its effect does nothing outside the
--- database), and api.outbox_complete applies it through the registry's apply_fn below, in one
--- transaction: the booking charge (key `charge:<session>:<full|deposit>`, account credit first)
+-- or a hold becoming a booking. The kind runs in the `database` lane: its effect is nothing but
+-- rows of this database, so the worker never leases it; api.outbox_apply_due applies it through the
+-- registry's apply_fn below and marks it done, in one transaction: the booking charge (key `charge:<session>:<full|deposit>`, account credit first)
 -- and the two confirmation emails with calendar invites (keys
 -- `email:<session>:<template>:<recipient>:<seq>`) — the same rows with the same deterministic keys
 -- the booking transaction used to write itself, so a replayed or doubly completed event changes
@@ -47,7 +47,8 @@ END
 $$;
 
 -- session_booked_apply(outbox id, payload, result): the registry apply_fn of `session.booked`, run
--- in api.outbox_complete's transaction (once per row: a second completion applies nothing).
+-- in api.outbox_apply_due's transaction (or api.outbox_complete's: tests and admins completing the
+-- row by hand); once per row: a row already done is never applied again.
 CREATE OR REPLACE FUNCTION app_private.session_booked_apply(p_outbox_id bigint, p_payload jsonb, p_result jsonb)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -58,6 +59,6 @@ $$;
 GRANT EXECUTE ON FUNCTION app_private.session_booked_apply(bigint, jsonb, jsonb) TO autodoc_worker;
 
 SELECT app_private.outbox_register_kind('session.booked', 20::smallint, 'booking', NULL,
-  'app_private.session_booked_apply(bigint, jsonb, jsonb)', 8, 1, 300, 'default',
-  'A booking happened (ids only): the worker''s completion fans it out into the booking charge and the two '
-  'confirmation emails with calendar invites, with the same keys the booking used to write itself.');
+  'app_private.session_booked_apply(bigint, jsonb, jsonb)', 8, 1, 300, 'database',
+  'A booking happened (ids only): api.outbox_apply_due fans it out into the booking charge and the two '
+  'confirmation emails with calendar invites (same keys as ever) and marks it done, in one transaction.');

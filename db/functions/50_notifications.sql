@@ -3,9 +3,14 @@
 -- the same transaction as the state change (db/triggers/50_notifications.sql calls the
 -- on_session_* functions below; a booking's own emails come from the fan-out of its session.booked
 -- event, db/functions/50_booking_fan_out.sql). Reminders are produced set-based by the job from the
--- sessions due in its window (api.send_due_reminders): a booking writes no reminder rows. Every function reads the trusted clock, app_private.now(). The
--- payload is a snapshot of what we tell the recipient at that
--- moment; the worker renders it (api/effects/mail.py) and builds the .ics (api/calendar_invite.py).
+-- sessions due in its window (api.send_due_reminders): a booking writes no reminder rows. Every
+-- function reads the trusted clock, app_private.now().
+--
+-- Context read once, when sending: a session email's outbox row carries only ids and facts (template,
+-- recipient role and user id, session id, the invite's SEQUENCE and METHOD, the change's own facts);
+-- the `email.send` kind's claim-time context_fn (session_email_facts) adds the recipient, the
+-- context and the invite in the claim's transaction, so the worker renders (api/effects/mail.py) and
+-- builds the .ics (api/calendar_invite.py) from the same payload shape as ever.
 
 -- reminder_offsets(): each reminder kind, how long before the start it is due, and until when it
 -- is still meaningful (the next kind's due time: a late "tomorrow" email 10 minutes before the start
@@ -24,14 +29,17 @@ $$;
 
 -- place_facts(): where a session happens, as facts: the workshop's name and address parts for an
 -- in-person session, NULL for online (the templates say "Online"). The address is formatted once,
--- in Python (api/presentation.py), for emails and calendar invites alike.
+-- in Python (api/presentation.py), for emails and calendar invites alike. PL/pgSQL: a SQL function
+-- with a SET clause is not inlined, so it was planned on every call (twice an email).
 CREATE OR REPLACE FUNCTION app_private.place_facts(p_service_mode text, p_workshop app.workshops) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
-  SELECT CASE WHEN p_service_mode = 'in_person' AND p_workshop.id IS NOT NULL THEN
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+  RETURN CASE WHEN p_service_mode = 'in_person' AND p_workshop.id IS NOT NULL THEN
            jsonb_build_object('name', p_workshop.name, 'address_line1', p_workshop.address_line1,
                               'address_line2', p_workshop.address_line2, 'city', p_workshop.city,
                               'state_province', p_workshop.state_province, 'postal_code', p_workshop.postal_code,
-                              'country', p_workshop.country) END
+                              'country', p_workshop.country) END;
+END
 $$;
 
 -- session_email_context(): the facts an email about a session is written from — ids, people (each
@@ -86,46 +94,52 @@ BEGIN
 END
 $$;
 
--- session_invite_data(): the calendar invite for one recipient ('customer' or 'mechanic'), as
--- facts: stable UID, the current SEQUENCE and method, UTC instants, who and what (plan, mode,
--- concern, the other side's name, the place) and the links. The invite's SUMMARY, DESCRIPTION and
--- LOCATION are written from them by api/calendar_invite.py (templates in api/templates/calendar/).
--- Only the recipient is an ATTENDEE (the other side's address stays private); the organizer is
--- added by the worker from its settings. NULL when the session has no invite. PL/pgSQL for its
--- cached plan (see session_email_context).
+-- invite_facts(context, recipient, uid, sequence, method): the calendar invite for one recipient
+-- ('customer' or 'mechanic'), as facts, written from a session's email context
+-- (session_email_context): stable UID, SEQUENCE and METHOD, UTC instants, who and what (plan,
+-- mode, concern, both sides' names, the place) and the links. The invite's SUMMARY, DESCRIPTION
+-- and LOCATION are written from them by api/calendar_invite.py (templates in
+-- api/templates/calendar/). Only the recipient is an ATTENDEE (the other side's address stays
+-- private); the organizer is added by the worker from its settings. The one place an invite's
+-- shape is written (session_invite_data, session_email_facts). Pure.
+CREATE OR REPLACE FUNCTION app_private.invite_facts(p_context jsonb, p_recipient text, p_uid text, p_sequence integer,
+                                                    p_method text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+  RETURN jsonb_build_object(
+    'uid', p_uid,
+    'sequence', p_sequence,
+    'method', p_method,
+    'status', CASE WHEN p_method = 'CANCEL' THEN 'CANCELLED' ELSE 'CONFIRMED' END,
+    'start', p_context -> 'starts_at',
+    'end', p_context -> 'ends_at',
+    'recipient', p_recipient,
+    'plan', jsonb_build_object('name', p_context #> '{plan,name}', 'duration_minutes', p_context #> '{plan,duration_minutes}'),
+    'service_mode', p_context -> 'service_mode',
+    'concern', p_context -> 'concern',
+    'customer_name', p_context #> '{customer,name}',
+    'mechanic_name', p_context #> '{mechanic,name}',
+    'place', p_context -> 'place',
+    'url', CASE WHEN p_recipient = 'mechanic' THEN p_context #> '{links,mechanic_schedule}'
+                ELSE p_context #> '{links,appointment}' END,
+    'waiver_url', CASE WHEN p_recipient = 'customer' THEN p_context #> '{links,waiver}' END,
+    'attendees', jsonb_build_array(jsonb_build_object('email', p_context #> ARRAY[p_recipient, 'email'],
+                                                      'name', p_context #> ARRAY[p_recipient, 'name'])));
+END
+$$;
+
+-- session_invite_data(): the session's current calendar invite for one recipient (invite_facts of
+-- its email context at the invite's SEQUENCE and METHOD). NULL when the session has no invite.
 CREATE OR REPLACE FUNCTION app_private.session_invite_data(p_session_id uuid, p_recipient text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   v jsonb;
 BEGIN
-  SELECT jsonb_build_object(
-    'uid', i.uid,
-    'sequence', i.sequence,
-    'method', i.method,
-    'status', CASE WHEN i.method = 'CANCEL' THEN 'CANCELLED' ELSE 'CONFIRMED' END,
-    'start', s.scheduled_for,
-    'end', s.ends_at,
-    'recipient', p_recipient,
-    'plan', jsonb_build_object('name', p.name, 'duration_minutes', p.duration_minutes),
-    'service_mode', s.service_mode,
-    'concern', s.concern,
-    'customer_name', cu.full_name,
-    'mechanic_name', m.display_name,
-    'place', app_private.place_facts(s.service_mode, w),
-    'url', CASE WHEN p_recipient = 'mechanic' THEN '/mechanic/schedule' ELSE '/customer/appointments/' || s.id END,
-    'waiver_url', CASE WHEN p_recipient = 'customer' THEN '/customer/appointments/' || s.id || '/waiver' END,
-    'attendees', jsonb_build_array(CASE WHEN p_recipient = 'mechanic'
-                   THEN jsonb_build_object('email', mu.email, 'name', m.display_name)
-                   ELSE jsonb_build_object('email', cu.email, 'name', cu.full_name) END))
-  INTO v
-  FROM app.session_invites i
-  JOIN app.sessions s ON s.id = i.session_id
-  JOIN app.plans p ON p.code = s.plan_code
-  JOIN app.users cu ON cu.id = s.customer_id
-  LEFT JOIN app.mechanics m ON m.user_id = s.mechanic_id
-  LEFT JOIN app.users mu ON mu.id = m.user_id
-  LEFT JOIN app.workshops w ON w.id = m.workshop_id
-  WHERE i.session_id = p_session_id;
+  SELECT app_private.invite_facts(app_private.session_email_context(p_session_id), p_recipient, i.uid, i.sequence,
+                                  i.method)
+    INTO v
+    FROM app.session_invites i
+   WHERE i.session_id = p_session_id;
   RETURN v;
 END
 $$;
@@ -148,29 +162,98 @@ END
 $$;
 
 -- enqueue_session_email(): one email about a session to its customer or mechanic, with or without
--- the calendar invite, keyed by purpose. Returns the outbox id; NULL when there is no recipient.
+-- the calendar invite, keyed by purpose. The row carries ids and facts only: template, recipient
+-- role and user id (the party at enqueue time), session id, p_extra (the change's own facts, e.g.
+-- the previous start) as `context`, and with the invite its UID, SEQUENCE and METHOD now as `invite`;
+-- session_email_facts() reads the rest when the row is claimed. Returns the outbox id; NULL when the
+-- session has no such recipient (no mechanic yet, unknown session).
 CREATE OR REPLACE FUNCTION app_private.enqueue_session_email(
   p_session_id uuid, p_template text, p_recipient text, p_key text, p_with_invite boolean DEFAULT false,
   p_extra jsonb DEFAULT '{}'::jsonb
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_context jsonb := app_private.session_email_context(p_session_id);
-  v_to jsonb := v_context -> p_recipient;
+  v_recipient uuid;
+  v_invite jsonb;
 BEGIN
-  IF v_to IS NULL OR jsonb_typeof(v_to) <> 'object' OR v_to ->> 'email' IS NULL THEN
+  SELECT CASE p_recipient WHEN 'customer' THEN s.customer_id WHEN 'mechanic' THEN s.mechanic_id END
+    INTO v_recipient FROM app.sessions s WHERE s.id = p_session_id;
+  IF v_recipient IS NULL THEN
     RETURN NULL;
   END IF;
+  IF p_with_invite THEN
+    SELECT jsonb_build_object('uid', i.uid, 'sequence', i.sequence, 'method', i.method) INTO v_invite
+      FROM app.session_invites i WHERE i.session_id = p_session_id;
+  END IF;
   RETURN app_private.outbox_enqueue('email.send', p_key,
-    jsonb_build_object(
-      'template', p_template,
-      'recipient_role', p_recipient,
-      'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name', 'timezone', v_to ->> 'timezone'),
-      'context', v_context || coalesce(p_extra, '{}'::jsonb),
-      'invite', CASE WHEN p_with_invite THEN app_private.session_invite_data(p_session_id, p_recipient) END),
+    jsonb_build_object('template', p_template, 'recipient_role', p_recipient, 'recipient_id', v_recipient,
+                       'session_id', p_session_id, 'context', coalesce(p_extra, '{}'::jsonb), 'invite', v_invite),
     p_session_id);
 END
 $$;
+
+-- session_email_facts(payload): the `email.send` kind's claim-time context_fn — what a session
+-- email says, read once, when it is sent (in api.outbox_claim's transaction): `to` (the recipient's
+-- address, name and the zone they read times in), `context` (session_email_context() as the session
+-- is NOW, plus the row's own facts) and `invite` (session_invite_data() now, with the SEQUENCE and
+-- METHOD the row was enqueued for, and the recipient as the one attendee). So an email sent after
+-- a later change (a reschedule, a cancellation) describes the session as it is, while its invite
+-- keeps its own SEQUENCE (calendar clients apply the highest). Skips (`skip`, the worker completes
+-- the row as skipped): `session_gone` (no such session), `recipient_gone` (the user was deleted),
+-- `recipient_changed` (the session's customer/mechanic is no longer the row's recipient: the change
+-- that replaced them sent its own emails). A row with a `former_party` recipient (the mechanic a
+-- reschedule took the session from) is addressed to that user as they are now. NULL for a snapshot
+-- email (a payload with `to`: offers, waitlist, applications, reconciliation), sent as written.
+CREATE OR REPLACE FUNCTION app_private.session_email_facts(p_payload jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_session uuid;
+  v_recipient uuid;
+  v_role text := p_payload ->> 'recipient_role';
+  v_context jsonb;
+  v_to jsonb;
+  v_invite jsonb;
+BEGIN
+  IF p_payload ? 'to' OR NOT p_payload ? 'recipient_id' THEN
+    RETURN NULL;
+  END IF;
+  v_session := (p_payload ->> 'session_id')::uuid;
+  v_recipient := (p_payload ->> 'recipient_id')::uuid;
+  v_context := app_private.session_email_context(v_session);
+  IF v_context IS NULL THEN
+    RETURN jsonb_build_object('skip', 'session_gone');
+  END IF;
+  IF EXISTS (SELECT FROM app.users u WHERE u.id = v_recipient AND u.deleted_at IS NOT NULL) THEN
+    RETURN jsonb_build_object('skip', 'recipient_gone');
+  END IF;
+  IF (p_payload ->> 'former_party')::boolean THEN
+    SELECT jsonb_build_object('email', u.email, 'name', m.display_name, 'timezone', coalesce(w.timezone, m.timezone))
+      INTO v_to
+      FROM app.mechanics m JOIN app.users u ON u.id = m.user_id LEFT JOIN app.workshops w ON w.id = m.workshop_id
+     WHERE m.user_id = v_recipient;
+  ELSE
+    v_to := v_context -> v_role;
+    IF jsonb_typeof(v_to) IS DISTINCT FROM 'object' OR v_to ->> 'id' IS DISTINCT FROM v_recipient::text THEN
+      RETURN jsonb_build_object('skip', 'recipient_changed');
+    END IF;
+  END IF;
+  IF v_to ->> 'email' IS NULL THEN
+    RETURN jsonb_build_object('skip', 'recipient_gone');
+  END IF;
+  IF jsonb_typeof(p_payload -> 'invite') = 'object' THEN   -- the row's own facts (start/end: a former party's copy)
+    v_invite := app_private.invite_facts(v_context, v_role, p_payload #>> '{invite,uid}',
+                                         (p_payload #>> '{invite,sequence}')::integer, p_payload #>> '{invite,method}')
+                || (p_payload -> 'invite')
+                || jsonb_build_object('attendees', jsonb_build_array(jsonb_build_object('email', v_to ->> 'email',
+                                                                                        'name', v_to ->> 'name')));
+  END IF;
+  RETURN jsonb_build_object(
+    'to', jsonb_build_object('email', v_to ->> 'email', 'name', v_to ->> 'name', 'timezone', v_to ->> 'timezone'),
+    'context', v_context || coalesce(p_payload -> 'context', '{}'::jsonb),
+    'invite', v_invite);
+END
+$$;
+GRANT EXECUTE ON FUNCTION app_private.session_email_facts(jsonb) TO autodoc_worker;
 
 -- enqueue_invite_email(): an email carrying the session's calendar invite at SEQUENCE p_seq, keyed
 -- `email:<session>:<template>:<recipient>:<seq>` — one email per purpose and invite version, however
@@ -216,21 +299,17 @@ BEGIN
   v_extra := jsonb_build_object('previous_starts_at', p_old_start);
   PERFORM app_private.enqueue_invite_email(p_session_id, 'reschedule', 'customer', v_seq, v_extra);
   IF p_old_mechanic IS NOT NULL AND p_old_mechanic IS DISTINCT FROM v_session.mechanic_id THEN
+    -- to the mechanic who lost it (a former party: session_email_facts addresses them as they are),
+    -- about their copy: the old start, METHOD:CANCEL
     PERFORM app_private.outbox_enqueue('email.send', format('email:%s:mechanic_cancellation:%s:%s', p_session_id, p_old_mechanic, v_seq),
       jsonb_build_object('template', 'mechanic_cancellation', 'recipient_role', 'mechanic',
-        'to', (SELECT jsonb_build_object('email', u.email, 'name', m.display_name,
-                                         'timezone', coalesce(w.timezone, m.timezone))
-                 FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
-                 LEFT JOIN app.workshops w ON w.id = m.workshop_id WHERE m.user_id = p_old_mechanic),
-        'context', app_private.session_email_context(p_session_id) || v_extra
-                   || jsonb_build_object('reassigned', true, 'starts_at', p_old_start,
-                                         'ends_at', p_old_start + (v_session.ends_at - v_session.scheduled_for)),
-        'invite', (app_private.session_invite_data(p_session_id, 'mechanic')
-                   || jsonb_build_object('method', 'CANCEL', 'status', 'CANCELLED', 'start', p_old_start,
-                        'end', p_old_start + (v_session.ends_at - v_session.scheduled_for),
-                        'attendees', (SELECT jsonb_build_array(jsonb_build_object('email', u.email, 'name', m.display_name))
-                                        FROM app.mechanics m JOIN app.users u ON u.id = m.user_id
-                                       WHERE m.user_id = p_old_mechanic)))),
+        'recipient_id', p_old_mechanic, 'former_party', true, 'session_id', p_session_id,
+        'context', v_extra || jsonb_build_object('reassigned', true, 'starts_at', p_old_start,
+                                                 'ends_at', p_old_start + (v_session.ends_at - v_session.scheduled_for)),
+        'invite', jsonb_build_object('uid', (SELECT i.uid FROM app.session_invites i WHERE i.session_id = p_session_id),
+                                     'sequence', v_seq, 'method', 'CANCEL',
+                                     'status', 'CANCELLED', 'start', p_old_start,
+                                     'end', p_old_start + (v_session.ends_at - v_session.scheduled_for))),
       p_session_id);
     PERFORM app_private.enqueue_invite_email(p_session_id, 'mechanic_booking', 'mechanic', v_seq, v_extra);
   ELSE
@@ -442,6 +521,8 @@ END
 $$;
 
 -- The notifications domain's outbox kind (app.outbox_kinds; see db/functions/30_outbox.sql): the
--- worker renders and sends the email (api/effects/mail.py); nothing is written back.
-SELECT app_private.outbox_register_kind('email.send', 50::smallint, 'notifications', NULL, NULL, 8, 5, 3600, 'email',
-  'Render an email template with the facts in the payload and send it over SMTP (with a calendar invite when given).');
+-- claim adds a session email's recipient, context and invite (session_email_facts), the worker
+-- renders and sends the email (api/effects/mail.py); nothing is written back.
+SELECT app_private.outbox_register_kind('email.send', 50::smallint, 'notifications',
+  'app_private.session_email_facts(jsonb)', NULL, 8, 5, 3600, 'email',
+  'Render an email template with the facts in the payload (a session email''s recipient, context and invite read when claimed) and send it over SMTP (with a calendar invite when given).');

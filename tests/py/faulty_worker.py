@@ -3,8 +3,10 @@
 The runtime worker (api/worker.py) knows nothing of this: here a subclass wraps its effects and
 its write-back. Environment:
 
-- AUTODOC_WORKER_CRASH_AT = before_call | after_call | after_writeback (comma-separated): the
-  process SIGKILLs itself at that point; AUTODOC_WORKER_CRASH_KIND limits it to one outbox kind.
+- AUTODOC_WORKER_CRASH_AT = before_call | after_call | after_writeback | mid_apply (comma-separated):
+  the process SIGKILLs itself at that point; AUTODOC_WORKER_CRASH_KIND limits it to one outbox kind.
+  mid_apply: the database lane's api.outbox_apply_due has run (the booking events fanned out, marked
+  done) but its transaction is not committed.
 - AUTODOC_WORKER_FAULT_UNSTABLE_KEYS=1: every attempt calls its effect with a fresh idempotency key
   (the negative control that shows why keys must be persisted).
 
@@ -30,7 +32,7 @@ log = logging.getLogger("autodoc.worker.faults")
 CRASH_ENV = "AUTODOC_WORKER_CRASH_AT"
 CRASH_KIND_ENV = "AUTODOC_WORKER_CRASH_KIND"
 UNSTABLE_KEYS_ENV = "AUTODOC_WORKER_FAULT_UNSTABLE_KEYS"
-CRASH_POINTS = frozenset({"before_call", "after_call", "after_writeback"})
+CRASH_POINTS = frozenset({"before_call", "after_call", "after_writeback", "mid_apply"})
 
 
 class FaultyWorker(Worker):
@@ -58,6 +60,19 @@ class FaultyWorker(Worker):
             self.crash_if("after_call", job)  # the effect happened; its outcome is not written back
             return result
         return run
+
+    async def apply_due(self, limit: int) -> int:
+        if "mid_apply" not in self.crash_at:
+            return await super().apply_due(limit)
+        conn = await self._db()
+        async with conn.transaction():  # the same call, in a transaction this process never commits
+            cur = await conn.execute("SELECT api.outbox_apply_due(%s, %s) AS n", [self.worker_id, limit])
+            row = await cur.fetchone()
+            applied = int(row["n"]) if row else 0
+            if applied:
+                log.error("fault injection: SIGKILL after applying %s row(s), before the commit", applied)
+                os.kill(os.getpid(), signal.SIGKILL)
+        return applied
 
     async def process(self, job: Job, stop: asyncio.Event | None = None) -> str:
         status = await super().process(job, stop)

@@ -3,7 +3,8 @@
 the write-back, (c) after the write-back. Every retry reuses the row's persisted idempotency key, so
 against a Stripe that honours keys (the replaying proxy in front of localstripe) there is exactly
 one PaymentIntent / Refund per purpose. The negative control shows case (b) charging twice when the
-key is not stable across attempts."""
+key is not stable across attempts. And a booking's event, applied in one transaction by the
+database lane: killed before that commit, nothing of it remains and the restart applies it once."""
 
 from __future__ import annotations
 
@@ -145,3 +146,39 @@ def test_negative_control_without_stable_keys_case_b_charges_twice(proxied: Sett
     _restart(proxied, "unstable", **unstable)
     assert len(intents_for_payment(payment_id)) == 2, "without a stable key the customer is charged twice"
     assert stripe_proxy.stats.replayed == 0
+
+
+def test_a_worker_killed_mid_apply_leaves_the_booking_event_pending(proxied: Settings, su: psycopg.Connection[Any],
+                                                                   stripe_proxy: IdempotencyProxy) -> None:
+    # A booking as its transaction leaves it: the session and its one session.booked event, not fanned out.
+    session_id = str(one(su, """
+        INSERT INTO app.sessions (customer_id, mechanic_id, plan_code, type, service_mode, is_advice_only, concern,
+                                  concern_category, scheduled_for, ends_at, status)
+        SELECT tests.se_customer(), tests.se_mechanic(), 'standard', 'video', 'online', true, 'Grinding noise',
+               'diagnostic', t, t + make_interval(mins => p.duration_minutes), 'scheduled'
+          FROM app.plans p, (SELECT date_trunc('hour', now()) + interval '3 days' AS t) x WHERE p.code = 'standard'
+        RETURNING id"""))
+    assert one(su, "SELECT status FROM app.outbox WHERE kind = 'session.booked' AND session_id = %s",
+               [session_id]) == "pending"
+
+    _crash(proxied, "apply-worker", "mid_apply", "session.booked")
+    row = su.execute("SELECT status, attempts FROM app.outbox WHERE kind = 'session.booked' AND session_id = %s",
+                     [session_id]).fetchone()
+    assert row is not None and (row["status"], row["attempts"]) == ("pending", 0), "the kill rolled the apply back"
+    assert one(su, "SELECT count(*) FROM app.outbox WHERE session_id = %s AND kind <> 'session.booked'",
+               [session_id]) == 0, "nothing of its fan-out was left behind"
+
+    _restart(proxied, "apply-worker")
+
+    payment = _payment(su, session_id)
+    assert payment["status"] == "succeeded"
+    assert len(intents_for_payment(str(payment["id"]))) == 1
+    rows = su.execute("SELECT kind, idempotency_key, status, attempts FROM app.outbox "
+                      "WHERE session_id = %s ORDER BY id", [session_id]).fetchall()
+    assert [(r["kind"], r["idempotency_key"], r["status"], r["attempts"]) for r in rows] == [
+        ("session.booked", f"booked:{session_id}", "done", 1),
+        ("stripe.charge", f"charge:{session_id}:full", "done", 1),
+        ("email.send", f"email:{session_id}:confirmation:customer:0", "done", 1),
+        ("email.send", f"email:{session_id}:mechanic_booking:mechanic:0", "done", 1),
+    ], "applied once: one charge and one of each email, each sent once"
+    assert set(stripe_proxy.stats.keys_seen) == {f"charge:{session_id}:full"}

@@ -3,7 +3,7 @@
 -- holds the person's email, name or phone, while money and audit rows remain (opaque id, amounts,
 -- dates), and the account's tokens are refused.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT gen_random_uuid() AS z \gset
 SELECT tests.create_admin('ada@example.test') AS a \gset
@@ -109,8 +109,11 @@ SELECT is((SELECT make || ' ' || model || ' ' || coalesce(vin, '-') FROM app.veh
 SELECT is((SELECT count(*)::int FROM app.vehicles WHERE id = :'v2'), 0, 'the other vehicle is gone');
 SELECT ok((SELECT deleted_at IS NOT NULL AND email LIKE 'deleted+%@deleted.invalid' FROM app.users WHERE id = :'z'),
   'the user row keeps its id only');
-SELECT is((SELECT count(*)::int FROM app.outbox WHERE status = 'pending' AND payload #>> '{to,email}' LIKE 'zelda%'), 0,
+SELECT is((SELECT count(*)::int FROM app.outbox WHERE status = 'pending'
+             AND (payload #>> '{to,email}' LIKE 'zelda%' OR payload ->> 'recipient_id' = :'z')), 0,
   'no email to the person is left to send');
+SELECT ok((SELECT count(*) FROM app.outbox WHERE payload ->> 'recipient_id' = :'z' AND result ->> 'skipped' = 'account_deleted') > 0,
+  'her session emails (ids only) that were not sent yet are done as skipped');
 SET LOCAL ROLE autodoc_api;
 SELECT throws_ok(format($$SELECT app_private.begin_request(jsonb_build_object('sub', %L::uuid))$$, :'z'), 'AD403',
   'This account has been deleted', 'the account''s tokens are refused from now on');

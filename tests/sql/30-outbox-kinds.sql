@@ -10,7 +10,7 @@ SELECT is_empty($$SELECT kind FROM app.outbox_kinds WHERE NOT (kind = ANY (ARRAY
                                                                                'email.send', 'session.booked']))$$,
   'only the known kinds are registered');
 SELECT results_eq($$SELECT kind, band::int, lane FROM app.outbox_kinds ORDER BY kind$$,
-  $$VALUES ('email.send'::text, 50, 'email'::text), ('noop', 30, 'default'), ('session.booked', 20, 'default'),
+  $$VALUES ('email.send'::text, 50, 'email'::text), ('noop', 30, 'default'), ('session.booked', 20, 'database'),
            ('stripe.cancel_intent', 40, 'stripe'),
            ('stripe.charge', 40, 'stripe'), ('stripe.refund', 40, 'stripe'), ('stripe.sync', 40, 'stripe')$$,
   'each kind is owned by its band and runs in its lane');

@@ -6,7 +6,8 @@ SELECT plan(19);
 
 SELECT has_table('app', 'outbox_lanes', 'the lanes table exists');
 SELECT results_eq($$SELECT lane, concurrency FROM app.outbox_lanes ORDER BY lane$$,
-  $$VALUES ('default'::text, 2), ('email', 4), ('stripe', 4)$$, 'default, email and stripe lanes with their budgets');
+  $$VALUES ('database'::text, 1), ('default', 2), ('email', 4), ('stripe', 4)$$,
+  'database (applied by api.outbox_apply_due), default, email and stripe lanes with their budgets');
 SELECT throws_ok($$UPDATE app.outbox_kinds SET lane = 'nowhere' WHERE kind = 'noop'$$, '23503', NULL,
   'a kind runs only in a registered lane');
 SELECT throws_ok($$UPDATE app.outbox_lanes SET concurrency = 0 WHERE lane = 'email'$$, '23514', NULL,
@@ -53,7 +54,7 @@ SELECT is((api.outbox_health() ->> 'oldest_due_age_seconds')::numeric, 309.5,
 
 -- Who may read the lanes.
 SELECT tests.authenticate_as(NULL, 'worker');
-SELECT is((SELECT count(*)::int FROM app.outbox_lanes), 3, 'the worker reads the lanes');
+SELECT is((SELECT count(*)::int FROM app.outbox_lanes), 4, 'the worker reads the lanes');
 SELECT throws_ok($$UPDATE app.outbox_lanes SET concurrency = 9$$, '42501', NULL, 'but cannot change them');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as(tests.create_user('customer'), 'customer');

@@ -75,10 +75,10 @@ SELECT results_eq(format($$SELECT r.idempotency_key, r.amount_cents FROM app.pay
   format($$VALUES ('refund:%s:2h_24h'::text, 2175)$$, :'online'), 'one refund, keyed refund:<session>:<tier>, however often it is cancelled');
 SELECT is((SELECT count(*)::int FROM app.outbox WHERE kind = 'stripe.refund' AND session_id = :'online'), 1, 'one refund for Stripe');
 SELECT is(tests.money_balance('mechanic_payable', :'om'), 725::bigint, 'the mechanic earned their 25%');
-SELECT is((SELECT payload -> 'context' -> 'cancellation' ->> 'refund_cents' FROM app.outbox
+SELECT is((SELECT tests.as_sent(payload) -> 'context' -> 'cancellation' ->> 'refund_cents' FROM app.outbox
             WHERE idempotency_key LIKE 'email:' || :'online' || ':cancellation:customer:%'), '2175',
   'the customer''s cancellation email carries the refund receipt');
-SELECT is((SELECT payload -> 'context' -> 'cancellation' ->> 'mechanic_cents' FROM app.outbox
+SELECT is((SELECT tests.as_sent(payload) -> 'context' -> 'cancellation' ->> 'mechanic_cents' FROM app.outbox
             WHERE idempotency_key LIKE 'email:' || :'online' || ':mechanic_cancellation:mechanic:%'), '725',
   'the mechanic''s notice carries their share');
 SELECT is(tests.money_balance('session', :'online'), 0::bigint, 'nothing is left in the session''s pot');
@@ -148,7 +148,7 @@ SELECT api.mark_no_shows();
 SELECT results_eq(format($$SELECT c.tier, c.credit_cents, c.mechanic_cents, s.cancel_reason FROM app.session_cancellations c
                             JOIN app.sessions s ON s.id = c.session_id WHERE c.session_id = %L$$, :'noshow'),
   $$VALUES ('no_show'::text, 1450, 1450, 'no_show'::text)$$, 'the no-show job cancels under the no_show tier: 50% credit, 50% mechanic');
-SELECT is((SELECT payload -> 'context' -> 'cancellation' ->> 'credit_cents' FROM app.outbox
+SELECT is((SELECT tests.as_sent(payload) -> 'context' -> 'cancellation' ->> 'credit_cents' FROM app.outbox
             WHERE payload ->> 'template' = 'no_show' AND session_id = :'noshow'), '1450', 'the no-show email carries the receipt');
 SELECT results_eq(format($$SELECT c.tier, c.refund_cents, c.mechanic_cents FROM app.session_cancellations c WHERE c.session_id = %L$$, :'nowaiver'),
   $$VALUES ('no_show'::text, 0, 2000)$$, 'in person: the no-show forfeits the deposit (version 2''s $20) to the mechanic');

@@ -1,7 +1,7 @@
 -- Notification emails and calendar invites, enqueued by the sessions trigger in the same
 -- transaction as the change: booking, reschedule, new mechanic, cancellation, resend.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 SELECT tests.se_customer('casey@example.test', 'Casey Customer') AS c \gset
 SELECT tests.se_mechanic('America/Toronto', false, 'morgan@example.test', 'Morgan Mechanic') AS m \gset
@@ -10,21 +10,21 @@ SELECT tests.se_session(:'c', :'m', '2030-03-04 15:00:00+00') AS s \gset
 SELECT results_eq(format('SELECT template, recipient, method, seq FROM tests.se_emails(%L)', :'s'),
   $$VALUES ('confirmation'::text, 'customer'::text, 'REQUEST'::text, 0), ('mechanic_booking', 'mechanic', 'REQUEST', 0)$$,
   'a booking sends the confirmation (invite REQUEST, SEQUENCE 0) and the mechanic notice');
-SELECT results_eq(format($$SELECT payload -> 'to' ->> 'email', payload -> 'invite' ->> 'uid', (payload -> 'invite' ->> 'start')::timestamptz,
-                                  payload -> 'invite' -> 'attendees' -> 0 ->> 'email', (payload -> 'context' ->> 'starts_at')::timestamptz,
-                                  payload -> 'context' ->> 'timezone'
+SELECT results_eq(format($$SELECT tests.as_sent(payload) -> 'to' ->> 'email', tests.as_sent(payload) -> 'invite' ->> 'uid', (tests.as_sent(payload) -> 'invite' ->> 'start')::timestamptz,
+                                  tests.as_sent(payload) -> 'invite' -> 'attendees' -> 0 ->> 'email', (tests.as_sent(payload) -> 'context' ->> 'starts_at')::timestamptz,
+                                  tests.as_sent(payload) -> 'context' ->> 'timezone'
                              FROM app.outbox WHERE kind = 'email.send' AND session_id = %L AND payload ->> 'template' = 'confirmation'$$, :'s'),
   format($$VALUES ('casey@example.test'::text, '%s@autodoctor'::text, '2030-03-04 15:00:00+00'::timestamptz,
                    'casey@example.test'::text, '2030-03-04 15:00:00+00'::timestamptz, 'America/Toronto'::text)$$, :'s'),
   'the confirmation goes to the customer, UID per session, UTC start and the zone to show it in');
 SELECT is_empty(format($$SELECT 1 FROM app.outbox WHERE session_id = %L
-                          AND (payload -> 'context' ?| ARRAY['local_start', 'local_end', 'location', 'subject']
-                               OR payload -> 'invite' ?| ARRAY['summary', 'description', 'location'])$$, :'s'),
+                          AND (tests.as_sent(payload) -> 'context' ?| ARRAY['local_start', 'local_end', 'location', 'subject']
+                               OR tests.as_sent(payload) -> 'invite' ?| ARRAY['summary', 'description', 'location'])$$, :'s'),
   'SQL hands over facts only: no formatted times, place line, subject, summary or description');
-SELECT is((SELECT payload -> 'invite' -> 'attendees' -> 0 ->> 'email' FROM app.outbox
+SELECT is((SELECT tests.as_sent(payload) -> 'invite' -> 'attendees' -> 0 ->> 'email' FROM app.outbox
             WHERE session_id = :'s' AND payload ->> 'template' = 'mechanic_booking'), 'morgan@example.test',
   'the mechanic''s copy lists the mechanic (not the customer''s address)');
-SELECT is((SELECT payload -> 'context' -> 'links' ->> 'waiver' FROM app.outbox
+SELECT is((SELECT tests.as_sent(payload) -> 'context' -> 'links' ->> 'waiver' FROM app.outbox
             WHERE session_id = :'s' AND payload ->> 'template' = 'confirmation'), '/customer/appointments/' || :'s' || '/waiver',
   'the email knows the waiver page');
 
@@ -36,8 +36,8 @@ UPDATE app.sessions SET scheduled_for = '2030-03-05 16:00:00+00', ends_at = '203
 SELECT results_eq(format('SELECT template, recipient, method, seq FROM tests.se_emails(%L) OFFSET 2', :'s'),
   $$VALUES ('reschedule'::text, 'customer'::text, 'REQUEST'::text, 1), ('mechanic_reschedule', 'mechanic', 'REQUEST', 1)$$,
   'a reschedule sends REQUEST updates with SEQUENCE 1 to both sides');
-SELECT results_eq(format($$SELECT (payload -> 'invite' ->> 'start')::timestamptz, (payload -> 'invite' ->> 'end')::timestamptz,
-                                  (payload -> 'context' ->> 'previous_starts_at')::timestamptz
+SELECT results_eq(format($$SELECT (tests.as_sent(payload) -> 'invite' ->> 'start')::timestamptz, (tests.as_sent(payload) -> 'invite' ->> 'end')::timestamptz,
+                                  (tests.as_sent(payload) -> 'context' ->> 'previous_starts_at')::timestamptz
                              FROM app.outbox WHERE session_id = %L AND payload ->> 'template' = 'reschedule'$$, :'s'),
   $$VALUES ('2030-03-05 16:00:00+00'::timestamptz, '2030-03-05 16:30:00+00'::timestamptz, '2030-03-04 15:00:00+00'::timestamptz)$$,
   'the update carries the new start and end (and the old start for the text)');
@@ -55,7 +55,7 @@ SELECT ok((api.resend_confirmation(:'s') ->> 'queued')::boolean,
   'and allowed again 5 minutes later');
 SELECT tests.set_now(NULL);
 SELECT tests.clear_authentication();
-SELECT results_eq(format($$SELECT idempotency_key, (payload -> 'invite' ->> 'sequence')::int FROM app.outbox
+SELECT results_eq(format($$SELECT idempotency_key, (tests.as_sent(payload) -> 'invite' ->> 'sequence')::int FROM app.outbox
                             WHERE session_id = %L AND idempotency_key LIKE '%%confirmation_resend%%' ORDER BY id$$, :'s'),
   format($$VALUES ('email:%1$s:confirmation_resend:customer:1'::text, 1), ('email:%1$s:confirmation_resend:customer:2', 1)$$, :'s'),
   'each resend is one more email carrying the current SEQUENCE (nothing changed)');
@@ -73,7 +73,7 @@ UPDATE app.sessions SET status = 'cancelled', cancel_reason = 'customer' WHERE i
 SELECT results_eq(format($$SELECT template, recipient, method, seq FROM tests.se_emails(%L) WHERE template LIKE '%%cancellation'$$, :'s'),
   $$VALUES ('cancellation'::text, 'customer'::text, 'CANCEL'::text, 2), ('mechanic_cancellation', 'mechanic', 'CANCEL', 2)$$,
   'a cancellation sends METHOD:CANCEL with SEQUENCE 2 to both sides');
-SELECT is((SELECT count(DISTINCT payload -> 'invite' ->> 'uid')::int FROM app.outbox WHERE session_id = :'s' AND payload ? 'invite'),
+SELECT is((SELECT count(DISTINCT tests.as_sent(payload) -> 'invite' ->> 'uid')::int FROM app.outbox WHERE session_id = :'s' AND payload ? 'invite'),
   1, 'every invite of the session has the same UID');
 SELECT is(ARRAY(SELECT seq FROM tests.se_emails(:'s') WHERE recipient = 'customer'
                                                        AND idempotency_key NOT LIKE '%confirmation_resend%'),
@@ -86,16 +86,28 @@ SELECT tests.clear_authentication();
 -- Another mechanic takes over: the old one gets a CANCEL of their copy, the new one the booking.
 SELECT tests.se_mechanic('America/Toronto', false, 'riley@example.test', 'Riley Mechanic') AS m2 \gset
 SELECT tests.se_session(:'c', :'m', '2030-04-01 15:00:00+00') AS s2 \gset
+-- what the worker sent before the change (it picks a row up within milliseconds)
+CREATE TEMP TABLE sent_before AS
+SELECT id, tests.as_sent(payload) AS payload FROM app.outbox WHERE session_id = :'s2' AND kind = 'email.send';
 UPDATE app.sessions SET mechanic_id = :'m2' WHERE id = :'s2';
 SELECT results_eq(format($$SELECT payload ->> 'template', payload -> 'to' ->> 'email', payload -> 'invite' ->> 'method',
                                   (payload -> 'invite' ->> 'sequence')::int
-                             FROM app.outbox WHERE session_id = %L AND kind = 'email.send' AND payload ->> 'template' <> 'confirmation'
+                             FROM (SELECT id, payload FROM sent_before
+                                   UNION ALL
+                                   SELECT o.id, tests.as_sent(o.payload) FROM app.outbox o
+                                    WHERE o.session_id = %L AND o.kind = 'email.send'
+                                      AND NOT EXISTS (SELECT FROM sent_before b WHERE b.id = o.id)) x
+                            WHERE payload ->> 'template' <> 'confirmation'
                             ORDER BY id$$, :'s2'),
   $$VALUES ('mechanic_booking'::text, 'morgan@example.test'::text, 'REQUEST'::text, 0),
            ('reschedule', 'casey@example.test', 'REQUEST', 1),
            ('mechanic_cancellation', 'morgan@example.test', 'CANCEL', 1),
            ('mechanic_booking', 'riley@example.test', 'REQUEST', 1)$$,
   'a new mechanic: the customer''s invite is updated, the old mechanic''s cancelled, the new one booked');
+SELECT results_eq(format($$SELECT payload ->> 'recipient_id', app_private.session_email_facts(payload) ->> 'skip' FROM app.outbox
+                            WHERE session_id = %L AND payload ->> 'template' = 'mechanic_booking' ORDER BY id LIMIT 1$$, :'s2'),
+  format($$VALUES (%L::text, 'recipient_changed'::text)$$, :'m'),
+  'had the old mechanic''s booking notice not been sent before the change, it would be skipped (recipient_changed): they get the cancellation of their copy');
 
 -- Deferred matching assigns the mechanic later.
 SELECT tests.se_session(tests.se_customer(), NULL, '2030-05-01 15:00:00+00') AS s3 \gset

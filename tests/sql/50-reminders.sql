@@ -34,10 +34,10 @@ SELECT is(pg_temp.run('2030-03-10 14:44:59+00'), 0, '15 min + 1 s before: nothin
 SELECT is(pg_temp.run('2030-03-10 14:45:00+00'), 1, 'exactly 15 min before: the 15-minute reminder');
 SELECT is(pg_temp.run('2030-03-10 14:45:01+00'), 0, 'and it is not sent twice');
 SELECT is(pg_temp.sent(:'s'), ARRAY['reminder_1d', 'reminder_1h', 'reminder_15m'], 'three reminders, one of each, in order');
-SELECT is((SELECT payload -> 'context' -> 'links' ->> 'waiver' FROM app.outbox
+SELECT is((SELECT tests.as_sent(payload) -> 'context' -> 'links' ->> 'waiver' FROM app.outbox
             WHERE session_id = :'s' AND payload ->> 'template' = 'reminder_15m'),
   '/customer/appointments/' || :'s' || '/waiver', 'the 15-minute reminder links to the waiver page');
-SELECT is((SELECT payload -> 'to' ->> 'email' FROM app.outbox WHERE session_id = :'s' AND payload ->> 'template' = 'reminder_1h'),
+SELECT is((SELECT tests.as_sent(payload) -> 'to' ->> 'email' FROM app.outbox WHERE session_id = :'s' AND payload ->> 'template' = 'reminder_1h'),
   (SELECT u.email FROM app.sessions x JOIN app.users u ON u.id = x.customer_id WHERE x.id = :'s'), 'reminders go to the customer');
 
 -- A late job (pg_cron was down): only what still makes sense.

@@ -33,8 +33,8 @@ SELECT results_eq(format($$SELECT template, recipient, method FROM tests.se_emai
                              AND template IN ('no_mechanic_found', 'cancellation')$$, :'a'),
   $$VALUES ('no_mechanic_found', 'customer', 'CANCEL')$$,
   'one email: no_mechanic_found with the calendar CANCEL, not the plain cancellation');
-SELECT results_eq(format($$SELECT (payload -> 'context' -> 'cancellation' ->> 'refund_cents')::int,
-                                  payload -> 'context' ->> 'is_immediate', payload -> 'context' -> 'choices' ? 'schedule'
+SELECT results_eq(format($$SELECT (tests.as_sent(payload) -> 'context' -> 'cancellation' ->> 'refund_cents')::int,
+                                  tests.as_sent(payload) -> 'context' ->> 'is_immediate', tests.as_sent(payload) -> 'context' -> 'choices' ? 'schedule'
                            FROM app.outbox WHERE session_id = %L AND payload ->> 'template' = 'no_mechanic_found'$$, :'a'),
   $$VALUES (2900, 'false', true)$$, 'the email carries the receipt and the choices');
 SELECT is((SELECT count(*)::int FROM app.live_events WHERE session_id = :'a' AND kind = 'session.status'

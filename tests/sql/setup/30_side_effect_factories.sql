@@ -106,3 +106,11 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO autodoc_anon, autodoc_customer, autodoc_mechanic, autodoc_admin, autodoc_worker;
+
+-- as_sent(payload): an outbox payload as the worker gets it when it claims the row: the kind's
+-- claim-time facts merged in (a session email's recipient, context and invite, read then:
+-- app_private.session_email_facts). Payloads of other kinds and snapshot emails come back as they are.
+CREATE OR REPLACE FUNCTION tests.as_sent(p_payload jsonb) RETURNS jsonb
+LANGUAGE sql AS $$
+  SELECT p_payload || coalesce(app_private.outbox_context('email.send', p_payload) - 'skip', '{}'::jsonb)
+$$;
