@@ -1,4 +1,4 @@
--- depends: 0028_money_policy_no_share_lock
+-- depends: 0029_fan_out_in_worker
 -- Matching speed, the tail (issue 11; docs/matching.md "How it stays fast"):
 -- * the stored points carry whether the mechanic is on shift now (active and currently_on_shift, kept
 --   by the mechanics trigger of db/triggers/60_matching_static.sql), with an index of the on-shift
