@@ -60,10 +60,12 @@ $$;
 -- stored per mechanic (app.mechanic_match_static, best first by index). The request points come from
 -- a few index-backed sets: brand specialists of the make, mechanics whose document matches the
 -- concern, the customer's city and postal prefix (or the workshops there, in person), favorites and
--- past mechanics. The pool = those sets + the best `depth` mechanics by stored points; everyone
--- outside the pool scores at most `reach` = the depth-th stored points + what no set covers
--- (availability, service mode, province, country, workload, and the drift of the rating mean since
--- the points were stored). The pool is scored exactly (workload as its weight, an upper bound), then
+-- past mechanics. The pool = the small sets and the members of all three large sets, whole, + the
+-- best `depth` mechanics by stored points of everyone, of each large set and of each pair of them
+-- (an immediate request walks the on-shift mechanics' index); everyone outside the pool is in two
+-- large sets at most and scores at most `reach` = the depth-th stored points of their lists + their
+-- sets' points + what no set covers (availability, service mode, province, country, workload, and
+-- the drift of the rating mean since the points were stored). The pool is scored exactly (workload as its weight, an upper bound), then
 -- walked best first: workload and availability (band 10's functions) are checked one candidate at a
 -- time, until `limit` free candidates are found that nobody unseen, and nobody further down, can
 -- beat. If the walk reaches `reach` first, the pool is deepened (depth x 4) and walked again.
@@ -99,10 +101,15 @@ DECLARE
   v_sets uuid[];        -- always in the pool: favorites, past mechanics, members of two large sets
   v_near_workshops uuid[];
   v_outside float8;     -- the most anyone outside the sets scores beyond their stored points
-  v_depth integer := 32;   -- how many mechanics of each list, best stored points first, join the pool
+  -- how many mechanics of each list, best stored points first, join the pool: a few times the candidates
+  -- asked for (the walk rarely looks past the best few; a list too short for the cut deepens the pool)
+  v_depth integer := greatest(16, 4 * p_limit);
   v_top uuid[];
+  v_pool uuid[];        -- v_sets and v_top, each mechanic once
   v_query2 tsquery;     -- two words of the concern or more
   k_all float8; k_brand float8; k_spec_set float8; k_spec2_set float8; k_loc float8;   -- each list's depth-th points
+  k_bs float8; k_bl float8; k_sl float8;   -- ... of the pairs' lists (brand+concern, brand+location, concern+location)
+  s_brand float8; s_spec float8; s_spec2 float8; s_loc float8;   -- the most stored points outside a set's lists
   m_brand float8; m_spec float8; m_spec1 float8; m_loc float8;   -- the most each large set adds
   v_reach float8;       -- the most anyone outside the pool can score (-infinity: nobody is outside)
   r record;
@@ -185,24 +192,17 @@ BEGIN
           WHERE s.customer_id = v_customer AND s.status = 'completed' AND s.mechanic_id IS NOT NULL);
   v_near_workshops := ARRAY(SELECT w.id FROM app.workshops w
                             WHERE w.location_keys[2] = v_city OR starts_with(w.location_keys[1], v_prefix));
-  -- ... and the mechanics in two of the large sets (brand, concern, location), whole: the bound below
-  -- then needs no combination of sets (each intersection is a few dozen: two indexes, ANDed)
+  -- ... and the mechanics in all three large sets (brand, concern, location), whole (a handful: three
+  -- indexes, ANDed): anyone outside the pool is then in two of them at most, which the pair lists bound
   -- (on shift for an immediate request: the others would only be filtered out by the ranking query)
   v_sets := v_sets || ARRAY(
     SELECT m.user_id FROM app.mechanics m
     WHERE m.is_active AND m.brand_keys @> v_make_key AND m.search_document @@ v_query
       AND (NOT v_immediate OR m.currently_on_shift)
-    UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND m.brand_keys @> v_make_key AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
-      AND (m.location_keys[2] = v_city
-           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
-    UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND m.search_document @@ v_query AND NOT v_in_person AND (NOT v_immediate OR m.currently_on_shift)
-      AND (m.location_keys[2] = v_city
-           OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next))
-    UNION SELECT m.user_id FROM app.mechanics m
-    WHERE m.is_active AND v_in_person AND m.workshop_id = ANY (v_near_workshops) AND (NOT v_immediate OR m.currently_on_shift)
-      AND (m.brand_keys @> v_make_key OR m.search_document @@ v_query));
+      AND CASE WHEN v_in_person THEN m.workshop_id = ANY (v_near_workshops)
+               ELSE m.location_keys[2] = v_city
+                    OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next)
+          END);
   -- the most each large set can add: brand, concern words, location (postal prefix + city)
   m_brand := w_brand;
   m_spec := w_spec * least(1.0, coalesce(cardinality(v_lexemes), 0)::float8 / k_spec);
@@ -227,7 +227,8 @@ BEGIN
       SELECT 'all' AS kind, x.* FROM (
         SELECT st.mechanic_id AS id, st.points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
-        WHERE m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+        WHERE (NOT v_immediate OR st.on_shift)   -- immediate: the on-shift index (the flag is m's, stored)
+          AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
@@ -235,7 +236,7 @@ BEGIN
       SELECT 'brand', x.* FROM (
         SELECT st.mechanic_id, st.points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
-        WHERE m.brand_keys @> v_make_key
+        WHERE m.brand_keys @> v_make_key AND (NOT v_immediate OR st.on_shift)
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
@@ -243,20 +244,24 @@ BEGIN
       SELECT 'spec', x.* FROM (
         SELECT st.mechanic_id, st.points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
-        WHERE m.search_document @@ v_query
+        WHERE m.search_document @@ v_query AND (NOT v_immediate OR st.on_shift)
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
       UNION ALL
-      SELECT 'spec2', x.* FROM (
+      SELECT 'spec2', x.* FROM (   -- (a small set, read whole: ordered by stored + province and country points)
         SELECT st.mechanic_id, st.points
+               + CASE WHEN g.keys[3] = v_province THEN w_prov ELSE 0 END
+               + CASE WHEN g.keys[4] = v_country THEN w_country ELSE 0 END AS points
         FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+        LEFT JOIN app.workshops w ON w.id = m.workshop_id
+        CROSS JOIN LATERAL (SELECT CASE WHEN v_in_person THEN w.location_keys ELSE m.location_keys END AS keys) g
         WHERE m.search_document @@ v_query2
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
-        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+        ORDER BY 2 DESC, st.mechanic_id LIMIT v_depth) x
       UNION ALL
       SELECT 'loc', x.* FROM (   -- online: the mechanic's own city or postal prefix (a byte-order range)
         SELECT st.mechanic_id, st.points
@@ -276,6 +281,48 @@ BEGIN
           AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
           AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
           AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      -- the pairs of large sets, each read whole by its indexes, then ordered (OFFSET 0: the planner,
+      -- taking the two conditions as independent, would otherwise walk the stored order looking for
+      -- an intersection that may be empty): brand and concern
+      SELECT 'bs', x.* FROM (
+        SELECT st.mechanic_id, st.points
+        FROM (SELECT m.user_id FROM app.mechanics m
+              WHERE m.brand_keys @> v_make_key AND m.search_document @@ v_query
+                AND m.is_active AND (NOT v_immediate OR m.currently_on_shift) AND (NOT v_in_person OR m.workshop_id IS NOT NULL)
+                AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+              OFFSET 0) m
+        JOIN app.mechanic_match_static st ON st.mechanic_id = m.user_id
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'bl', x.* FROM (   -- brand and location (as the 'loc' lists: near workshops in person)
+        SELECT st.mechanic_id, st.points
+        FROM (SELECT m.user_id FROM app.mechanics m
+              WHERE m.brand_keys @> v_make_key
+                AND CASE WHEN v_in_person THEN m.workshop_id = ANY (v_near_workshops)
+                         ELSE m.location_keys[2] = v_city
+                              OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next)
+                    END
+                AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+                AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+              OFFSET 0) m
+        JOIN app.mechanic_match_static st ON st.mechanic_id = m.user_id
+        ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x
+      UNION ALL
+      SELECT 'sl', x.* FROM (   -- concern and location
+        SELECT st.mechanic_id, st.points
+        FROM (SELECT m.user_id FROM app.mechanics m
+              WHERE m.search_document @@ v_query
+                AND CASE WHEN v_in_person THEN m.workshop_id = ANY (v_near_workshops)
+                         ELSE m.location_keys[2] = v_city
+                              OR ((m.location_keys[1] COLLATE "C") >= v_prefix AND (m.location_keys[1] COLLATE "C") < v_prefix_next)
+                    END
+                AND m.is_active AND (NOT v_immediate OR m.currently_on_shift)
+                AND (NOT v_brand_only OR m.brand_keys @> v_make_key)
+                AND m.user_id IS DISTINCT FROM v_own_mechanic AND m.user_id <> ALL (v_offered)
+              OFFSET 0) m
+        JOIN app.mechanic_match_static st ON st.mechanic_id = m.user_id
         ORDER BY st.points DESC, st.mechanic_id LIMIT v_depth) x)
     SELECT ARRAY(SELECT DISTINCT l.id FROM lists l),
            -- a list shorter than `depth` holds its whole set (the depth-th points: -infinity)
@@ -283,13 +330,27 @@ BEGIN
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'brand' HAVING count(*) = v_depth), '-infinity'),
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec' HAVING count(*) = v_depth), '-infinity'),
            coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'spec2' HAVING count(*) = v_depth), '-infinity'),
-           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity')
-    INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc;
-    -- the most anyone outside the pool can score: a mechanic outside it is in one large set at most (the
-    -- mechanics of two are in the pool), has stored points at most the depth-th of everyone's list and
-    -- of that set's lists, and adds at most that set's points and what no set covers (v_outside)
-    v_reach := v_outside + greatest(k_all, least(k_all, k_brand) + m_brand, least(k_all, k_spec_set) + m_spec1,
-                                    least(k_all, k_spec_set, k_spec2_set) + m_spec, least(k_all, k_loc) + m_loc);
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'loc' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'bs' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'bl' HAVING count(*) = v_depth), '-infinity'),
+           coalesce((SELECT min(l.points) FROM lists l WHERE l.kind = 'sl' HAVING count(*) = v_depth), '-infinity')
+    INTO v_top, k_all, k_brand, k_spec_set, k_spec2_set, k_loc, k_bs, k_bl, k_sl;
+    v_pool := ARRAY(SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id));
+    -- the most anyone outside the pool can score: a mechanic outside it is in two large sets at most (the
+    -- mechanics of three are in the pool), has stored points at most the depth-th of everyone's list and
+    -- of the lists of each set and pair of sets it belongs to, and adds at most those sets' points and
+    -- what no set covers (v_outside). The concern's points are one word's (m_spec1) unless it matches
+    -- two words, whose list is ordered by stored + province and country points (s_spec2: minus those)
+    s_brand := least(k_all, k_brand);
+    s_spec := least(k_all, k_spec_set);
+    s_spec2 := least(s_spec, k_spec2_set - w_prov - w_country);
+    s_loc := least(k_all, k_loc);
+    v_reach := v_outside + greatest(k_all, s_brand + m_brand, s_spec + m_spec1, s_spec2 + m_spec, s_loc + m_loc,
+                                    least(s_brand, s_spec, k_bs) + m_brand + m_spec1,
+                                    least(s_brand, s_spec2, k_bs) + m_brand + m_spec,
+                                    least(s_brand, s_loc, k_bl) + m_brand + m_loc,
+                                    least(s_spec, s_loc, k_sl) + m_spec1 + m_loc,
+                                    least(s_spec2, s_loc, k_sl) + m_spec + m_loc);
     v_found := '[]'::jsonb;
     v_count := 0;
     v_kth := NULL;
@@ -306,9 +367,10 @@ BEGIN
              w_avail AS p_avail,
              CASE WHEN m.brand_keys @> v_make_key THEN w_brand ELSE 0 END AS p_brand,
              CASE WHEN m.search_document @@ v_query   -- (only then count the words: most rows do not match)
-                  THEN w_spec * least(1.0, (SELECT count(*) FROM unnest(v_lexemes) lx
-                                            WHERE lx = ANY (tsvector_to_array(m.search_document)))::float8
-                                           / k_spec)
+                  -- the concern's words in the document: as many as deleting them removes (the
+                  -- lexemes are distinct; no per-row array of the whole document)
+                  THEN w_spec * least(1.0, (length(m.search_document)
+                                            - length(ts_delete(m.search_document, v_lexemes)))::float8 / k_spec)
                   ELSE 0 END AS p_spec,
              -- normalized keys stored with the row (app_private.location_keys): plain comparisons here
              CASE WHEN starts_with(l.keys[1], v_prefix) THEN w_postal ELSE 0 END AS p_postal,
@@ -323,8 +385,11 @@ BEGIN
                                  / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
                                           + k_accept, 0), 0.5) AS p_accept,
              w_mode AS p_mode
-      FROM (SELECT DISTINCT p.id FROM unnest(v_sets || v_top) p(id)) pool   -- a few hundred at most: a lookup each
-      JOIN app.mechanics m ON m.user_id = pool.id
+      -- the pool: a few hundred at most, each fetched by key (OFFSET 0: a lookup per id, whatever the
+      -- plan cache's generic plan guesses of the array's size; a scan of every mechanic filtered by
+      -- `= ANY (pool)` compares each row with every id)
+      FROM unnest(v_pool) p(id)
+      CROSS JOIN LATERAL (SELECT * FROM app.mechanics m1 WHERE m1.user_id = p.id OFFSET 0) m
       LEFT JOIN app.workshops w ON w.id = m.workshop_id
       LEFT JOIN app.favorites f ON f.customer_id = v_customer AND f.mechanic_id = m.user_id
       LEFT JOIN app.mechanic_offer_stats st ON st.mechanic_id = m.user_id
@@ -383,10 +448,11 @@ BEGIN
       FROM (SELECT (e ->> 'score')::numeric AS score FROM jsonb_array_elements(v_found) e
             ORDER BY 1 DESC LIMIT p_limit) x;
     END LOOP;
-    RAISE DEBUG 'match_candidates(%): depth %, pool % + %, walked %, % free, done %; reach % (lists % % % % %)',
+    RAISE DEBUG 'match_candidates(%): depth %, pool % + %, walked %, % free, done %; reach % (lists % % % % % % % %)',
       p_session_id, v_depth, cardinality(v_sets), cardinality(v_top), v_walked, v_count, v_done,
       round(v_reach::numeric, 2), round(k_all::numeric, 2), round(k_brand::numeric, 2), round(k_spec_set::numeric, 2),
-      round(k_spec2_set::numeric, 2), round(k_loc::numeric, 2);
+      round(k_spec2_set::numeric, 2), round(k_loc::numeric, 2), round(k_bs::numeric, 2), round(k_bl::numeric, 2),
+      round(k_sl::numeric, 2);
     -- the pool was walked to its end with nobody outside it (or the cut was reached): done
     EXIT WHEN v_done OR v_reach = '-infinity'::float8;
     v_depth := v_depth * 4;

@@ -1,5 +1,5 @@
 -- Matching's stored points: each mechanic's request-independent points (rating, experience,
--- acceptance rate) in app.mechanic_match_static, the order in which app_private.match_candidates
+-- acceptance rate) and on-shift flag in app.mechanic_match_static, the order in which app_private.match_candidates
 -- reads the mechanics outside its index-backed sets (docs/matching.md "How it stays fast"). Kept by
 -- the triggers of db/triggers/60_matching_static.sql. The formulas are the ranking's
 -- (app_private.match_candidates, the p_rating, p_exp and p_accept columns), with the rating's prior
@@ -15,7 +15,8 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
 $$;
 
 -- matching_static_refresh(mechanic ids): (re)computes the stored points of those mechanics (NULL:
--- every mechanic) with the current weights and settings and the recorded prior mean. Owner only
+-- every mechanic) with the current weights and settings and the recorded prior mean, and whether they
+-- are on shift (active and currently_on_shift). Owner only
 -- (SECURITY DEFINER: the triggers that call it run as whoever wrote a review or answered an offer).
 CREATE OR REPLACE FUNCTION app_private.matching_static_refresh(p_ids uuid[])
 RETURNS void
@@ -31,7 +32,7 @@ BEGIN
          coalesce(max(c.weight) FILTER (WHERE c.code = 'acceptance_rate' AND c.enabled), 0)::float8
   INTO w_rating, w_exp, w_accept
   FROM app.matching_criteria c;
-  INSERT INTO app.mechanic_match_static AS ms (mechanic_id, points, updated_at)
+  INSERT INTO app.mechanic_match_static AS ms (mechanic_id, points, on_shift, updated_at)
   SELECT m.user_id,
          -- rating, experience, acceptance rate: as app_private.match_candidates computes them
          w_rating * coalesce((v_set.rating_prior_reviews * v_mean + m.rating::float8 * m.rating_count)
@@ -40,12 +41,14 @@ BEGIN
          + w_accept * coalesce((coalesce(st.accepted, 0) + 0.5 * v_set.acceptance_prior_offers)::float8
                                / nullif(coalesce(st.accepted + st.declined + st.expired, 0)
                                         + v_set.acceptance_prior_offers, 0), 0.5),
+         m.is_active AND m.currently_on_shift,   -- who an immediate request walks (index WHERE on_shift)
          app_private.now()
   FROM app.mechanics m
   LEFT JOIN app.mechanic_offer_stats st ON st.mechanic_id = m.user_id
   WHERE p_ids IS NULL OR m.user_id = ANY (p_ids)
-  ON CONFLICT (mechanic_id) DO UPDATE SET points = excluded.points, updated_at = excluded.updated_at
-  WHERE ms.points IS DISTINCT FROM excluded.points;
+  ON CONFLICT (mechanic_id) DO UPDATE SET points = excluded.points, on_shift = excluded.on_shift,
+                                          updated_at = excluded.updated_at
+  WHERE ms.points IS DISTINCT FROM excluded.points OR ms.on_shift IS DISTINCT FROM excluded.on_shift;
 END
 $$;
 

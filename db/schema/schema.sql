@@ -265,7 +265,8 @@ CREATE TABLE app.mechanic_availability_blocks (
 CREATE TABLE app.mechanic_match_static (
     mechanic_id uuid NOT NULL,
     points double precision NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    on_shift boolean DEFAULT false NOT NULL
 );
 CREATE TABLE app.mechanic_offer_stats (
     mechanic_id uuid NOT NULL,
@@ -845,6 +846,7 @@ CREATE UNIQUE INDEX mechanic_applications_one_pending ON app.mechanic_applicatio
 CREATE INDEX mechanic_applications_status_idx ON app.mechanic_applications USING btree (status, created_at);
 CREATE INDEX mechanic_applications_user_id_idx ON app.mechanic_applications USING btree (user_id, created_at);
 CREATE INDEX mechanic_applications_workshop_id_idx ON app.mechanic_applications USING btree (workshop_id);
+CREATE INDEX mechanic_match_static_on_shift_idx ON app.mechanic_match_static USING btree (points DESC, mechanic_id) WHERE on_shift;
 CREATE INDEX mechanic_match_static_points_idx ON app.mechanic_match_static USING btree (points DESC, mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_id_idx ON app.mechanic_time_off USING btree (mechanic_id);
 CREATE INDEX mechanic_time_off_mechanic_period_idx ON app.mechanic_time_off USING gist (mechanic_id, period);
@@ -875,6 +877,7 @@ CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, 
 CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
 CREATE INDEX sessions_matching_due_idx ON app.sessions USING btree (matching_will_run_at) WHERE ((matching_will_run_at IS NOT NULL) AND (mechanic_id IS NULL));
 CREATE INDEX sessions_mechanic_id_idx ON app.sessions USING btree (mechanic_id, scheduled_for);
+CREATE INDEX sessions_mechanic_start_idx ON app.sessions USING btree (mechanic_id, lower(period)) WHERE ((mechanic_id IS NOT NULL) AND (status <> 'cancelled'::text));
 CREATE INDEX sessions_status_scheduled_for_idx ON app.sessions USING btree (status, scheduled_for);
 CREATE INDEX sessions_vehicle_id_idx ON app.sessions USING btree (vehicle_id);
 CREATE UNIQUE INDEX users_email_unique ON app.users USING btree (lower(email));

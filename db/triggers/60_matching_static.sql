@@ -3,9 +3,9 @@
 -- and the settings (those two: one set-based recompute of every mechanic).
 
 -- mechanics_match_static(): AFTER INSERT, DELETE, or UPDATE of rating, rating_count,
--- years_of_experience or is_active on app.mechanics: moves the running rating totals of
--- app.matching_static_basis by the mechanic's change (the live mean matching reads) and recomputes the
--- mechanic's stored points. The totals are one row: two reviews commit one after the other (reviews
+-- years_of_experience, is_active or currently_on_shift on app.mechanics: moves the running rating
+-- totals of app.matching_static_basis by the mechanic's change (the live mean matching reads) and
+-- recomputes the mechanic's stored points and on-shift flag (going on or off shift: that row only). The totals are one row: two reviews commit one after the other (reviews
 -- are rare next to matching, which reads the row without waiting). SECURITY DEFINER: the writer of a
 -- review has no rights on the matching tables.
 CREATE OR REPLACE FUNCTION app_private.mechanics_match_static() RETURNS trigger
@@ -39,7 +39,8 @@ $$;
 
 DROP TRIGGER IF EXISTS mechanics_60_match_static ON app.mechanics;
 CREATE TRIGGER mechanics_60_match_static
-  AFTER INSERT OR DELETE OR UPDATE OF rating, rating_count, years_of_experience, is_active ON app.mechanics
+  AFTER INSERT OR DELETE OR UPDATE OF rating, rating_count, years_of_experience, is_active, currently_on_shift
+  ON app.mechanics
   FOR EACH ROW EXECUTE FUNCTION app_private.mechanics_match_static();
 
 -- mechanic_offer_stats_match_static(): AFTER INSERT, UPDATE or DELETE on app.mechanic_offer_stats

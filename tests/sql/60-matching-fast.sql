@@ -4,7 +4,7 @@
 -- ids, names, scores and reasons — on random mechanics, customers and requests, under the default
 -- weights, after the rating mean drifted (stored points not recomputed), and under other weights.
 BEGIN;
-SELECT plan(23);
+SELECT plan(32);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2031-01-07 15:00Z');   -- a Tuesday, 10:00 in Toronto
 
@@ -50,6 +50,16 @@ SELECT is((SELECT b.rating_mean FROM app.matching_static_basis b), app_private.m
   'a recompute records the live prior mean');
 SELECT is((SELECT count(*) FROM app.mechanics m LEFT JOIN app.mechanic_match_static s ON s.mechanic_id = m.user_id
            WHERE s.mechanic_id IS NULL), 0::bigint, 'every mechanic has stored points');
+-- the on-shift flag (an immediate request walks the on-shift mechanics' index): active and on shift
+CREATE FUNCTION pg_temp.flag(p_id uuid) RETURNS boolean LANGUAGE sql AS $$
+  SELECT s.on_shift FROM app.mechanic_match_static s WHERE s.mechanic_id = p_id
+$$;
+UPDATE app.mechanics SET currently_on_shift = false WHERE user_id = :'x';
+SELECT ok(NOT pg_temp.flag(:'x'), 'going off shift clears the stored on-shift flag');
+UPDATE app.mechanics SET currently_on_shift = true WHERE user_id = :'x';
+SELECT ok(pg_temp.flag(:'x'), 'going on shift sets it');
+UPDATE app.mechanics SET is_active = false WHERE user_id = :'x';
+SELECT ok(NOT pg_temp.flag(:'x'), '... and deactivation clears it');
 
 ------------------------------------------------------------------ random data
 SELECT setseed(0.42);
@@ -120,6 +130,13 @@ SELECT cmp_ok((SELECT count(*) FROM req r, app_private.match_candidates(r.id, 3,
   'the random requests find candidates');
 SELECT * FROM pg_temp.same(3, true);
 SELECT * FROM pg_temp.same(10, false);
+-- shifts change: only the 30 best by stored points are on shift now (half of them were off): the
+-- immediate requests walk the stored on-shift flags, which must follow
+UPDATE app.mechanics SET currently_on_shift = user_id IN (
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN mech ON mech.id = st.mechanic_id
+  ORDER BY st.points DESC LIMIT 30)
+WHERE user_id IN (SELECT id FROM mech);
+SELECT * FROM pg_temp.same(3, true);
 -- the mean drifts (reviews move it) while the stored points keep the recorded mean
 UPDATE app.mechanics SET rating = 5.0, rating_count = rating_count + 150 WHERE user_id IN (SELECT id FROM mech WHERE i % 9 = 0);
 SELECT * FROM pg_temp.same(3, true);
@@ -179,6 +196,75 @@ WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech)
 SELECT count(tests.add_time_off(t.mechanic_id, '2031-01-08 00:00Z', '2031-01-09 00:00Z'))
 FROM (SELECT mechanic_id FROM (SELECT mechanic_id FROM away WHERE concern ORDER BY points DESC LIMIT 40) c
       UNION SELECT mechanic_id FROM (SELECT mechanic_id FROM away WHERE honda ORDER BY points DESC LIMIT 40) h) t;
+SELECT * FROM pg_temp.same(3, true);
+
+-- the braking concerns match two words of most mechanics (brakes + a grinding/squeaking bio), the
+-- province counts most, and the best stored points of those mechanics are outside Ontario: the list of
+-- the two-word set is ordered by stored + province and country points (its bound drops those weights),
+-- so the Ontario customers' best are found without deepening, and a list ordered by stored points alone
+-- under that bound would miss them
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'specialty_match', 'same_province',
+  'same_country', 'rating'),
+  weight = CASE code WHEN 'same_province' THEN 30 WHEN 'same_country' THEN 2 WHEN 'rating' THEN 10
+                     WHEN 'specialty_match' THEN 25 ELSE weight END;
+UPDATE app.mechanics SET specialties = '{brakes}', bio = 'Grinding and squeaks, honest work'
+FROM mech m WHERE m.id = user_id AND m.i % 4 <> 0;
+UPDATE app.mechanics am
+SET rating = CASE WHEN coalesce(w.state_province, am.state_province) = 'ON' THEN 3.0 + (m.i % 5) * 0.1
+                  ELSE 4.5 + (m.i % 5) * 0.1 END,
+    rating_count = 200
+FROM mech m LEFT JOIN app.mechanics m2 ON m2.user_id = m.id LEFT JOIN app.workshops w ON w.id = m2.workshop_id
+WHERE m.id = am.user_id;
+SELECT ok((SELECT bool_and(coalesce(w.state_province, m.state_province) <> 'ON')
+           FROM (SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+                 WHERE m.is_active AND m.search_document @@ to_tsquery('english', 'grind & brake')
+                   AND st.mechanic_id IN (SELECT id FROM mech)
+                 ORDER BY st.points DESC LIMIT 40) t
+           JOIN app.mechanics m ON m.user_id = t.mechanic_id LEFT JOIN app.workshops w ON w.id = m.workshop_id),
+  'the two-word matchers with the best stored points are all outside Ontario');
+SELECT * FROM pg_temp.same(3, true);
+SELECT * FROM pg_temp.same(10, false);
+
+-- pairs of large sets (a mechanic outside the pool may be in two): brand and concern count, and the
+-- best 30 Honda specialists matching the scheduled online concern are away that day, so the Honda
+-- customers' best are further down that pair than its list reaches (the pair's part of the bound)
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'brand_specialist', 'specialty_match',
+  'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'specialty_match' THEN 25 WHEN 'rating' THEN 20
+                                ELSE weight END;
+UPDATE app.mechanics SET brand_specialist_brands = CASE WHEN m.i % 3 <> 0 THEN '{Honda}'::text[] ELSE '{}' END,
+       specialties = CASE WHEN m.i % 2 = 0 THEN '{engine}'::text[] ELSE '{transmission}' END,
+       rating = 3 + (m.i * 7 % 20) * 0.1, rating_count = 200
+FROM mech m WHERE m.id = user_id;
+-- away(ids): those mechanics are not free for the scheduled requests' slots (15:00 online, 18:00 in
+-- person): time off around each slot, unless a booking or a time off already covers it there
+CREATE FUNCTION pg_temp.away(p_ids uuid[]) RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(tests.add_time_off(x.id, w.f, w.t))
+  FROM unnest(p_ids) x(id)
+  CROSS JOIN (VALUES ('2031-01-08 14:00Z'::timestamptz, '2031-01-08 15:45Z'::timestamptz),
+                     ('2031-01-08 17:00Z', '2031-01-08 18:45Z')) w(f, t)
+  WHERE NOT EXISTS (SELECT FROM app.mechanic_time_off o WHERE o.mechanic_id = x.id AND o.period && tstzrange(w.f, w.t))
+    AND NOT EXISTS (SELECT FROM app.sessions s WHERE s.mechanic_id = x.id AND s.status <> 'cancelled'
+                    AND s.period && tstzrange(w.f, w.t))
+$$;
+SELECT pg_temp.away(ARRAY(
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+  WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech) AND m.brand_keys @> '{honda}'
+    AND m.search_document @@ to_tsquery('english', 'engine') ORDER BY st.points DESC LIMIT 30));
+SELECT * FROM pg_temp.same(3, true);
+-- brand and location count, and the best 30 Honda specialists in Toronto (online) and at its
+-- workshops (in person) are away: the Toronto customers' best are further down that pair's list
+UPDATE app.matching_criteria SET enabled = code IN ('availability', 'service_mode', 'brand_specialist', 'postal_prefix',
+  'same_city', 'rating'), weight = CASE code WHEN 'brand_specialist' THEN 20 WHEN 'rating' THEN 20 ELSE weight END;
+SELECT pg_temp.away(ARRAY(
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+  LEFT JOIN app.workshops w ON w.id = m.workshop_id
+  WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech) AND m.brand_keys @> '{honda}' AND m.city = 'Toronto'
+  ORDER BY st.points DESC LIMIT 30));
+SELECT pg_temp.away(ARRAY(
+  SELECT st.mechanic_id FROM app.mechanic_match_static st JOIN app.mechanics m ON m.user_id = st.mechanic_id
+  JOIN app.workshops w ON w.id = m.workshop_id
+  WHERE m.is_active AND st.mechanic_id IN (SELECT id FROM mech) AND m.brand_keys @> '{honda}' AND w.city = 'Toronto'
+  ORDER BY st.points DESC LIMIT 30));
 SELECT * FROM pg_temp.same(3, true);
 
 ------------------------------------------------------------------ the live mean's running totals
