@@ -1,4 +1,4 @@
--- depends: 0029_fan_out_in_worker
+-- depends: 0030_matching_tail
 -- A booking transaction that carries only its guarantees, part 4 (issue 13): the outbox's foreign key
 -- to the kind registry goes, like the sessions' keys to app.plans (0027) and app.money_policy_versions
 -- (0028). Its check took FOR KEY SHARE on the kind's one row at every outbox INSERT (the booking's
