@@ -209,3 +209,10 @@ def durability(ctx: Ctx, on: bool) -> dict[str, str]:
     with psycopg.connect(ctx.cluster.superuser_dsn("postgres")) as conn:
         return {k: str(conn.execute(f"SELECT current_setting('{k}')").fetchone()[0])  # type: ignore[index]
                 for k in DURABLE}
+
+
+def durability_mode(ctx: Ctx, on: bool) -> str:
+    """durability(), labelled as the waitlist and money sections of results.json record it:
+    "fsync/synchronous_commit" in force, e.g. "on/on"."""
+    settings = durability(ctx, on)
+    return f"{settings['fsync']}/{settings['synchronous_commit']}"

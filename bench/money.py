@@ -34,8 +34,7 @@ from typing import Any
 import psycopg
 
 from api.devtools import migrate
-from bench.common import Ctx, Stopwatch, dist, ratio
-from bench.waitlist import _durability
+from bench.common import Ctx, Stopwatch, dist, durability_mode, ratio
 
 CLIENTS = 8
 ADMIN = "a0000000-0000-4000-8000-00000000f00d"
@@ -189,10 +188,10 @@ def run(ctx: Ctx) -> dict[str, Any]:
         conn.execute("VACUUM ANALYZE")
     result: dict[str, Any] = {"clients": CLIENTS, "bookings_per_round": n}
     try:
-        mode = _durability(ctx, True)
+        mode = durability_mode(ctx, True)
         result["durable"] = _round(ctx, name, n) | {"fsync/synchronous_commit": mode}
         result["balance_10k"] = _balance(ctx, name, entries, 200 if ctx.quick else 500)
     finally:
-        mode = _durability(ctx, False)
+        mode = durability_mode(ctx, False)
     result["cpu_only"] = _round(ctx, name, n) | {"fsync/synchronous_commit": mode}
     return result

@@ -39,7 +39,7 @@ import psycopg
 
 from api.devtools import migrate
 from api.wake import WAKE_SQL
-from bench.common import Ctx, Stopwatch, dist, ratio, target
+from bench.common import Ctx, Stopwatch, dist, durability_mode, ratio, target
 
 MECHANICS = 40
 
@@ -122,22 +122,6 @@ def _as_admin(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SELECT set_config('request.jwt.claims', %s, false)", [json.dumps({"sub": ADMIN, "role": "admin"})])
 
 
-DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
-
-
-def _durability(ctx: Ctx, on: bool) -> str:
-    """Durability on (how users run it: every commit waits for its WAL flush) or back to the bench
-    cluster's own CPU-only settings. fsync is reloadable, so no restart; returns what is in force."""
-    with psycopg.connect(ctx.cluster.superuser_dsn("postgres"), autocommit=True) as conn:
-        for k, v in DURABLE.items():
-            conn.execute(f"ALTER SYSTEM SET {k} = {v}" if on else f"ALTER SYSTEM RESET {k}")
-        conn.execute("SELECT pg_reload_conf()")
-        time.sleep(0.5)
-    with psycopg.connect(ctx.cluster.superuser_dsn("postgres")) as conn:
-        row = conn.execute("SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')").fetchone()
-        return str(row[0]) if row else "?"
-
-
 def _rounds(ctx: Ctx, dbs: dict[str, str], rounds: int, relay: Relay) -> dict[str, Any]:
     """Alternating rounds over the databases (rotating who goes first); timings per database and the
     full database's commit→event latencies."""
@@ -209,13 +193,13 @@ def run(ctx: Ctx) -> dict[str, Any]:
         r.ready.wait(10)
     relay = relays["full"]
     try:
-        durable_mode = _durability(ctx, True)
+        durable_mode = durability_mode(ctx, True)
         durable = _rounds(ctx, dbs, rounds, relay) | {"fsync/synchronous_commit": durable_mode}
         relay.seen.clear()
-        cpu_mode = _durability(ctx, False)
+        cpu_mode = durability_mode(ctx, False)
         cpu_only = _rounds(ctx, dbs, rounds, relay) | {"fsync/synchronous_commit": cpu_mode}
     finally:
-        _durability(ctx, False)
+        durability_mode(ctx, False)
         for r in relays.values():
             r.stop.set()
             r.join(5)

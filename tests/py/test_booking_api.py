@@ -23,10 +23,10 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.auth import mint_token
 from api.config import Settings
 from tests.py.booking_fixtures import ADMIN, TORONTO, World, booking_day, call, iso, local
 from tests.py.conftest import JWT_SECRET, ClonedDatabase, clone_database, drop_database
+from tests.py.side_effect_fixtures import bearer
 
 UTC = dt.UTC
 NOBODY = "00000000-0000-4000-8000-00000000dead"
@@ -53,10 +53,6 @@ def shared_client(template_db: ClonedDatabase) -> Iterator[TestClient[Any]]:
             yield c
     finally:
         drop_database(db)
-
-
-def auth(user_id: str, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(JWT_SECRET, user_id, role)}"}
 
 
 def assert_error(r: Any, status: int, code: str) -> dict[str, Any]:
@@ -153,7 +149,7 @@ def test_malformed_requests_are_refused_before_the_database(shared_client: TestC
     """A body that is not JSON is 400 malformed_json; a well-formed request with an invalid field is
     422 validation_error naming that field as the client sent it (SPEC §9)."""
     client = shared_client
-    headers = auth(str(uuid.uuid4()), "customer")
+    headers = bearer(str(uuid.uuid4()), "customer")
     if isinstance(body, str):
         r = client.request(method, path, content=body, headers={**headers, "Content-Type": "application/json"})
         try:
@@ -189,7 +185,7 @@ def test_mechanic_list_tabs_online_offline_favorites_first_and_location(world: W
     honda = world.mechanic(name="Hana Honda", brands=["Honda"], on_shift=True, rating=4.0)
     west = world.mechanic(name="Wes West", city="Vancouver", timezone="America/Vancouver", rating=5.0)
     fav = world.mechanic(name="Fay Favorite", rating=3.0)
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     assert client.post("/api/customer/favorites", json={"mechanic_id": fav}, headers=h).status_code == 201
 
     r = client.get("/api/mechanics", headers=h)
@@ -221,7 +217,7 @@ def test_slots_of_a_day_follow_the_plan_shape(world: World, client: TestClient[A
     cid, vid = world.customer()
     mid = world.mechanic()
     day = booking_day()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     r = client.post("/api/mechanics/availability/slots", json={"mechanicId": mid, "date": day.isoformat()}, headers=h)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -258,7 +254,7 @@ def test_slots_of_a_day_follow_the_plan_shape(world: World, client: TestClient[A
 def test_slots_errors(world: World, client: TestClient[Any]) -> None:
     cid, _ = world.customer()
     mid = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day().isoformat()
     assert_error(client.post("/api/mechanics/availability/slots", json={"mechanicId": NOBODY, "date": day},
                              headers=h), 404, "mechanic_not_found")
@@ -270,7 +266,7 @@ def test_check_a_slot(world: World, client: TestClient[Any]) -> None:
     cid, vid = world.customer()
     mid = world.mechanic()
     day = booking_day()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     url = "/api/mechanics/availability/check"
     r = client.post(url, json={"mechanicId": mid, "startTime": iso(local(day, 10))}, headers=h)
     assert r.status_code == 200, r.text
@@ -295,7 +291,7 @@ def test_check_a_slot(world: World, client: TestClient[Any]) -> None:
 def test_calendar_summary(world: World, client: TestClient[Any]) -> None:
     cid, _ = world.customer()
     mid = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     r = client.get(f"/api/mechanics/{mid}/calendar", headers=h)
     assert r.status_code == 200, r.text
     days = r.json()["days"]
@@ -319,7 +315,7 @@ def test_create_immediate_and_scheduled_sessions(world: World, client: TestClien
     cid, vid = world.customer()
     mid = world.mechanic()
     online = world.mechanic(on_shift=True)
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day()
 
     r = client.post("/api/sessions/create", json=booking(vid, local(day, 11), mid), headers=h)
@@ -344,7 +340,7 @@ def test_scheduled_without_mechanic_defers_matching_and_advice_needs_no_vehicle(
     day = booking_day()
     r = client.post("/api/scheduling/create-appointment",
                     json=booking(None, local(day, 15), is_advice_only=True, plan="extended"),
-                    headers=auth(cid, "customer"))
+                    headers=bearer(cid, "customer"))
     assert r.status_code == 201, r.text
     s = r.json()
     assert s["mechanic_id"] is None and s["is_advice_only"] is True and s["plan_code"] == "extended"
@@ -357,7 +353,7 @@ def test_session_factory_validation_errors(world: World, client: TestClient[Any]
     other, other_vehicle = world.customer()
     mid = world.mechanic()
     offline = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day()
     at = local(day, 10)
     now = dt.datetime.now(UTC)
@@ -379,7 +375,7 @@ def test_session_factory_validation_errors(world: World, client: TestClient[Any]
     assert_error(post(booking(vid, at, mid, is_urgent=True)), 422, "invalid_value")
     # nothing was booked by any of these
     assert client.get("/api/appointments", headers=h).json() == {"upcoming": [], "past": [], "waitlist": None}
-    assert client.get("/api/appointments", headers=auth(other, "customer")).json() == \
+    assert client.get("/api/appointments", headers=bearer(other, "customer")).json() == \
         {"upcoming": [], "past": [], "waitlist": None}
 
 
@@ -387,13 +383,13 @@ def test_only_customers_and_admins_book(world: World, client: TestClient[Any]) -
     cid, vid = world.customer()
     mid = world.mechanic()
     at = local(booking_day(), 10)
-    assert_error(client.post("/api/sessions/create", json=booking(vid, at, mid), headers=auth(mid, "mechanic")),
+    assert_error(client.post("/api/sessions/create", json=booking(vid, at, mid), headers=bearer(mid, "mechanic")),
                  403, "forbidden")
     # an admin books for a customer by naming them
-    r = client.post("/api/sessions/create", json=booking(vid, at, mid, customer_id=cid), headers=auth(ADMIN, "admin"))
+    r = client.post("/api/sessions/create", json=booking(vid, at, mid, customer_id=cid), headers=bearer(ADMIN, "admin"))
     assert r.status_code == 201, r.text
     assert r.json()["customer_id"] == cid
-    assert_error(client.post("/api/sessions/create", json=booking(vid, at, mid), headers=auth(ADMIN, "admin")),
+    assert_error(client.post("/api/sessions/create", json=booking(vid, at, mid), headers=bearer(ADMIN, "admin")),
                  422, "missing_field")
 
 
@@ -402,10 +398,11 @@ def test_a_taken_slot_is_409_slot_unavailable(world: World, client: TestClient[A
     second, v2 = world.customer()
     mid = world.mechanic()
     at = local(booking_day(), 10)
-    r = client.post("/api/sessions/create", json=booking(v1, at, mid, plan="premium"), headers=auth(first, "customer"))
+    r = client.post("/api/sessions/create", json=booking(v1, at, mid, plan="premium"),
+                    headers=bearer(first, "customer"))
     assert r.status_code == 201
     body = assert_error(client.post("/api/sessions/create", json=booking(v2, at + dt.timedelta(minutes=30), mid),
-                                    headers=auth(second, "customer")), 409, "slot_unavailable")
+                                    headers=bearer(second, "customer")), 409, "slot_unavailable")
     assert body["detail"]["reasons"] == ["overlapping_booking"]
 
 
@@ -413,7 +410,7 @@ def test_duplicate_booking_returns_the_existing_appointment(world: World, client
     cid, vid = world.customer()
     mid = world.mechanic()
     other = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day()
     existing = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid), headers=h).json()
     body = assert_error(client.post("/api/sessions/create", json=booking(vid, local(day + dt.timedelta(days=2), 14),
@@ -433,7 +430,7 @@ def test_a_hold_blocks_others_and_converts_into_the_booking(world: World, client
     mid = world.mechanic()
     at = local(booking_day(), 13)
     r = client.post("/api/slot-holds", json={"mechanicId": mid, "startTime": iso(at), "plan": "extended"},
-                    headers=auth(cid, "customer"))
+                    headers=bearer(cid, "customer"))
     assert r.status_code == 201, r.text
     hold = r.json()
     assert hold["mechanic_id"] == mid and hold["plan_code"] == "extended"
@@ -442,16 +439,16 @@ def test_a_hold_blocks_others_and_converts_into_the_booking(world: World, client
 
     # the held slot is taken for everybody else: hold, book, and the slot grid all say so
     assert_error(client.post("/api/slot-holds", json={"mechanicId": mid, "startTime": iso(at)},
-                             headers=auth(rival, "customer")), 409, "slot_unavailable")
+                             headers=bearer(rival, "customer")), 409, "slot_unavailable")
     assert_error(client.post("/api/sessions/create", json=booking(rival_vehicle, at + dt.timedelta(minutes=30), mid),
-                             headers=auth(rival, "customer")), 409, "slot_unavailable")
+                             headers=bearer(rival, "customer")), 409, "slot_unavailable")
     check = client.post("/api/mechanics/availability/check", json={"mechanicId": mid, "startTime": iso(at)},
-                        headers=auth(rival, "customer")).json()
+                        headers=bearer(rival, "customer")).json()
     assert check["available"] is False
 
     # paying done: the hold becomes the booking (same row, same slot)
     r = client.post("/api/sessions/create", json={"type": "video", "concern": "Squeaky belt", "vehicle_id": vid,
-                                                  "hold_id": hold["hold_id"]}, headers=auth(cid, "customer"))
+                                                  "hold_id": hold["hold_id"]}, headers=bearer(cid, "customer"))
     assert r.status_code == 201, r.text
     s = r.json()
     assert s["id"] == hold["hold_id"] and s["status"] == "scheduled" and s["plan_code"] == "extended"
@@ -464,24 +461,24 @@ def test_release_a_hold_and_hold_errors(world: World, client: TestClient[Any]) -
     mid = world.mechanic()
     at = local(booking_day(), 16)
     hold = client.post("/api/slot-holds", json={"mechanicId": mid, "startTime": iso(at)},
-                       headers=auth(cid, "customer")).json()
-    assert_error(client.delete(f"/api/slot-holds/{hold['hold_id']}", headers=auth(rival, "customer")),
+                       headers=bearer(cid, "customer")).json()
+    assert_error(client.delete(f"/api/slot-holds/{hold['hold_id']}", headers=bearer(rival, "customer")),
                  404, "hold_not_found")
-    r = client.delete(f"/api/slot-holds/{hold['hold_id']}", headers=auth(cid, "customer"))
+    r = client.delete(f"/api/slot-holds/{hold['hold_id']}", headers=bearer(cid, "customer"))
     assert r.status_code == 200, r.text
     assert r.json() == {"hold_id": hold["hold_id"], "released": True}
-    again = client.delete(f"/api/slot-holds/{hold['hold_id']}", headers=auth(cid, "customer"))
+    again = client.delete(f"/api/slot-holds/{hold['hold_id']}", headers=bearer(cid, "customer"))
     assert again.json()["released"] is False
     # released: the rival can take it now
     assert client.post("/api/slot-holds", json={"mechanicId": mid, "startTime": iso(at)},
-                       headers=auth(rival, "customer")).status_code == 201
-    assert_error(client.delete(f"/api/slot-holds/{NOBODY}", headers=auth(cid, "customer")), 404, "hold_not_found")
+                       headers=bearer(rival, "customer")).status_code == 201
+    assert_error(client.delete(f"/api/slot-holds/{NOBODY}", headers=bearer(cid, "customer")), 404, "hold_not_found")
     assert_error(client.post("/api/slot-holds", json={"mechanicId": mid, "startTime": iso(at)},
-                             headers=auth(mid, "mechanic")), 403, "forbidden")
+                             headers=bearer(mid, "mechanic")), 403, "forbidden")
     assert_error(client.post("/api/slot-holds", json={"mechanicId": NOBODY, "startTime": iso(at)},
-                             headers=auth(cid, "customer")), 404, "mechanic_not_found")
+                             headers=bearer(cid, "customer")), 404, "mechanic_not_found")
     assert_error(client.post("/api/slot-holds", json={"mechanicId": mid, "startTime": iso(at), "plan": "gold"},
-                             headers=auth(cid, "customer")), 422, "unknown_plan")
+                             headers=bearer(cid, "customer")), 422, "unknown_plan")
 
 
 def test_an_expired_hold_cannot_be_booked(world: World, client: TestClient[Any]) -> None:
@@ -494,11 +491,11 @@ def test_an_expired_hold_cannot_be_booked(world: World, client: TestClient[Any])
         hold = call(conn, "hold_slot", mechanic_id=mid, starts_at=at)
     body = assert_error(client.post("/api/sessions/create",
                                     json={"type": "video", "concern": "Late payer", "vehicle_id": vid,
-                                          "hold_id": hold["hold_id"]}, headers=auth(cid, "customer")),
+                                          "hold_id": hold["hold_id"]}, headers=bearer(cid, "customer")),
                         409, "hold_expired")
     assert body["detail"]["hold_id"] == hold["hold_id"]
     # and the lapsed hold no longer blocks anyone
-    r = client.post("/api/sessions/create", json=booking(rival_vehicle, at, mid), headers=auth(rival, "customer"))
+    r = client.post("/api/sessions/create", json=booking(rival_vehicle, at, mid), headers=bearer(rival, "customer"))
     assert r.status_code == 201, r.text
 
 
@@ -510,7 +507,7 @@ def test_my_appointments_upcoming_past_and_one(world: World, client: TestClient[
     stranger, _ = world.customer()
     mid = world.mechanic()
     other_mechanic = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day()
     first = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid), headers=h).json()
     world.admin("set_session_status", session_id=first["id"], status="cancelled", cancel_reason="customer")
@@ -526,15 +523,15 @@ def test_my_appointments_upcoming_past_and_one(world: World, client: TestClient[
     r = client.get(f"/api/appointments/{second['id']}", headers=h)
     assert r.status_code == 200 and r.json()["id"] == second["id"]
     # row-level security: the booked mechanic sees it, a stranger and another mechanic do not
-    assert client.get(f"/api/appointments/{second['id']}", headers=auth(mid, "mechanic")).status_code == 200
-    assert_error(client.get(f"/api/appointments/{second['id']}", headers=auth(stranger, "customer")),
+    assert client.get(f"/api/appointments/{second['id']}", headers=bearer(mid, "mechanic")).status_code == 200
+    assert_error(client.get(f"/api/appointments/{second['id']}", headers=bearer(stranger, "customer")),
                  404, "session_not_found")
-    assert_error(client.get(f"/api/appointments/{second['id']}", headers=auth(other_mechanic, "mechanic")),
+    assert_error(client.get(f"/api/appointments/{second['id']}", headers=bearer(other_mechanic, "mechanic")),
                  404, "session_not_found")
     assert_error(client.get(f"/api/appointments/{NOBODY}", headers=h), 404, "session_not_found")
-    assert client.get("/api/appointments", headers=auth(stranger, "customer")).json() == \
+    assert client.get("/api/appointments", headers=bearer(stranger, "customer")).json() == \
         {"upcoming": [], "past": [], "waitlist": None}
-    schedule = client.get("/api/mechanic/schedule", headers=auth(mid, "mechanic")).json()
+    schedule = client.get("/api/mechanic/schedule", headers=bearer(mid, "mechanic")).json()
     assert [a["id"] for a in schedule["upcoming"]] == [second["id"]]
 
 
@@ -545,7 +542,7 @@ def test_reschedule_moves_the_booking(world: World, client: TestClient[Any]) -> 
     cid, vid = world.customer()
     mid = world.mechanic()
     other = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day()
     s = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid, plan="premium"), headers=h).json()
     # overlapping its own old slot (10:00-11:00) is fine: the move is one atomic update
@@ -567,10 +564,10 @@ def test_a_failed_reschedule_leaves_the_original_intact(world: World, client: Te
     rival, rival_vehicle = world.customer()
     mid = world.mechanic()
     day = booking_day()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     mine = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid), headers=h).json()
     theirs = client.post("/api/sessions/create", json=booking(rival_vehicle, local(day, 14), mid, plan="premium"),
-                         headers=auth(rival, "customer")).json()
+                         headers=bearer(rival, "customer")).json()
     before = client.get(f"/api/appointments/{mine['id']}", headers=h).json()
 
     assert_error(client.post(f"/api/appointments/{mine['id']}/reschedule",
@@ -589,22 +586,22 @@ def test_a_failed_reschedule_leaves_the_original_intact(world: World, client: Te
     check = client.post("/api/mechanics/availability/check", json={"mechanicId": mid, "startTime": iso(local(day, 10))},
                         headers=h).json()
     assert check["available"] is False and check["reasons"] == ["overlapping_booking"]
-    r = client.get(f"/api/appointments/{theirs['id']}", headers=auth(rival, "customer"))
+    r = client.get(f"/api/appointments/{theirs['id']}", headers=bearer(rival, "customer"))
     assert r.json()["status"] == "scheduled"
     assert dt.datetime.fromisoformat(r.json()["scheduled_for"]) == local(day, 14)
     # nobody else can move my appointment
     assert_error(client.post(f"/api/appointments/{mine['id']}/reschedule",
-                             json={"scheduled_for": iso(local(day, 16))}, headers=auth(rival, "customer")),
+                             json={"scheduled_for": iso(local(day, 16))}, headers=bearer(rival, "customer")),
                  404, "session_not_found")
     assert_error(client.post(f"/api/appointments/{mine['id']}/reschedule",
-                             json={"scheduled_for": iso(local(day, 16))}, headers=auth(mid, "mechanic")),
+                             json={"scheduled_for": iso(local(day, 16))}, headers=bearer(mid, "mechanic")),
                  403, "forbidden")
 
 
 def test_only_scheduled_appointments_can_be_rescheduled(world: World, client: TestClient[Any]) -> None:
     cid, vid = world.customer()
     mid = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day()
     s = client.post("/api/sessions/create", json=booking(vid, local(day, 10), mid), headers=h).json()
     world.admin("set_session_status", session_id=s["id"], status="cancelled", cancel_reason="customer")
@@ -619,7 +616,7 @@ def test_customer_vehicles(world: World, client: TestClient[Any]) -> None:
     cid, _ = world.customer(vehicle=False)
     stranger, _ = world.customer(vehicle=False)
     mid = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     r = client.post("/api/customer/vehicles", json={"make": "Toyota", "model": "Corolla", "year": 2020,
                                                     "vin": "2T1BURHE0JC123456", "odometer": 42000,
                                                     "license_plate": "ABCD 123"}, headers=h)
@@ -627,12 +624,12 @@ def test_customer_vehicles(world: World, client: TestClient[Any]) -> None:
     vid = r.json()["id"]
     listed = client.get("/api/customer/vehicles", headers=h).json()["vehicles"]
     assert [(v["id"], v["make"], v["odometer"]) for v in listed] == [(vid, "Toyota", 42000)]
-    assert client.get("/api/customer/vehicles", headers=auth(stranger, "customer")).json() == {"vehicles": []}
+    assert client.get("/api/customer/vehicles", headers=bearer(stranger, "customer")).json() == {"vehicles": []}
 
     r = client.patch(f"/api/customer/vehicles/{vid}", json={"odometer": 43000}, headers=h)
     assert r.status_code == 200 and r.json()["odometer"] == 43000
     assert_error(client.patch(f"/api/customer/vehicles/{vid}", json={"odometer": 1},
-                              headers=auth(stranger, "customer")), 404, "vehicle_not_found")
+                              headers=bearer(stranger, "customer")), 404, "vehicle_not_found")
     assert_error(client.post("/api/customer/vehicles", json={"make": "Ford", "model": "T", "vin": "IOQ"}, headers=h),
                  422, "validation_error")
     assert_error(client.post("/api/customer/vehicles", json={"make": "Ford", "model": "T", "year": 1492}, headers=h),
@@ -640,8 +637,8 @@ def test_customer_vehicles(world: World, client: TestClient[Any]) -> None:
     assert_error(client.post("/api/customer/vehicles", json={"make": " ", "model": "T"}, headers=h),
                  422, "missing_field")
     assert_error(client.post("/api/customer/vehicles", json={"make": "Ford", "model": "T"},
-                             headers=auth(mid, "mechanic")), 403, "forbidden")
-    assert_error(client.delete(f"/api/customer/vehicles/{vid}", headers=auth(stranger, "customer")),
+                             headers=bearer(mid, "mechanic")), 403, "forbidden")
+    assert_error(client.delete(f"/api/customer/vehicles/{vid}", headers=bearer(stranger, "customer")),
                  404, "vehicle_not_found")
 
     # a vehicle a session refers to cannot be deleted
@@ -656,7 +653,7 @@ def test_customer_vehicles(world: World, client: TestClient[Any]) -> None:
 def test_customer_favorites(world: World, client: TestClient[Any]) -> None:
     cid, _ = world.customer()
     mid = world.mechanic(name="Fran Favorite")
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     r = client.post("/api/customer/favorites", json={"mechanic_id": mid}, headers=h)
     assert r.status_code == 201 and r.json() == {"mechanic_id": mid, "added": True}
     assert client.post("/api/customer/favorites", json={"mechanic_id": mid}, headers=h).json()["added"] is False
@@ -664,7 +661,7 @@ def test_customer_favorites(world: World, client: TestClient[Any]) -> None:
     assert [(m["mechanic_id"], m["is_favorite"]) for m in favs] == [(mid, True)]
     assert_error(client.post("/api/customer/favorites", json={"mechanic_id": NOBODY}, headers=h),
                  404, "mechanic_not_found")
-    assert_error(client.post("/api/customer/favorites", json={"mechanic_id": mid}, headers=auth(mid, "mechanic")),
+    assert_error(client.post("/api/customer/favorites", json={"mechanic_id": mid}, headers=bearer(mid, "mechanic")),
                  403, "forbidden")
     r = client.delete(f"/api/customer/favorites/{mid}", headers=h)
     assert r.status_code == 200 and r.json() == {"mechanic_id": mid, "removed": True}
@@ -678,22 +675,22 @@ def test_customer_favorites(world: World, client: TestClient[Any]) -> None:
 def test_mechanic_goes_on_and_off_shift(world: World, client: TestClient[Any]) -> None:
     cid, _ = world.customer()
     mid = world.mechanic()
-    h = auth(mid, "mechanic")
+    h = bearer(mid, "mechanic")
     r = client.post("/api/mechanic/shift", json={"onShift": True}, headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["currently_on_shift"] is True and r.json()["changed"] is True
     assert client.post("/api/mechanic/shift", json={"onShift": True}, headers=h).json()["changed"] is False
-    online = client.get("/api/mechanics/available", headers=auth(cid, "customer")).json()["mechanics"]
+    online = client.get("/api/mechanics/available", headers=bearer(cid, "customer")).json()["mechanics"]
     assert [m["mechanic_id"] for m in online] == [mid]
     assert client.post("/api/mechanic/shift", json={"onShift": False}, headers=h).json()["currently_on_shift"] is False
-    assert client.get("/api/mechanics/available", headers=auth(cid, "customer")).json() == {"mechanics": []}
-    assert_error(client.post("/api/mechanic/shift", json={"onShift": True}, headers=auth(cid, "customer")),
+    assert client.get("/api/mechanics/available", headers=bearer(cid, "customer")).json() == {"mechanics": []}
+    assert_error(client.post("/api/mechanic/shift", json={"onShift": True}, headers=bearer(cid, "customer")),
                  403, "forbidden")
     # another mechanic cannot flip my shift; an admin can
     other = world.mechanic()
     assert_error(client.post("/api/mechanic/shift", json={"onShift": True, "mechanicId": mid},
-                             headers=auth(other, "mechanic")), 403, "forbidden")
-    r = client.post("/api/mechanic/shift", json={"onShift": True, "mechanicId": mid}, headers=auth(ADMIN, "admin"))
+                             headers=bearer(other, "mechanic")), 403, "forbidden")
+    r = client.post("/api/mechanic/shift", json={"onShift": True, "mechanicId": mid}, headers=bearer(ADMIN, "admin"))
     assert r.status_code == 200 and r.json()["mechanic_id"] == mid
 
 
@@ -701,7 +698,7 @@ def test_mechanic_time_off(world: World, client: TestClient[Any]) -> None:
     cid, vid = world.customer()
     mid = world.mechanic()
     other = world.mechanic()
-    h = auth(mid, "mechanic")
+    h = bearer(mid, "mechanic")
     day = booking_day()
     r = client.post("/api/mechanic/time-off", json={"start_date": iso(local(day, 12)), "end_date": iso(local(day, 14)),
                                                     "reason": "Dentist"}, headers=h)
@@ -709,17 +706,17 @@ def test_mechanic_time_off(world: World, client: TestClient[Any]) -> None:
     toid = r.json()["id"]
     entries = client.get("/api/mechanic/time-off", headers=h).json()["time_off"]
     assert [(e["id"], e["reason"]) for e in entries] == [(toid, "Dentist")]
-    assert client.get("/api/mechanic/time-off", headers=auth(other, "mechanic")).json() == {"time_off": []}
+    assert client.get("/api/mechanic/time-off", headers=bearer(other, "mechanic")).json() == {"time_off": []}
     # the time off closes those slots for customers
     check = client.post("/api/mechanics/availability/check",
-                        json={"mechanicId": mid, "startTime": iso(local(day, 12, 30))}, headers=auth(cid, "customer"))
+                        json={"mechanicId": mid, "startTime": iso(local(day, 12, 30))}, headers=bearer(cid, "customer"))
     assert check.json()["reasons"] == ["time_off"]
     assert_error(client.post("/api/sessions/create", json=booking(vid, local(day, 13), mid),
-                             headers=auth(cid, "customer")), 409, "slot_unavailable")
+                             headers=bearer(cid, "customer")), 409, "slot_unavailable")
 
     # time off over a booking is refused, naming the booking
     s = client.post("/api/sessions/create", json=booking(vid, local(day, 16), mid),
-                    headers=auth(cid, "customer")).json()
+                    headers=bearer(cid, "customer")).json()
     body = assert_error(client.post("/api/mechanic/time-off", json={"start_date": iso(local(day, 15)),
                                                                     "end_date": iso(local(day, 17))}, headers=h),
                         409, "time_off_conflicts")
@@ -729,10 +726,10 @@ def test_mechanic_time_off(world: World, client: TestClient[Any]) -> None:
                  422, "invalid_range")
     assert_error(client.post("/api/mechanic/time-off", json={"start_date": iso(local(day, 8)),
                                                              "end_date": iso(local(day, 9))},
-                             headers=auth(cid, "customer")), 403, "forbidden")
-    assert_error(client.get("/api/mechanic/time-off", headers=auth(cid, "customer")), 403, "forbidden")
+                             headers=bearer(cid, "customer")), 403, "forbidden")
+    assert_error(client.get("/api/mechanic/time-off", headers=bearer(cid, "customer")), 403, "forbidden")
 
-    assert_error(client.delete(f"/api/mechanic/time-off/{toid}", headers=auth(other, "mechanic")),
+    assert_error(client.delete(f"/api/mechanic/time-off/{toid}", headers=bearer(other, "mechanic")),
                  404, "time_off_not_found")
     r = client.delete(f"/api/mechanic/time-off/{toid}", headers=h)
     assert r.status_code == 200 and r.json() == {"id": toid, "deleted": True}
@@ -746,15 +743,15 @@ def test_independent_mechanic_sets_weekly_blocks(world: World, client: TestClien
     dow = (day.weekday() + 1) % 7                       # 0 = Sunday
     r = client.put("/api/mechanic/availability-blocks",
                    json={"blocks": [{"day_of_week": dow, "start_time": "13:00", "end_time": "15:00"}]},
-                   headers=auth(mid, "mechanic"))
+                   headers=bearer(mid, "mechanic"))
     assert r.status_code == 200, r.text
     assert r.json() == {"blocks": 1}
     slots = client.post("/api/mechanics/availability/slots", json={"mechanicId": mid, "date": day.isoformat()},
-                        headers=auth(cid, "customer")).json()["slots"]
+                        headers=bearer(cid, "customer")).json()["slots"]
     assert [s["localStart"][11:16] for s in slots] == ["13:00", "13:30", "14:00", "14:30"]
     assert_error(client.put("/api/mechanic/availability-blocks",
                             json={"blocks": [{"day_of_week": 9, "start_time": "13:00", "end_time": "15:00"}]},
-                            headers=auth(mid, "mechanic")), 422, "invalid_value")
+                            headers=bearer(mid, "mechanic")), 422, "invalid_value")
 
 
 # ---------------------------------------------------------------------------- admin onboarding
@@ -762,7 +759,7 @@ def test_independent_mechanic_sets_weekly_blocks(world: World, client: TestClien
 
 def test_admin_onboards_a_workshop_with_hours_and_its_mechanic(world: World, client: TestClient[Any]) -> None:
     cid, _ = world.customer()
-    h = auth(ADMIN, "admin")
+    h = bearer(ADMIN, "admin")
     day = booking_day(4)
     dow = (day.weekday() + 1) % 7
     hours = [{"day_of_week": d, "open_time": "08:00", "close_time": "12:00"} for d in range(7) if d != (dow + 1) % 7]
@@ -776,14 +773,14 @@ def test_admin_onboards_a_workshop_with_hours_and_its_mechanic(world: World, cli
     assert r.status_code == 201, r.text
     mid = r.json()["id"]
     body = client.post("/api/mechanics/availability/slots", json={"mechanicId": mid, "date": day.isoformat()},
-                       headers=auth(cid, "customer")).json()
+                       headers=bearer(cid, "customer")).json()
     kolkata = dt.timezone(dt.timedelta(hours=5, minutes=30))
     assert [dt.datetime.fromisoformat(s["startTime"]) for s in body["slots"]][:2] == [
         dt.datetime.combine(day, dt.time(8), kolkata), dt.datetime.combine(day, dt.time(8, 30), kolkata)]
     assert len(body["slots"]) == 8
     closed_day = (day + dt.timedelta(days=1)).isoformat()
     assert client.post("/api/mechanics/availability/slots", json={"mechanicId": mid, "date": closed_day},
-                       headers=auth(cid, "customer")).json()["slots"] == []
+                       headers=bearer(cid, "customer")).json()["slots"] == []
 
     r = client.put(f"/api/admin/workshops/{wid}/hours", json={"hours": []}, headers=h)
     assert r.status_code == 200 and r.json() == {"id": wid, "days": 0}
@@ -813,7 +810,7 @@ def test_admin_onboards_a_workshop_with_hours_and_its_mechanic(world: World, cli
 
 def test_admin_onboards_independent_mechanic_blocks_time_off_and_customers(world: World,
                                                                           client: TestClient[Any]) -> None:
-    h = auth(ADMIN, "admin")
+    h = bearer(ADMIN, "admin")
     r = client.post("/api/admin/mechanics", json={"email": "indie@example.test", "full_name": "Indie Ida",
                                                   "timezone": "America/Toronto", "brand_specialist_brands": ["BMW"]},
                     headers=h)
@@ -833,7 +830,7 @@ def test_admin_onboards_independent_mechanic_blocks_time_off_and_customers(world
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     slots = client.post("/api/mechanics/availability/slots", json={"mechanicId": mid, "date": day.isoformat()},
-                        headers=auth(cid, "customer")).json()["slots"]
+                        headers=bearer(cid, "customer")).json()["slots"]
     # the overnight block: 22:00 to 02:00 next day, minus the 23:00-24:00 time off
     assert [(s["localStart"][11:16], s["available"]) for s in slots] == [
         ("22:00", True), ("22:30", True), ("23:00", False), ("23:30", False),
@@ -861,7 +858,7 @@ def test_admin_onboards_independent_mechanic_blocks_time_off_and_customers(world
 def test_roles_are_enforced_by_the_database(world: World, client: TestClient[Any], role: str, method: str,
                                             path: str, body: Any) -> None:
     user = world.customer()[0] if role == "customer" else world.mechanic()
-    assert_error(client.request(method, path, json=body, headers=auth(user, role)), 403, "forbidden")
+    assert_error(client.request(method, path, json=body, headers=bearer(user, role)), 403, "forbidden")
 
 
 # ---------------------------------------------------------------------------- never a 500
@@ -877,7 +874,7 @@ def test_odd_values_in_any_field_are_4xx_never_500(world: World, client: TestCli
     cid, vid = world.customer()
     mid = world.mechanic(on_shift=True)
     at = iso(local(booking_day(), 10))
-    customer, mechanic, admin = auth(cid, "customer"), auth(mid, "mechanic"), auth(ADMIN, "admin")
+    customer, mechanic, admin = bearer(cid, "customer"), bearer(mid, "mechanic"), bearer(ADMIN, "admin")
     bodies: list[tuple[str, dict[str, str], dict[str, Any]]] = [
         ("/api/mechanics/availability/slots", customer, {"mechanicId": mid, "date": at[:10], "plan": "standard"}),
         ("/api/mechanics/availability/check", customer, {"mechanicId": mid, "startTime": at, "endTime": at,

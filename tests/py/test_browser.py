@@ -15,10 +15,10 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.auth import mint_token
 from api.config import DEFAULT_CORS_ORIGINS, Settings, origins
 from tests.py.booking_fixtures import ADMIN, World, booking_day, call, iso, local
 from tests.py.conftest import JWT_SECRET, ClonedDatabase
+from tests.py.side_effect_fixtures import bearer
 
 FRONTEND = "http://localhost:3000"
 
@@ -32,10 +32,6 @@ def world(database: ClonedDatabase) -> World:
 def client(settings: Settings) -> Iterator[TestClient[Any]]:
     with TestClient(app=create_app(settings)) as c:
         yield c
-
-
-def auth(user_id: str, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(JWT_SECRET, user_id, role)}"}
 
 
 # ---------------------------------------------------------------------------- CORS
@@ -132,7 +128,7 @@ def test_a_signed_in_customer_still_gets_favorites_first(world: World, client: T
     cid, _ = world.customer()
     top = world.mechanic(name="Aaron Top", on_shift=True, rating=5.0)
     fav = world.mechanic(name="Fay Favorite", rating=3.0)
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     assert client.post("/api/customer/favorites", json={"mechanic_id": fav}, headers=h).status_code == 201
     assert [m["mechanic_id"] for m in client.get("/api/mechanics", headers=h).json()["mechanics"]] == [fav, top]
     assert [m["mechanic_id"] for m in client.get("/api/mechanics").json()["mechanics"]] == [top, fav]
@@ -157,7 +153,7 @@ def test_search_is_full_text_over_name_bio_specialties_and_brands(world: World, 
 
 
 def test_the_zone_is_set_at_sign_up_and_changeable(world: World, client: TestClient[Any]) -> None:
-    admin = auth(ADMIN, "admin")
+    admin = bearer(ADMIN, "admin")
     r = client.post("/api/admin/customers", headers=admin, json={
         "email": "tori@example.test", "full_name": "Tori Toronto", "timezone": "America/Toronto"})
     assert r.status_code == 201, r.text
@@ -166,7 +162,7 @@ def test_the_zone_is_set_at_sign_up_and_changeable(world: World, client: TestCli
         "email": "bad@example.test", "full_name": "Bad Zone", "timezone": "Mars/Olympus_Mons"})
     assert r.status_code == 422 and r.json()["code"] == "invalid_timezone", r.text
 
-    me = auth(cid, "customer")
+    me = bearer(cid, "customer")
     r = client.get("/api/customer/profile", headers=me)
     assert r.status_code == 200 and r.json()["timezone"] == "America/Toronto", r.text
     r = client.patch("/api/customer/profile", headers=me, json={"timezone": "America/Vancouver"})
@@ -175,7 +171,7 @@ def test_the_zone_is_set_at_sign_up_and_changeable(world: World, client: TestCli
     r = client.patch("/api/customer/profile", headers=me, json={"timezone": "localtime"})
     assert r.status_code == 422 and r.json()["code"] == "invalid_timezone"
     mechanic = world.mechanic()
-    r = client.patch("/api/customer/profile", headers=auth(mechanic, "mechanic"), json={"timezone": "Europe/Paris"})
+    r = client.patch("/api/customer/profile", headers=bearer(mechanic, "mechanic"), json={"timezone": "Europe/Paris"})
     assert r.status_code == 403
 
 
@@ -190,11 +186,11 @@ def test_schedule_rows_show_the_customers_first_name_and_vehicle(world: World, c
     start = local(booking_day(), 10)
     world.session(cid, vehicle_id=vid, scheduled_for=start, mechanic_id=mid)
 
-    r = client.get("/api/mechanic/schedule", headers=auth(mid, "mechanic"))
+    r = client.get("/api/mechanic/schedule", headers=bearer(mid, "mechanic"))
     assert r.status_code == 200, r.text
     [row] = r.json()["upcoming"]
     assert row["customer_first_name"] == "Alice"
     assert (row["vehicle"]["make"], row["vehicle"]["model"], row["vehicle"]["year"]) == ("Honda", "Civic", 2019)
     assert "Nguyen" not in str(row) and "alice@example.test" not in str(row), "nothing else about the customer"
     other = world.mechanic(name="Other")
-    assert client.get("/api/mechanic/schedule", headers=auth(other, "mechanic")).json()["upcoming"] == []
+    assert client.get("/api/mechanic/schedule", headers=bearer(other, "mechanic")).json()["upcoming"] == []

@@ -14,10 +14,10 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.auth import mint_token
 from api.config import Settings
 from tests.py.booking_fixtures import ADMIN, TORONTO, World, booking_day, iso, local
-from tests.py.conftest import JWT_SECRET, ClonedDatabase
+from tests.py.conftest import ClonedDatabase
+from tests.py.side_effect_fixtures import bearer
 
 NOBODY = "00000000-0000-4000-a000-00000000dead"
 
@@ -31,10 +31,6 @@ def world(database: ClonedDatabase) -> World:
 def client(settings: Settings) -> Iterator[TestClient[Any]]:
     with TestClient(app=create_app(settings)) as c:
         yield c
-
-
-def auth(user_id: str, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(JWT_SECRET, user_id, role)}"}
 
 
 def refused(r: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
@@ -72,11 +68,11 @@ def booking(vehicle: str | None, at: dt.datetime, mechanic: str, **extra: Any) -
 def test_wrong_json_types_are_422_naming_the_field(client: TestClient[Any], path: str, role: str,
                                                    body: dict[str, Any], field: str) -> None:
     user = ADMIN if role == "admin" else NOBODY
-    refused(client.post(path, json=body, headers=auth(user, role)), 422, "validation_error", field)
+    refused(client.post(path, json=body, headers=bearer(user, role)), 422, "validation_error", field)
 
 
 def test_a_json_body_needs_a_json_content_type(client: TestClient[Any]) -> None:
-    headers = auth(NOBODY, "customer")
+    headers = bearer(NOBODY, "customer")
     body = '{"make": "Honda", "model": "Civic"}'
     for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
         h = {**headers, **({"Content-Type": content_type} if content_type else {})}
@@ -93,7 +89,7 @@ def test_a_json_body_needs_a_json_content_type(client: TestClient[Any]) -> None:
 def test_sql_field_names_become_request_field_names(world: World, client: TestClient[Any]) -> None:
     cid, vid = world.customer()
     mid = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     at = local(booking_day(), 10)
     # api.create_session says plan_code; the client sent `plan`
     body = refused(client.post("/api/sessions/create", json=booking(vid, at, mid, plan="platinum"), headers=h),
@@ -117,7 +113,7 @@ def test_sql_field_names_become_request_field_names(world: World, client: TestCl
 def test_off_grid_starts_are_422_with_the_nearest_starts(world: World, client: TestClient[Any]) -> None:
     cid, vid = world.customer()
     mid = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     day = booking_day()
     for minute, second in ((7, 0), (15, 0), (29, 59)):
         at = dt.datetime.combine(day, dt.time(10, minute, second), tzinfo=TORONTO)
@@ -140,9 +136,9 @@ def test_an_unseen_session_is_session_not_found_everywhere(world: World, client:
     stranger, _ = world.customer()
     mid = world.mechanic()
     booked = client.post("/api/sessions/create", json=booking(vid, local(booking_day(), 10), mid),
-                         headers=auth(owner, "customer"))
+                         headers=bearer(owner, "customer"))
     assert booked.status_code == 201, booked.text
-    h = auth(stranger, "customer")
+    h = bearer(stranger, "customer")
     for session in (booked.json()["id"], NOBODY):
         for r in (client.get(f"/api/appointments/{session}", headers=h),
                   client.get(f"/api/appointments/{session}/calendar.ics", headers=h),
@@ -165,7 +161,7 @@ def test_an_unseen_session_is_session_not_found_everywhere(world: World, client:
 
 def test_forbidden_says_what_the_caller_may_not_do(world: World, client: TestClient[Any]) -> None:
     cid, _ = world.customer()
-    r = client.post("/api/admin/workshops", json={"name": "Shop", "timezone": "UTC"}, headers=auth(cid, "customer"))
+    r = client.post("/api/admin/workshops", json={"name": "Shop", "timezone": "UTC"}, headers=bearer(cid, "customer"))
     body = refused(r, 403, "forbidden")
     assert "permission denied" not in r.text and "create_workshop" not in r.text and "function" not in r.text
     assert body["message"] == "A customer may not POST /api/admin/workshops."
@@ -175,7 +171,7 @@ def test_forbidden_says_what_the_caller_may_not_do(world: World, client: TestCli
 def test_resend_too_soon_carries_retry_after(world: World, client: TestClient[Any]) -> None:
     cid, vid = world.customer()
     mid = world.mechanic()
-    h = auth(cid, "customer")
+    h = bearer(cid, "customer")
     booked = client.post("/api/sessions/create", json=booking(vid, local(booking_day(), 10), mid), headers=h).json()
     assert client.post(f"/api/appointments/{booked['id']}/resend-confirmation", headers=h).status_code == 202
     r = client.post(f"/api/appointments/{booked['id']}/resend-confirmation", headers=h)
@@ -190,7 +186,7 @@ def test_resend_too_soon_carries_retry_after(world: World, client: TestClient[An
 
 def test_time_off_accepts_whole_local_days(world: World, client: TestClient[Any]) -> None:
     mid = world.mechanic(timezone="America/Vancouver")
-    h = auth(mid, "mechanic")
+    h = bearer(mid, "mechanic")
     day = booking_day(5)
     r = client.post("/api/mechanic/time-off", json={"start_date": day.isoformat(),
                                                     "end_date": (day + dt.timedelta(days=1)).isoformat()}, headers=h)
@@ -205,7 +201,7 @@ def test_time_off_accepts_whole_local_days(world: World, client: TestClient[Any]
     other = world.mechanic(timezone="Asia/Kolkata")
     start = local(day, 12)
     r = client.post(f"/api/admin/mechanics/{other}/time-off",
-                    json={"start_date": iso(start), "end_date": day.isoformat()}, headers=auth(ADMIN, "admin"))
+                    json={"start_date": iso(start), "end_date": day.isoformat()}, headers=bearer(ADMIN, "admin"))
     assert r.status_code == 201, r.text
     refused(client.post("/api/mechanic/time-off", json={"start_date": "2026-13-45", "end_date": "2026-12-10"},
                         headers=h), 422, "validation_error", "start_date")
