@@ -7,8 +7,11 @@ every `worker_poll_seconds`, because a NOTIFY sent while nobody listened is gone
 this worker's lanes in-process and the other processes with a NOTIFY after its commit. It claims due
 rows through `api.outbox_claim` (FOR UPDATE SKIP LOCKED, so any
 number of workers share the queue and never get the same row), runs each effect with the row's
-persisted idempotency key, and writes the outcome back through `api.outbox_complete` /
-`api.outbox_fail`. What a kind means is the database's: its retry policy (max_attempts,
+persisted idempotency key, and writes the outcome back through `api.outbox_complete_many` /
+`api.outbox_fail`. Completions are group-committed: one finishing while the previous write-back is
+in flight waits for it, and all that waited go back together in one statement and one commit (never
+later than one write-back after the effect; a lone completion goes at once).
+What a kind means is the database's: its retry policy (max_attempts,
 exponential backoff) and lane are rows of the registry `app.outbox_kinds`, and when the claim says
 a row must not run (`skip_reason`, e.g. a refund of a payment that failed) the worker completes it
 as skipped without calling anything.
@@ -132,6 +135,9 @@ class Worker:
         self._completed = 0  # effects finished (any outcome): tells exit_when_idle that new rows may exist
         self._exit_when_idle = False
         self.applying_kinds: set[str] = set()  # kinds whose completion writes back (registry `applies`)
+        # completions waiting for the next write-back (group commit: _complete / _flush_completions)
+        self._completions: list[tuple[Job, dict[str, Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # -- database ------------------------------------------------------------------------------
     async def _connect(self, name: str = "autodoc-worker") -> Conn:
@@ -263,9 +269,7 @@ class Worker:
         """Run one claimed job (on its lane's threads) and write the outcome back. Returns done | pending | dead."""
         if job.skip_reason is not None:
             # Decided in the database when the row was claimed; the kind's apply function records it.
-            await self._call("SELECT api.outbox_complete(%s, %s, %s)",
-                             [job.id, self.worker_id, Jsonb({"status": "skipped", "reason": job.skip_reason})],
-                             stop=stop, persistent=True)
+            await self._complete(job, {"status": "skipped", "reason": job.skip_reason})
             await self._woken_by(job)
             self.stats.done += 1
             log.info("outbox row %s (%s) skipped: %s", job.id, job.kind, job.skip_reason)
@@ -282,12 +286,49 @@ class Worker:
         except Exception as e:  # a bug or an unexpected library error: retry, then dead letter
             log.exception("outbox row %s (%s) raised", job.id, job.kind)
             return await self._fail(job, f"{type(e).__name__}: {e}", True, stop)
-        await self._call("SELECT api.outbox_complete(%s, %s, %s)", [job.id, self.worker_id, Jsonb(result)],
-                         stop=stop, persistent=True)
+        await self._complete(job, result)
         await self._woken_by(job)
         self.stats.done += 1
         log.info("outbox row %s (%s) done", job.id, job.kind)
         return "done"
+
+    async def _complete(self, job: Job, result: dict[str, Any]) -> None:
+        """Write a finished effect's outcome back; returns once it is committed (raises if it could not
+        be). Group commit: the completion joins those waiting, and one flusher writes all that are
+        waiting in one api.outbox_complete_many call whenever the previous one has returned, so no
+        completion waits longer than one write-back (the connection is shared and serial anyway)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._completions.append((job, result, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_completions())
+        await done
+
+    async def _flush_completions(self) -> None:
+        while self._completions:
+            batch, self._completions = self._completions, []
+            try:
+                await self._complete_many(batch)
+            except Exception as e:
+                if len(batch) == 1:
+                    if not batch[0][2].done():
+                        batch[0][2].set_exception(e)
+                    continue
+                # one row's apply raised (or the database went away for good): each row on its own,
+                # so the others are still recorded and only the failing one stays leased
+                for one in batch:
+                    try:
+                        await self._complete_many([one])
+                    except Exception as e1:
+                        if not one[2].done():
+                            one[2].set_exception(e1)
+
+    async def _complete_many(self, batch: list[tuple[Job, dict[str, Any], asyncio.Future[None]]]) -> None:
+        await self._call("SELECT api.outbox_complete_many(%s, %s, %s)",
+                         [self.worker_id, [job.id for job, _, _ in batch], [Jsonb(r) for _, r, _ in batch]],
+                         persistent=True)
+        for _, _, done in batch:
+            if not done.done():
+                done.set_result(None)
 
     async def _woken_by(self, job: Job) -> None:
         """A completion that wrote back (a decline cancelled a booking and emitted its live event)

@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from api.devtools.cluster import PG_BIN
 from bench.common import Ctx, PgCpuSampler, Stopwatch, dist, durability, ratio, self_cpu_s, target
@@ -372,17 +373,20 @@ def run_factory(ctx: Ctx, seconds: int, cands: list[tuple[str, Any]], hot: list[
 # -- PostgreSQL CPU per booking, fan-out included ------------------------------------------------------
 
 CHARGE_RESULT = {"status": "processing", "client_secret": "pi_bench_secret"}
+COMPLETE_BATCH = 8  # the worker's largest group commit of completions: its stripe + email lanes' concurrency
 
 
 def drain_outbox(ctx: Ctx) -> dict[str, int]:
     """Do the database half of the worker's job for every due outbox row, as the worker role and with
     the worker's own calls: api.outbox_apply_due (the database lane: applies the booking events, which
     fan out into their charge and emails, and marks them done in one transaction), api.outbox_claim
-    (which adds each kind's claim-time facts) and api.outbox_complete (which applies the result: a
-    charge links its PaymentIntent). The external calls themselves (SMTP, Stripe) are not made: a
+    (which adds each kind's claim-time facts) and api.outbox_complete_many (which applies the results:
+    a charge links its PaymentIntent). The external calls themselves (SMTP, Stripe) are not made: a
     charge completes as 'processing' (no ledger posting: that is the money bench's), an email with {}.
-    Applies in batches of 10 (the worker's default AUTODOC_WORKER_BATCH_SIZE), claims 50 at a time.
-    Loops until nothing is due (an applied event enqueues more rows). Returns rows per kind."""
+    Applies in batches of 10 (the worker's default AUTODOC_WORKER_BATCH_SIZE), claims 50 at a time,
+    and writes completions back COMPLETE_BATCH at a time: the worker group-commits the completions
+    that finished while its previous write-back ran, at most its lanes' concurrency (stripe 4 +
+    email 4). Loops until nothing is due (an applied event enqueues more rows). Returns rows per kind."""
     kinds: Counter[str] = Counter()
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
         conn.execute("SET ROLE autodoc_worker")
@@ -395,10 +399,13 @@ def drain_outbox(ctx: Ctx) -> dict[str, int]:
             rows = conn.execute("SELECT id, kind FROM api.outbox_claim('bench-drain', 50, 60, NULL)").fetchall()
             if not rows:
                 break
-            for oid, kind in rows:
-                result = dict(CHARGE_RESULT, payment_intent_id=f"pi_bench_{oid}") if kind == "stripe.charge" else {}
-                conn.execute("SELECT api.outbox_complete(%s, 'bench-drain', %s)", [oid, json.dumps(result)])
-                kinds[kind] += 1
+            for i in range(0, len(rows), COMPLETE_BATCH):
+                chunk = rows[i:i + COMPLETE_BATCH]
+                results = [Jsonb(dict(CHARGE_RESULT, payment_intent_id=f"pi_bench_{oid}") if kind == "stripe.charge"
+                                 else {}) for oid, kind in chunk]
+                conn.execute("SELECT api.outbox_complete_many('bench-drain', %s, %s)",
+                             [[oid for oid, _ in chunk], results])
+                kinds.update(kind for _, kind in chunk)
     return dict(kinds)
 
 

@@ -157,27 +157,53 @@ COMMENT ON FUNCTION api.outbox_claim(text, integer, integer, text[]) IS
   'Lease up to p_limit due outbox rows (of the lanes p_lanes; NULL = all) to worker p_worker (FOR UPDATE SKIP LOCKED); expired leases are reclaimed. The payload carries the kind''s claim-time facts; skip_reason says the effect must not run. Worker role.';
 GRANT EXECUTE ON FUNCTION api.outbox_claim(text, integer, integer, text[]) TO autodoc_worker;
 
--- api.outbox_complete(): the effect happened (or was skipped); store its result and apply it
--- through the kind's registry apply_fn in the same transaction. Completing a row twice (a second
--- worker after a lost lease) applies the result once and returns false. Worker role.
-CREATE OR REPLACE FUNCTION api.outbox_complete(p_id bigint, p_worker text, p_result jsonb DEFAULT '{}'::jsonb)
-RETURNS boolean
+-- api.outbox_complete_many(): several effects happened (or were skipped); store each row's result
+-- and apply it through its kind's registry apply_fn, all in ONE transaction (the worker writes back
+-- every completion that waited while its previous write-back ran: one statement and one commit
+-- instead of one each). p_results[i] is the result of p_ids[i] (NULL = {}). A row already done
+-- (a second worker after a lost lease) is skipped: its result is applied once, by whoever completed
+-- it first; an id given twice is completed once, with its first result. Returns the ids completed by
+-- this call, in the order applied.
+-- Raises 422 invalid_value when the arrays differ in length. An apply_fn that raises fails the
+-- whole call (the worker then completes that batch's rows one by one). Worker role.
+CREATE OR REPLACE FUNCTION api.outbox_complete_many(p_worker text, p_ids bigint[], p_results jsonb[])
+RETURNS bigint[]
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
-  v_kind text;
-  v_payload jsonb;
+  v_done bigint[] := '{}'::bigint[];
+  r record;
 BEGIN
-  UPDATE app.outbox o
-     SET status = 'done', result = coalesce(p_result, '{}'::jsonb), done_at = v_now, updated_at = v_now,
-         leased_until = NULL, locked_by = NULL
-   WHERE o.id = p_id AND o.status <> 'done'
-  RETURNING o.kind, o.payload INTO v_kind, v_payload;
-  IF NOT FOUND THEN
-    RETURN false;
+  IF cardinality(p_ids) IS DISTINCT FROM cardinality(p_results) THEN
+    PERFORM app_private.raise_error(422, 'invalid_value', 'p_ids and p_results must have the same length',
+                                    jsonb_build_object('field', 'p_results', 'value', cardinality(p_results),
+                                                       'allowed', 'one result per id (' || coalesce(cardinality(p_ids), 0) || ')'));
   END IF;
-  PERFORM app_private.outbox_apply_result(p_id, v_kind, v_payload, coalesce(p_result, '{}'::jsonb));
-  RETURN true;
+  FOR r IN
+    UPDATE app.outbox o
+       SET status = 'done', result = coalesce(p_results[array_position(p_ids, o.id)], '{}'::jsonb),
+           done_at = v_now, updated_at = v_now, leased_until = NULL, locked_by = NULL
+     WHERE o.id = ANY (p_ids) AND o.status <> 'done'
+    RETURNING o.id, o.kind, o.payload, o.result
+  LOOP
+    PERFORM app_private.outbox_apply_result(r.id, r.kind, r.payload, r.result);
+    v_done := v_done || r.id;
+  END LOOP;
+  RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION api.outbox_complete_many(text, bigint[], jsonb[]) IS
+  'Mark several outbox rows done, p_results[i] the result of p_ids[i], applying each through its kind''s registry apply function, in one transaction. Rows already done are skipped (applied once). Returns the ids completed by this call. Worker role. Raises 422 invalid_value (arrays of different lengths).';
+GRANT EXECUTE ON FUNCTION api.outbox_complete_many(text, bigint[], jsonb[]) TO autodoc_worker;
+
+-- api.outbox_complete(): one effect happened (or was skipped): api.outbox_complete_many of one row.
+-- Completing a row twice (a second worker after a lost lease) applies the result once and returns
+-- false. Worker role.
+CREATE OR REPLACE FUNCTION api.outbox_complete(p_id bigint, p_worker text, p_result jsonb DEFAULT '{}'::jsonb)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+  RETURN cardinality(api.outbox_complete_many(p_worker, ARRAY[p_id], ARRAY[p_result])) > 0;
 END
 $$;
 COMMENT ON FUNCTION api.outbox_complete(bigint, text, jsonb) IS
@@ -191,48 +217,62 @@ GRANT EXECUTE ON FUNCTION api.outbox_complete(bigint, text, jsonb) TO autodoc_wo
 -- UPDATE SKIP LOCKED: two workers never apply the same row) and marked done in the transaction that
 -- applies them, so a worker killed before its commit leaves them pending and unchanged, and a row
 -- already done is never selected again (the apply functions are idempotent besides: same keys).
--- A row whose apply raises is rolled back alone (its own subtransaction; the others still apply)
--- and counts a failed attempt under the kind's backoff, ending in the dead letters like any effect.
--- Returns how many rows were applied (the worker then wakes the lanes their effects went to).
--- Worker role.
+-- A row whose apply raises is rolled back alone and counts a failed attempt under the kind's
+-- backoff, ending in the dead letters like any effect: the batch is applied in one subtransaction
+-- (one, not one per row: each costs a subtransaction id and its bookkeeping); if any row raises, that
+-- batch is rolled back and applied again row by row, each in its own subtransaction, so the others
+-- still apply. Returns how many rows were applied (the worker then wakes the lanes their effects
+-- went to). Worker role.
 CREATE OR REPLACE FUNCTION api.outbox_apply_due(p_worker text, p_limit integer DEFAULT 10)
 RETURNS integer
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   v_now constant timestamptz := app_private.now();
   v_result constant jsonb := jsonb_build_object('applied_by', p_worker);
-  r record;
-  v_n integer := 0;
+  v_rows app.outbox[];
+  r app.outbox;
+  v_done bigint[] := '{}'::bigint[];
 BEGIN
-  FOR r IN
-    SELECT x.id, x.kind, x.payload FROM app.outbox x
+  v_rows := ARRAY(
+    SELECT x FROM app.outbox x
      WHERE x.kind = ANY (ARRAY(SELECT k.kind FROM app.outbox_kinds k WHERE k.lane = 'database'))
        AND ((x.status = 'pending' AND x.run_after <= v_now)
             OR (x.status = 'running' AND x.leased_until < v_now))  -- leased by a worker of before this lane
      ORDER BY x.run_after, x.id
      LIMIT greatest(p_limit, 0)
-     FOR UPDATE SKIP LOCKED
-  LOOP
-    BEGIN
+     FOR UPDATE SKIP LOCKED);
+  IF cardinality(v_rows) = 0 THEN
+    RETURN 0;
+  END IF;
+  BEGIN  -- the whole batch at once
+    FOREACH r IN ARRAY v_rows LOOP
       PERFORM app_private.outbox_apply_result(r.id, r.kind, r.payload, v_result);
-      UPDATE app.outbox o
-         SET status = 'done', attempts = o.attempts + 1, result = v_result, done_at = v_now, updated_at = v_now,
-             leased_until = NULL, locked_by = NULL
-       WHERE o.id = r.id;
-      v_n := v_n + 1;
-    EXCEPTION WHEN OTHERS THEN
-      UPDATE app.outbox o
-         SET attempts = o.attempts + 1,
-             status = CASE WHEN o.attempts + 1 >= o.max_attempts THEN 'dead' ELSE 'pending' END,
-             run_after = v_now + make_interval(secs => least(k.backoff_base_seconds * power(2, o.attempts),
-                                                             k.backoff_max_seconds)),
-             last_error = left(SQLSTATE || ': ' || SQLERRM, 4000), leased_until = NULL, locked_by = NULL,
-             updated_at = v_now
-        FROM app.outbox_kinds k
-       WHERE o.id = r.id AND k.kind = o.kind;
-    END;
-  END LOOP;
-  RETURN v_n;
+      v_done := v_done || r.id;
+    END LOOP;
+  EXCEPTION WHEN OTHERS THEN
+    v_done := '{}';
+    FOREACH r IN ARRAY v_rows LOOP  -- again row by row: only the rows that raise are left out
+      BEGIN
+        PERFORM app_private.outbox_apply_result(r.id, r.kind, r.payload, v_result);
+        v_done := v_done || r.id;
+      EXCEPTION WHEN OTHERS THEN
+        UPDATE app.outbox o
+           SET attempts = o.attempts + 1,
+               status = CASE WHEN o.attempts + 1 >= o.max_attempts THEN 'dead' ELSE 'pending' END,
+               run_after = v_now + make_interval(secs => least(k.backoff_base_seconds * power(2, o.attempts),
+                                                               k.backoff_max_seconds)),
+               last_error = left(SQLSTATE || ': ' || SQLERRM, 4000), leased_until = NULL, locked_by = NULL,
+               updated_at = v_now
+          FROM app.outbox_kinds k
+         WHERE o.id = r.id AND k.kind = o.kind;
+      END;
+    END LOOP;
+  END;
+  UPDATE app.outbox o
+     SET status = 'done', attempts = o.attempts + 1, result = v_result, done_at = v_now, updated_at = v_now,
+         leased_until = NULL, locked_by = NULL
+   WHERE o.id = ANY (v_done);
+  RETURN cardinality(v_done);
 END
 $$;
 COMMENT ON FUNCTION api.outbox_apply_due(text, integer) IS

@@ -209,12 +209,12 @@ BEGIN
     RETURN p_amount_cents;
   END IF;
   SELECT p.amount_cents INTO v_existing FROM app.scheduled_payments p
-   WHERE p.idempotency_key = format('charge:%s:%s', p_session_id, p_payment_type);
+   WHERE p.idempotency_key = 'charge:' || p_session_id || ':' || p_payment_type;  -- payment_ensure's key
   IF FOUND THEN
     RETURN v_existing;
   END IF;
   SELECT (t.memo ->> 'cents')::integer INTO v_existing FROM app.ledger_transactions t
-   WHERE t.idempotency_key = format('credit_spent:%s:%s', p_session_id, p_payment_type);
+   WHERE t.idempotency_key = 'credit_spent:' || p_session_id || ':' || p_payment_type;
   IF FOUND THEN
     RETURN p_amount_cents - v_existing;
   END IF;

@@ -20,25 +20,25 @@ CREATE OR REPLACE FUNCTION app_private.payment_ensure(
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-  v_key text := format('charge:%s:%s', p_session_id, p_payment_type);
-  v_session app.sessions;
+  v_key text := 'charge:' || p_session_id || ':' || p_payment_type;
+  v_customer uuid;
   v_payment_id uuid;
   v_email text;
 BEGIN
   IF p_amount_cents IS NULL OR p_amount_cents <= 0 THEN
     RETURN NULL;
   END IF;
-  SELECT * INTO STRICT v_session FROM app.sessions WHERE id = p_session_id;
+  SELECT s.customer_id, u.email INTO STRICT v_customer, v_email  -- the two facts needed, one read
+    FROM app.sessions s JOIN app.users u ON u.id = s.customer_id WHERE s.id = p_session_id;
   INSERT INTO app.scheduled_payments (session_id, customer_id, amount_cents, payment_type, idempotency_key,
                                       created_at, updated_at)
-  VALUES (p_session_id, v_session.customer_id, p_amount_cents, p_payment_type, v_key, app_private.now(), app_private.now())
+  VALUES (p_session_id, v_customer, p_amount_cents, p_payment_type, v_key, app_private.now(), app_private.now())
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id INTO v_payment_id;
   IF v_payment_id IS NULL THEN
     SELECT id INTO v_payment_id FROM app.scheduled_payments WHERE idempotency_key = v_key;
     RETURN v_payment_id;
   END IF;
-  SELECT email INTO v_email FROM app.users WHERE id = v_session.customer_id;
   PERFORM app_private.outbox_enqueue('stripe.charge', v_key,
     jsonb_build_object('payment_id', v_payment_id, 'session_id', p_session_id, 'amount_cents', p_amount_cents,
                        'currency', 'usd', 'payment_type', p_payment_type, 'customer_email', v_email),

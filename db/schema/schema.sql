@@ -865,7 +865,6 @@ CREATE INDEX outbox_session ON app.outbox USING btree (session_id) WHERE (sessio
 CREATE INDEX payment_refunds_payment ON app.payment_refunds USING btree (payment_id);
 CREATE INDEX scheduled_payments_customer ON app.scheduled_payments USING btree (customer_id);
 CREATE INDEX scheduled_payments_session ON app.scheduled_payments USING btree (session_id);
-CREATE INDEX scheduled_payments_status ON app.scheduled_payments USING btree (status);
 CREATE INDEX session_assignments_mechanic_id_idx ON app.session_assignments USING btree (mechanic_id, status);
 CREATE INDEX session_assignments_open_expiry_idx ON app.session_assignments USING btree (expires_at) WHERE (status = 'offered'::text);
 CREATE INDEX session_events_session_id_idx ON app.session_events USING btree (session_id, id);

@@ -192,7 +192,9 @@ CREATE CONSTRAINT TRIGGER cancellation_policies_20_complete AFTER INSERT OR UPDA
 ------------------------------------------------------------------------------------------------
 
 -- scheduled_payments_ledger(): AFTER INSERT OR UPDATE OF status on app.scheduled_payments: a
--- charge that succeeded (pending/failed -> succeeded or refunded) is posted. Trigger only.
+-- charge that succeeded (pending/failed -> succeeded or refunded) is posted. The trigger's WHEN
+-- clause fires it only for a row that is succeeded or refunded, so the pending charge every booking
+-- inserts calls no function. Trigger only.
 CREATE OR REPLACE FUNCTION app_private.scheduled_payments_ledger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
@@ -205,7 +207,7 @@ $$;
 
 DROP TRIGGER IF EXISTS scheduled_payments_40_ledger ON app.scheduled_payments;
 CREATE TRIGGER scheduled_payments_40_ledger AFTER INSERT OR UPDATE OF status ON app.scheduled_payments
-  FOR EACH ROW EXECUTE FUNCTION app_private.scheduled_payments_ledger();
+  FOR EACH ROW WHEN (NEW.status IN ('succeeded', 'refunded')) EXECUTE FUNCTION app_private.scheduled_payments_ledger();
 
 -- payment_refunds_ledger(): AFTER INSERT OR UPDATE OF status on app.payment_refunds: the refund's
 -- money events (ledger_refund_changed). Trigger only.

@@ -53,7 +53,7 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namesp
   'anon executes no private SECURITY DEFINER helper');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname = 'api' AND has_function_privilege('autodoc_worker', p.oid, 'EXECUTE')$$,
-  ARRAY['outbox_claim', 'outbox_complete', 'outbox_apply_due', 'outbox_fail', 'outbox_release', 'worker_started', 'worker_heartbeat',
+  ARRAY['outbox_claim', 'outbox_complete', 'outbox_complete_many', 'outbox_apply_due', 'outbox_fail', 'outbox_release', 'worker_started', 'worker_heartbeat',
         'stripe_apply_event', 'release_expired_holds', 'check_availability', 'mechanic_slots', 'mechanic_calendar',
         'health', 'outbox_health', 'outbox_kinds', 'whoami', 'live_events_after', 'live_events_head'],
   'the worker executes only the outbox (and its kind registry), webhook, hold-release and live-event relay functions (plus the public ones)');
