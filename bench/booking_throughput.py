@@ -1,16 +1,16 @@
-"""Booking throughput: the session factory under 8 concurrent connections vs pgbench tpcb-like, same cluster.
+"""Booking throughput: the booking under 8 concurrent connections vs pgbench tpcb-like and the floor, same
+cluster, durable then CPU-only (docs/benchmarks.md section 2 describes every phase).
 
-- pgbench: `pgbench -i -s 8` into a separate database of the same cluster, then
-  `pgbench -b tpcb-like -c 8 -j 2 -T <seconds>` (the classic 5-statement write transaction).
-- ours: 8 threads, one connection each (superuser over the Unix socket, like pgbench, then
-  `SET ROLE autodoc_admin` with admin claims), each calling `api.create_session(...)` in autocommit —
-  a scheduled booking for a fresh customer (the factory allows one upcoming appointment per customer)
-  with a chosen mechanic on a random slot. 90% of the attempts draw (with replacement) from every
-  free grid slot of the mechanics' opening hours over the next 26 days, 10% from a small hot set that
-  all threads fight over, so the exclusion constraint is exercised under real concurrency.
-- afterwards a self-join counts overlapping active bookings per mechanic and per customer: must be 0.
-tps compared: successful bookings per second (attempts per second reported as well; a rejected attempt
-is a full transaction too, rolled back).
+- pgbench tpcb-like: `pgbench -i -s 8` into a separate database, then `-b tpcb-like -c 8 -j 2 -T <s>`.
+- the floor (FLOOR_SCRIPT): the bare writes a booking must make, prepared, no PL/pgSQL, own slots.
+- the pgbench factory (PGB_FACTORY_SCRIPT): `SELECT api.create_session(...)` as autodoc_admin driven
+  like the floor (pgbench -M prepared, collision-free slots, a customer each): the like-for-like ratio.
+- the Python factory: 8 threads, 90% random free slots + 10% hot slots all threads fight over, so
+  the exclusion constraints see real races; afterwards overlaps must be 0 and sessions created =
+  bookings seen.
+- CPU per booking + fan-out, one client, by the working backends' /proc/<pid>/stat (BackendCpu), the
+  cluster's other processes beside it (PgCpuSampler.by_kind); the same with pg_stat_statements
+  tracking every statement for the per-statement profile and the cost table; 8 clients vs one.
 """
 
 from __future__ import annotations
