@@ -3,7 +3,7 @@
 -- bookings outside — for the api functions and for a DBA's direct INSERT/UPDATE alike.
 -- (The races themselves are proven with parallel connections in tests/py/test_mechanic_time_races.py.)
 BEGIN;
-SELECT plan(46);
+SELECT plan(50);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2026-06-10 12:00Z');   -- Wednesday 08:00 in Toronto
 
@@ -202,6 +202,25 @@ SELECT (app_private.transition_session(:'imm', 'cancelled', 'mechanic')).status;
 SELECT tests.authenticate_as(:'on_m', 'mechanic');
 SELECT is(api.set_shift(false) ->> 'currently_on_shift', 'false', 'with nothing in progress the mechanic goes off shift');
 SELECT tests.clear_authentication();
+
+------------------------------------------------------------------ the trigger runs only for rows that occupy time
+-- (its WHEN clause: a mechanic and a blocking status; counted by the transaction's function statistics)
+SET LOCAL track_functions = 'all';
+CREATE FUNCTION pg_temp.occupy_calls() RETURNS bigint LANGUAGE sql AS $$
+  SELECT coalesce(pg_stat_get_xact_function_calls('app_private.sessions_occupy_mechanic_time'::regproc), 0)
+$$;
+SELECT tests.create_customer() AS c5 \gset
+SELECT pg_temp.occupy_calls() AS calls0 \gset
+SELECT tests.book(:'c5', :'m', '2026-06-19 15:00Z') AS s_when \gset
+SELECT is(pg_temp.occupy_calls(), :calls0 + 1, 'a booking with a mechanic runs the occupy trigger');
+SELECT (app_private.transition_session(:'s_when', 'cancelled', 'customer')).status;
+SELECT is(pg_temp.occupy_calls(), :calls0 + 1, 'cancelling it does not call it (WHEN clause)');
+SELECT tests.authenticate_as(:'c5', 'customer');
+SELECT (api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'Now', p_is_advice_only => true) ->> 'id') AS imm2 \gset
+SELECT tests.clear_authentication();
+SELECT is(pg_temp.occupy_calls(), :calls0 + 1, 'nor does an immediate request without a mechanic');
+SELECT is(tests.error_of(format($$UPDATE app.sessions SET mechanic_id = %L, status = 'waiting' WHERE id = %L$$, :'m', :'imm2'))
+          ->> 'hint', 'mechanic_offline', 'giving that request a mechanic does: 409 mechanic_offline (the mechanic is off shift)');
 
 SELECT * FROM finish();
 ROLLBACK;
