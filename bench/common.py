@@ -161,35 +161,97 @@ def _postgres_children(cluster: Cluster) -> dict[int, float]:
     return out
 
 
+# What a PostgreSQL process is, from the title it sets ("postgres: walwriter", "postgres: autovacuum
+# worker autodoc_bench", "postgres: postgres autodoc_bench [local] idle" for a client backend).
+_BACKGROUND = ("checkpointer", "background writer", "walwriter", "autovacuum launcher", "autovacuum worker",
+               "logical replication launcher", "pg_cron", "logger", "archiver", "startup", "walsender",
+               "parallel worker")
+
+
+def process_kind(pid: int) -> str:
+    """'client backend', a background process's name (walwriter, checkpointer, autovacuum worker, ...)
+    or 'postmaster'."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "gone"
+    if not title.startswith("postgres: "):
+        return "postmaster"
+    rest = title.removeprefix("postgres: ")
+    return next((k for k in _BACKGROUND if rest.startswith(k)), "client backend")
+
+
 class PgCpuSampler:
     """CPU seconds the cluster spent during a phase, including backends that exit before it ends
-    (pgbench's): samples every process of the cluster every 0.1 s and keeps each one's last value."""
+    (pgbench's): samples every process of the cluster every 0.1 s and keeps each one's last value
+    (a backend that exits loses at most its last 0.1 s), with what each process is (process_kind)."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.base: dict[int, float] = {}
         self.last: dict[int, float] = {}
+        self.kinds: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        now = _postgres_children(self.cluster)
+        for pid in now.keys() - self.kinds.keys():
+            self.kinds[pid] = process_kind(pid)
+        self.last.update(now)
+
     def _run(self) -> None:
         while not self._stop.wait(0.1):
-            self.last.update(_postgres_children(self.cluster))
+            self._sample()
 
     def __enter__(self) -> PgCpuSampler:
         self.base = _postgres_children(self.cluster)
         self.last = dict(self.base)
+        self.kinds = {pid: process_kind(pid) for pid in self.base}
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.last.update(_postgres_children(self.cluster))
+        self._sample()
 
     @property
     def cpu_s(self) -> float:
         return sum(v - self.base.get(pid, 0.0) for pid, v in self.last.items())
+
+    def by_kind(self, exclude: Iterable[int] = ()) -> dict[str, float]:
+        """CPU seconds per process kind during the phase, without the pids in exclude."""
+        skip = set(exclude)
+        out: dict[str, float] = {}
+        for pid, v in self.last.items():
+            if pid not in skip and v - self.base.get(pid, 0.0) > 0:
+                kind = self.kinds.get(pid, "gone")
+                out[kind] = out.get(kind, 0.0) + v - self.base.get(pid, 0.0)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    def backends_s(self) -> float:
+        """CPU seconds of the client backends (the processes running the workload's statements)."""
+        return self.by_kind().get("client backend", 0.0)
+
+
+class BackendCpu:
+    """CPU seconds of ONE connection's backend process (/proc/<pid>/stat, pid = the connection's
+    pg_backend_pid(); the bench runs on the database's host): start() and stop() while the connection
+    is open (a backend's /proc entry goes when it exits). Resolution: one clock tick (10 ms at 100 Hz),
+    so a phase needs hundreds of bookings."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.t0 = 0.0
+        self.cpu_s = 0.0
+
+    def start(self, conn: Any) -> None:
+        self.pid = int(conn.info.backend_pid)
+        self.t0 = proc_cpu_s(self.pid)
+
+    def stop(self) -> None:
+        self.cpu_s = proc_cpu_s(self.pid) - self.t0
 
 
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}

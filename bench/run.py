@@ -100,24 +100,53 @@ def summary(results: dict[str, Any]) -> str:
             out.append(f"    floor (bare writes)  {x['floor']['tps']:.0f} tps "
                        f"(PostgreSQL CPU {x['floor']['postgres_cpu_ms_per_tx']} ms/tx; "
                        f"{x['floor_vs_tpcb']}x tpcb-like)")
-            out.append(f"    session factory      {f['bookings_per_s']:.0f} bookings/s "
-                       f"({f['attempts_per_s']:.0f} attempts/s, "
-                       f"PostgreSQL CPU {f['postgres_cpu_ms_per_attempt']} ms/attempt; outcomes {f['outcomes']})")
-            out.append(f"    ratios               {x['ratio_floor']}x the floor, {x['ratio_tpcb']}x tpcb-like")
+            g = x.get("pgbench_factory", {})
+            out.append(f"    pgbench factory      {g.get('tps', 0):.0f} bookings/s (api.create_session, pgbench -M "
+                       f"prepared, collision-free slots; backends' CPU {g.get('backends_cpu_ms_per_tx')} ms/booking; "
+                       f"floor's backends {x['floor'].get('backends_cpu_ms_per_tx')} ms/tx; "
+                       f"{g.get('transactions')} transactions, {g.get('failed')} failed, "
+                       f"{g.get('sessions_created')} sessions created)")
+            out.append(f"    Python factory       {f['bookings_per_s']:.0f} bookings/s "
+                       f"({f['attempts_per_s']:.0f} attempts/s, 8 threads, 10% hot slots; backends' CPU "
+                       f"{f.get('backends_cpu_ms_per_attempt')} ms/attempt, all PostgreSQL processes "
+                       f"{f['postgres_cpu_ms_per_attempt']}; load generator {f['load_generator_cpu_ms_per_attempt']} "
+                       f"ms/attempt; outcomes {f['outcomes']})")
+            out.append(f"    ratios               pgbench factory {x.get('pgbench_factory_ratio_floor')}x the floor, "
+                       f"{x.get('pgbench_factory_ratio_tpcb')}x tpcb-like; Python factory {x['ratio_floor']}x the "
+                       f"floor, {x['ratio_tpcb']}x tpcb-like")
         c = b["cpu_per_booking"]
-        out.append(f"  PostgreSQL CPU per booking (one client, {c['bookings']} bookings): "
-                   f"transaction {c['booking_tx_ms']} ms"
-                   f" + fan-out {c['fan_out_ms']} ms = {c['total_ms']} ms; outbox rows per booking "
-                   f"{c['outbox_rows_per_booking']}")
-        if "cost_table" in b:
-            out.append("  one booking's PostgreSQL CPU by part (ms, share):")
+        out.append(f"  PostgreSQL CPU per booking (one client, {c['bookings']} bookings, the working backends only): "
+                   f"transaction {c['booking_tx_ms']} ms + fan-out {c['fan_out_ms']} ms = {c['total_ms']} ms; "
+                   f"outbox rows per booking {c['outbox_rows_per_booking']}")
+        if "background_ms_per_booking" in c:
+            bg = c["background_ms_per_booking"]
+            out.append(f"    beside it, not in it: the cluster's other processes, ms per booking: booking phase "
+                       f"{bg['booking']}, fan-out phase {bg['fan_out']}")
+        for mode, ct in b.get("contention", {}).items():
+            out.append(f"  backend CPU, 8 clients vs one ({mode}): one client {ct['one_client_backend_ms_per_booking']}"
+                       f" ms/booking; pgbench factory {ct['pgbench_factory_8_backends_ms_per_booking']} ms/booking "
+                       f"({ct['pgbench_factory_vs_one_client']}x); Python factory "
+                       f"{ct['python_factory_8_backends_ms_per_attempt']} ms/attempt "
+                       f"({ct['python_factory_vs_one_client']}x)")
+        sp = b.get("statement_profile", {})
+        for phase, label in (("booking", "booking transaction"), ("fan_out", "fan-out")):
+            top = sp.get(f"top_{phase}", [])
+            if top:
+                out.append(f"  top statements of the {label} (pg_stat_statements, per booking: exec ms, plan ms, "
+                           f"calls):")
+                for st in top:
+                    out.append(f"    {st['exec_ms']:7.3f} {st['plan_ms']:6.3f} {st['calls_per_booking']:5.1f}  "
+                               f"{'' if st['toplevel'] else '  '}{st['query'][:100]}")
+        if "overhead" in sp:
+            out.append(f"  profile overhead: {sp['overhead']}")
+        if b.get("cost_table"):
+            out.append("  one booking's PostgreSQL CPU by part (rows, ms, share):")
             for row in b["cost_table"]:
-                out.append(f"    {row['ms']:7.3f} {100 * row['share']:5.1f}%  {row['part']}")
+                out.append(f"    {row['rows'] if row['rows'] is not None else ''!s:>4} {row['ms']:7.3f} "
+                           f"{100 * row['share']:5.1f}%  {row['part']}")
         pr = b["profile_single_client"]
         out.append(f"  one client, {pr['bookings']} bookings: {pr['ms_per_booking_own_transactions']} ms each in its "
                    f"own transaction, {pr['ms_per_booking_one_transaction']} ms all in one transaction")
-        out.append("  top self time per booking: " + ", ".join(
-            f"{x['function'].split('.')[-1]} {x['self_ms']}" for x in pr["top_functions_self_ms_per_booking"][:6]))
         out.append(f"  overlaps afterwards    mechanic {b['overlaps']['mechanic']}, customer "
                    f"{b['overlaps']['customer']} (self-join over {b['overlaps']['active_sessions']} active sessions)")
     r = results.get("rest")
@@ -229,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     }}
     # pg_cron's launcher watches the maintenance database, where the extension is never created: no jobs
     # run during the bench (they would only add noise).
-    cluster = test_cluster(cron_database="postgres")
+    # pg_stat_statements is loaded for the booking bench's per-statement profile only; tracking is off
+    # ('none') except around that phase, so no other figure pays for it.
+    cluster = test_cluster(cron_database="postgres", extra_settings={
+        "shared_preload_libraries": "'pg_cron,pg_stat_statements'", "pg_stat_statements.track": "'none'"})
     password = secrets.token_urlsafe(16)
     ctx = Ctx(cluster=cluster, dbname=DBNAME, api_password=password, quick=args.quick)
     print(f"bench: throwaway cluster {cluster.home} on port {cluster.port}", flush=True)

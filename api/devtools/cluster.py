@@ -14,7 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ class Cluster:
     port: int
     cron_database: str
     fast_unsafe: bool = False  # throwaway test clusters trade durability for speed
+    # Settings written after the defaults (e.g. the bench's pg_stat_statements preload); init() only.
+    extra_settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def datadir(self) -> Path:
@@ -111,6 +113,7 @@ class Cluster:
         }
         if self.fast_unsafe:
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        settings |= self.extra_settings
         conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
         with open(self.datadir / "postgresql.conf", "a") as f:
             f.write("\n# autodoc\n" + conf)
@@ -189,8 +192,9 @@ def dev_cluster() -> Cluster:
     return Cluster(home=home, port=port, cron_database="autodoc")
 
 
-def test_cluster(cron_database: str = "autodoc_test") -> Cluster:
+def test_cluster(cron_database: str = "autodoc_test", extra_settings: dict[str, str] | None = None) -> Cluster:
     """A throwaway cluster on a free port; the caller destroys it."""
     tag = f"test-{os.getpid()}-{free_port()}"
     home = Path("/var/lib/postgresql/autodoc") / tag if IS_ROOT else DATA_DIR / tag
-    return Cluster(home=home, port=free_port(), cron_database=cron_database, fast_unsafe=True)
+    return Cluster(home=home, port=free_port(), cron_database=cron_database, fast_unsafe=True,
+                   extra_settings=extra_settings or {})
