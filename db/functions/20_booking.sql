@@ -63,13 +63,22 @@ $$;
 -- release_expired_holds_in_way(mechanic, customer, range): cancel (reason 'expired') the holds
 -- that lapsed by now and overlap `range` for this mechanic or customer, so they stop counting in
 -- the exclusion constraints. Owner only.
+-- The UPDATE runs only when some hold has lapsed at all: the probe reads the small partial index
+-- sessions_held_expiry_idx (live holds only), where the UPDATE on every booking cost a plan of its
+-- own (~10 us; 3 us for the probe). The cron sweep keeps lapsed holds rare, and a lapsed hold the
+-- probe does not see (uncommitted) is not visible to the UPDATE either.
 CREATE OR REPLACE FUNCTION app_private.release_expired_holds_in_way(p_mechanic_id uuid, p_customer_id uuid,
                                                                     p_range tstzrange)
 RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_now constant timestamptz := app_private.now();
 BEGIN
+  IF NOT EXISTS (SELECT FROM app.sessions s WHERE s.status = 'held' AND s.hold_expires_at <= v_now) THEN
+    RETURN;
+  END IF;
   UPDATE app.sessions s SET status = 'cancelled', cancel_reason = 'expired'
-  WHERE s.status = 'held' AND s.hold_expires_at <= app_private.now() AND s.period && p_range
+  WHERE s.status = 'held' AND s.hold_expires_at <= v_now AND s.period && p_range
     AND (s.mechanic_id = p_mechanic_id OR s.customer_id = p_customer_id);
 END
 $$;

@@ -875,8 +875,7 @@ CREATE INDEX sessions_booked_start_idx ON app.sessions USING btree (lower(period
 CREATE INDEX sessions_customer_id_idx ON app.sessions USING btree (customer_id, scheduled_for);
 CREATE INDEX sessions_held_expiry_idx ON app.sessions USING btree (hold_expires_at) WHERE (status = 'held'::text);
 CREATE INDEX sessions_matching_due_idx ON app.sessions USING btree (matching_will_run_at) WHERE ((matching_will_run_at IS NOT NULL) AND (mechanic_id IS NULL));
-CREATE INDEX sessions_mechanic_id_idx ON app.sessions USING btree (mechanic_id, scheduled_for);
-CREATE INDEX sessions_mechanic_start_idx ON app.sessions USING btree (mechanic_id, lower(period)) WHERE ((mechanic_id IS NOT NULL) AND (status <> 'cancelled'::text));
+CREATE INDEX sessions_mechanic_start_idx ON app.sessions USING btree (mechanic_id, lower(period)) INCLUDE (status);
 CREATE INDEX sessions_status_scheduled_for_idx ON app.sessions USING btree (status, scheduled_for);
 CREATE INDEX sessions_vehicle_id_idx ON app.sessions USING btree (vehicle_id);
 CREATE UNIQUE INDEX users_email_unique ON app.users USING btree (lower(email));

@@ -69,10 +69,14 @@ END
 $$;
 
 -- Named to fire after sessions_enforce_lifecycle (BEFORE triggers run in name order): an illegal
--- transition is refused before any lock is taken.
+-- transition is refused before any lock is taken. The WHEN clause is the function's first test, so
+-- rows that occupy no mechanic's time (cancelling, completing, sessions without a mechanic) do not
+-- call it at all; the tests that read OLD stay in the function (an INSERT trigger's WHEN cannot).
 DROP TRIGGER IF EXISTS sessions_occupy_mechanic_time ON app.sessions;
 CREATE TRIGGER sessions_occupy_mechanic_time BEFORE INSERT OR UPDATE OF status, mechanic_id, scheduled_for, ends_at
-  ON app.sessions FOR EACH ROW EXECUTE FUNCTION app_private.sessions_occupy_mechanic_time();
+  ON app.sessions FOR EACH ROW
+  WHEN (NEW.mechanic_id IS NOT NULL AND NEW.status = ANY (app_private.blocking_statuses()))
+  EXECUTE FUNCTION app_private.sessions_occupy_mechanic_time();
 
 -- mechanic_time_off_keeps_bookings(): BEFORE INSERT OR UPDATE on app.mechanic_time_off. Locks the
 -- mechanic (both, when an UPDATE moves the row to another mechanic) and refuses time off over the

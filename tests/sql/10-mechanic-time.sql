@@ -3,7 +3,7 @@
 -- bookings outside — for the api functions and for a DBA's direct INSERT/UPDATE alike.
 -- (The races themselves are proven with parallel connections in tests/py/test_mechanic_time_races.py.)
 BEGIN;
-SELECT plan(46);
+SELECT plan(50);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2026-06-10 12:00Z');   -- Wednesday 08:00 in Toronto
 
@@ -202,6 +202,27 @@ SELECT (app_private.transition_session(:'imm', 'cancelled', 'mechanic')).status;
 SELECT tests.authenticate_as(:'on_m', 'mechanic');
 SELECT is(api.set_shift(false) ->> 'currently_on_shift', 'false', 'with nothing in progress the mechanic goes off shift');
 SELECT tests.clear_authentication();
+
+------------------------------------------------------------------ the trigger runs only for rows that occupy time
+-- (its WHEN clause: a mechanic and a blocking status; counted by the transaction's function statistics)
+SET LOCAL track_functions = 'all';
+CREATE FUNCTION pg_temp.occupy_calls() RETURNS bigint LANGUAGE sql AS $$
+  SELECT coalesce(pg_stat_get_xact_function_calls('app_private.sessions_occupy_mechanic_time'::regproc), 0)
+$$;
+SELECT tests.create_customer() AS c5 \gset
+SELECT tests.create_workshop('America/Toronto') AS w3 \gset
+SELECT tests.create_workshop_mechanic(:'w3') AS m3 \gset
+SELECT pg_temp.occupy_calls() AS calls0 \gset
+SELECT tests.book(:'c5', :'m3', '2026-06-19 15:00Z') AS s_when \gset
+SELECT is(pg_temp.occupy_calls(), :calls0 + 1::bigint, 'a booking with a mechanic runs the occupy trigger');
+UPDATE app.sessions SET ends_at = ends_at + interval '30 minutes' WHERE id = :'s_when';
+SELECT is(pg_temp.occupy_calls(), :calls0 + 2::bigint, 'so does moving its end (it occupies other time)');
+SELECT (app_private.transition_session(:'s_when', 'cancelled', 'customer')).status;
+SELECT is(pg_temp.occupy_calls(), :calls0 + 2::bigint, 'cancelling it does not call it (WHEN clause)');
+SELECT tests.authenticate_as(:'c5', 'customer');
+SELECT (api.create_session(p_type => 'chat', p_plan_code => 'standard', p_concern => 'Now', p_is_advice_only => true) ->> 'id') AS imm2 \gset
+SELECT tests.clear_authentication();
+SELECT is(pg_temp.occupy_calls(), :calls0 + 2::bigint, 'nor does an immediate request without a mechanic');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,4 +1,4 @@
--- Reverts 0032_outbox_complete_many: the batched completion goes (the previous version's
+-- Reverts 0034_outbox_complete_many: the batched completion goes (the previous version's
 -- db/functions/30_outbox.sql has api.outbox_complete do its own write-back) and the payments'
 -- status index comes back.
 -- squawk-ignore-file require-concurrent-index-creation

@@ -1,4 +1,4 @@
--- depends: 0031_outbox_kind_no_share_lock
+-- depends: 0033_one_mechanic_index
 -- A cheaper booking fan-out, worker side (issue 13):
 -- * api.outbox_complete_many (db/functions/30_outbox.sql): the worker writes back the completions
 --   that finished while its previous write-back ran in one statement and one commit (this migration
