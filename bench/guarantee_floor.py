@@ -98,19 +98,25 @@ def _pgbench_backend_cpu(ctx: Ctx, script: str, n: int, defines: dict[str, str],
 
 
 def prepare_fanout_floor(ctx: Ctx) -> int:
-    """bench.fanout_floor_sessions: sessions the booking floor created (their `floor:<id>` event row is
-    still pending and they have no invite or payment), one per fan-out floor run."""
+    """bench.fanout_floor_sessions: sessions the booking floor created (customers from
+    bench.floor_customers; no invite, no payment), one per fan-out floor run, each with its booking
+    event row (`floor:<id>`, pending) as the booking floor wrote it (the cpu_per_booking phase empties
+    the outbox, so the rows are written again here, untimed)."""
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench.fanout_floor_sessions")
         conn.execute("DROP SEQUENCE IF EXISTS bench.fanout_floor_seq")
         conn.execute("""
           CREATE TABLE bench.fanout_floor_sessions AS
-            SELECT row_number() OVER (ORDER BY o.id) AS k, s.id AS session_id, s.customer_id
-            FROM app.outbox o JOIN app.sessions s ON s.id = o.session_id
-            WHERE o.idempotency_key LIKE 'floor:%' AND o.status = 'pending'
-              AND NOT EXISTS (SELECT FROM app.session_invites i WHERE i.session_id = s.id)""")
+            SELECT row_number() OVER (ORDER BY s.id) AS k, s.id AS session_id, s.customer_id
+            FROM app.sessions s JOIN bench.floor_customers fc ON fc.user_id = s.customer_id
+            WHERE NOT EXISTS (SELECT FROM app.session_invites i WHERE i.session_id = s.id)
+              AND NOT EXISTS (SELECT FROM app.scheduled_payments p WHERE p.session_id = s.id)""")
         conn.execute("ALTER TABLE bench.fanout_floor_sessions ADD PRIMARY KEY (k)")
         conn.execute("CREATE SEQUENCE bench.fanout_floor_seq")
+        conn.execute("""INSERT INTO app.outbox (kind, idempotency_key, payload, session_id)
+                        SELECT 'noop', 'floor:' || session_id, jsonb_build_object('session_id', session_id), session_id
+                        FROM bench.fanout_floor_sessions ON CONFLICT (idempotency_key) DO NOTHING""")
+        conn.execute("VACUUM ANALYZE bench.fanout_floor_sessions, app.outbox")
         row = conn.execute("SELECT count(*) FROM bench.fanout_floor_sessions").fetchone()
     return int(row[0]) if row else 0
 
@@ -119,9 +125,14 @@ def run(ctx: Ctx, booking_floor_script: str, booking_floor_tables: tuple[str, ..
         n: int) -> dict[str, Any]:
     """One booking's guarantees by backend CPU, one client: the booking floor's writes + the fan-out's."""
     available = prepare_fanout_floor(ctx)
-    n = min(n, available)
+    with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM bench.floor_slots "
+                           "WHERE k > (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench.floor_seq)"
+                           ).fetchone()
+    slots_left = int(row[0]) if row else 0
+    n = min(n, available, slots_left)
     if n < 50:
-        return {"skipped": f"only {available} floor sessions to fan out"}
+        return {"skipped": f"only {available} floor sessions to fan out and {slots_left} floor slots left"}
     fan_out = _pgbench_backend_cpu(ctx, FANOUT_FLOOR_SCRIPT, n, {}, FANOUT_FLOOR_TABLES)
     booking = _pgbench_backend_cpu(ctx, booking_floor_script, n, defines, booking_floor_tables)
     return {"runs": n, "booking_floor_ms": round(booking, 3), "fan_out_floor_ms": round(fan_out, 3),
