@@ -118,6 +118,13 @@ def summary(results: dict[str, Any]) -> str:
         out.append(f"  PostgreSQL CPU per booking (one client, {c['bookings']} bookings, the working backends only): "
                    f"transaction {c['booking_tx_ms']} ms + fan-out {c['fan_out_ms']} ms = {c['total_ms']} ms; "
                    f"outbox rows per booking {c['outbox_rows_per_booking']}")
+        gf = b.get("guarantee_floor", {})
+        if "total_ms" in gf:
+            out.append(f"    the guarantees' bare writes (one pgbench client, its backend, {gf['runs']} runs): "
+                       f"booking floor {gf['booking_floor_ms']} ms + fan-out floor {gf['fan_out_floor_ms']} ms = "
+                       f"{gf['total_ms']} ms")
+        elif gf:
+            out.append(f"    the guarantees' bare writes: {gf.get('skipped')}")
         if "background_ms_per_booking" in c:
             bg = c["background_ms_per_booking"]
             out.append(f"    beside it, not in it: the cluster's other processes, ms per booking: booking phase "
