@@ -1,7 +1,7 @@
 -- Payments: what a booking charges, write-back of the worker's result, a declined charge cancelling
 -- the booking and freeing the slot, refunds that can never exceed the charge.
 BEGIN;
-SELECT plan(28);
+SELECT plan(32);
 
 -- Scheduled online: the full plan price at booking, with its outbox row, keyed by purpose.
 SELECT tests.se_booking(now() + interval '3 days', 'online', 'extended') AS online \gset
@@ -103,6 +103,25 @@ SELECT results_eq(format($$SELECT status, refund_amount_cents, refunded_at IS NO
 SELECT tests.authenticate_as(:'hc', 'customer');
 SELECT throws_ok(format($$SELECT api.request_refund(%L, 100, 'x')$$, :'pay'), '42501', NULL, 'a customer cannot issue refunds');
 SELECT tests.clear_authentication();
+
+
+------------------------------------------------------------------ the money trigger's WHEN clause
+-- sessions_90_40_money calls its function only for a hold, a cancellation or a completion
+-- (counted by the transaction's function statistics)
+SET LOCAL track_functions = 'all';
+CREATE FUNCTION pg_temp.money_calls() RETURNS bigint LANGUAGE sql AS $$
+  SELECT coalesce(pg_stat_get_xact_function_calls('app_private.sessions_money_effects'::regproc), 0)
+$$;
+SELECT pg_temp.money_calls() AS mc0 \gset
+SELECT tests.se_booking(now() + interval '6 days', 'online', 'standard') AS when_booking \gset
+SELECT is(pg_temp.money_calls(), :mc0::bigint, 'a booking (inserted as scheduled) does not call the money trigger');
+SELECT tests.se_customer() AS wc \gset
+SELECT tests.se_mechanic() AS wm \gset
+SELECT tests.se_session(:'wc', :'wm', now() + interval '7 days', 'online', 'held') AS when_hold \gset
+SELECT is(pg_temp.money_calls(), :mc0 + 1::bigint, 'a hold does (its charge)');
+SELECT is((SELECT count(*)::int FROM app.scheduled_payments WHERE session_id = :'when_hold'), 1, 'and the hold has its charge');
+UPDATE app.sessions SET status = 'cancelled', cancel_reason = 'customer' WHERE id = :'when_hold';
+SELECT is(pg_temp.money_calls(), :mc0 + 2::bigint, 'so does the hold given back (its refund or cancelled intent)');
 
 SELECT * FROM finish();
 ROLLBACK;
