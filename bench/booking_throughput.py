@@ -143,6 +143,20 @@ COMMIT;
 """
 
 
+def _create_customers(conn: psycopg.Connection[Any], table: str, id_col: str, n_col: str, label: str) -> None:
+    """A customer (user, profile) and a vehicle for every row of `table` (its `id_col` and
+    `vehicle_id` columns hold their new ids, `n_col` a number for the e-mail address): the floor's and
+    the pgbench factory's bookers, each used for one booking at a time."""
+    t, c, n = sql.SQL(table), sql.Identifier(id_col), sql.Identifier(n_col)
+    conn.execute(sql.SQL("INSERT INTO app.users (id, email, full_name, role) "
+                         "SELECT {c}, {p} || {n} || '@bench.example', {l} || ' ' || {n}, 'customer' FROM {t}")
+                 .format(c=c, n=n, t=t, p=sql.Literal(label.lower()), l=sql.Literal(label)))
+    conn.execute(sql.SQL("INSERT INTO app.customers (user_id, country, city) SELECT {c}, 'XX', {l} FROM {t}")
+                 .format(c=c, t=t, l=sql.Literal(label)))
+    conn.execute(sql.SQL("INSERT INTO app.vehicles (id, customer_id, year, make, model) "
+                         "SELECT vehicle_id, {c}, 2020, 'Honda', 'Model' FROM {t}").format(c=c, t=t))
+
+
 def prepare_floor(ctx: Ctx, slots: list[tuple[str, Any]]) -> None:
     """bench.floor_slots: one free (mechanic, start) per floor booking, with a customer of its own at
     that instant (row number among the slots starting then: no customer overlap), from a pool of
@@ -159,13 +173,7 @@ def prepare_floor(ctx: Ctx, slots: list[tuple[str, Any]]) -> None:
             SELECT i AS n, gen_random_uuid() AS user_id, gen_random_uuid() AS vehicle_id
             FROM generate_series(1, (SELECT max(c) FROM (SELECT count(*) c FROM bench.floor_in
                                                          GROUP BY starts_at) x)) i""")
-        conn.execute("""INSERT INTO app.users (id, email, full_name, role)
-                        SELECT user_id, 'floor' || n || '@bench.example', 'Floor ' || n, 'customer'
-                        FROM bench.floor_customers""")
-        conn.execute("INSERT INTO app.customers (user_id, country, city) SELECT user_id, 'XX', 'Floor' "
-                     "FROM bench.floor_customers")
-        conn.execute("INSERT INTO app.vehicles (id, customer_id, year, make, model) "
-                     "SELECT vehicle_id, user_id, 2020, 'Honda', 'Model' FROM bench.floor_customers")
+        _create_customers(conn, "bench.floor_customers", "user_id", "n", "Floor")
         conn.execute("""
           CREATE TABLE bench.floor_slots AS
             SELECT row_number() OVER (ORDER BY random()) AS k, f.mechanic_id, f.starts_at,
@@ -179,15 +187,27 @@ def prepare_floor(ctx: Ctx, slots: list[tuple[str, Any]]) -> None:
     (ctx.cluster.home / "floor.sql").write_text(FLOOR_SCRIPT)
 
 
-def run_floor(ctx: Ctx, seconds: int, kind: str) -> dict[str, Any]:
+FLOOR_RESERVE = 2000  # floor slots kept for the guarantees' floor (bench/guarantee_floor.py)
+FLOOR_MAX_TPS = 6000  # ~2x the fastest floor seen here: bounds a phase's transactions (and length)
+
+
+def run_floor(ctx: Ctx, seconds: int, kind: str, share: float) -> dict[str, Any]:
+    """The floor for one mode. pgbench runs a number of transactions, not a duration: `share` of the
+    floor slots still free (less FLOOR_RESERVE), at most FLOOR_MAX_TPS x seconds, split over the
+    clients, so the script can never run out of slots however fast the machine (a client that finds
+    none aborts); tps is transactions over the phase's own duration."""
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
         for t in FLOOR_TABLES:
             conn.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
         before = conn.execute("SELECT count(*) FROM app.sessions").fetchone()
+        left = conn.execute("SELECT count(*) FROM bench.floor_slots WHERE k > (SELECT CASE WHEN is_called "
+                            "THEN last_value ELSE 0 END FROM bench.floor_seq)").fetchone()
         conn.execute("CHECKPOINT")
+    assert left
+    per_client = max(min(int((left[0] - FLOOR_RESERVE) * share), FLOOR_MAX_TPS * seconds) // CLIENTS, 1)
     try:
         with PgCpuSampler(ctx.cluster) as cpu:
-            out = _pg(ctx, "pgbench", "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-T", str(seconds),
+            out = _pg(ctx, "pgbench", "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-t", str(per_client),
                       "-D", f"admin={ctx.data['admin_id']}", "-D", f"kind={kind}",
                       "-f", str(ctx.cluster.home / "floor.sql"), ctx.dbname).stdout
     finally:
@@ -198,7 +218,7 @@ def run_floor(ctx: Ctx, seconds: int, kind: str) -> dict[str, Any]:
     assert before and after
     res = _pgbench_figures(out, cpu)
     res["sessions_created"] = after[0] - before[0]
-    res["command"] = (f"pgbench -n -M prepared -c {CLIENTS} -j 2 -T {seconds} -f floor.sql "
+    res["command"] = (f"pgbench -n -M prepared -c {CLIENTS} -j 2 -t {per_client} -f floor.sql "
                       "(bench/booking_throughput.py FLOOR_SCRIPT; user triggers of "
                       + ", ".join(FLOOR_TABLES) + " disabled for this phase only)")
     return res
@@ -233,13 +253,7 @@ def prepare_pgbench_factory(ctx: Ctx, slots: list[tuple[str, Any]]) -> None:
         with conn.cursor().copy("COPY bench.factory_slots (k, mechanic_id, starts_at) FROM STDIN") as cp:
             for k, (m, at) in enumerate(slots, 1):
                 cp.write_row((k, m, at))
-        conn.execute("""INSERT INTO app.users (id, email, full_name, role)
-                        SELECT customer_id, 'pgbf' || k || '@bench.example', 'Pgbench ' || k, 'customer'
-                        FROM bench.factory_slots""")
-        conn.execute("INSERT INTO app.customers (user_id, country, city) SELECT customer_id, 'XX', 'Pgbench' "
-                     "FROM bench.factory_slots")
-        conn.execute("INSERT INTO app.vehicles (id, customer_id, year, make, model) "
-                     "SELECT vehicle_id, customer_id, 2020, 'Honda', 'Model' FROM bench.factory_slots")
+        _create_customers(conn, "bench.factory_slots", "customer_id", "k", "Pgbench")
         conn.execute("CREATE SEQUENCE bench.factory_seq")
         conn.execute("GRANT USAGE ON SCHEMA bench TO autodoc_admin")
         conn.execute("GRANT SELECT ON bench.factory_slots TO autodoc_admin")
@@ -736,11 +750,11 @@ def _overlaps(ctx: Ctx) -> dict[str, Any]:
 
 
 def _mode(ctx: Ctx, seconds: int, cands: list[tuple[str, Any]], hot: list[tuple[str, Any]],
-          customers: list[tuple[str, str]], kind: str) -> dict[str, Any]:
+          customers: list[tuple[str, str]], kind: str, floor_share: float) -> dict[str, Any]:
     """pgbench tpcb-like, the floor, the pgbench factory, the Python factory: back to back under the
     same settings."""
     pgb = run_pgbench(ctx, seconds)
-    floor = run_floor(ctx, seconds, kind)
+    floor = run_floor(ctx, seconds, kind, floor_share)
     pgf = run_pgbench_factory(ctx, seconds)
     fac = run_factory(ctx, seconds, cands, hot, customers)
     return {"pgbench": pgb, "floor": floor, "pgbench_factory": pgf, "factory": fac,
@@ -785,11 +799,11 @@ def run(ctx: Ctx) -> dict[str, Any]:
                            "customers_available": len(customers)}
     try:
         res["durable"] = {"settings": durability(ctx, True)}
-        res["durable"] |= _mode(ctx, seconds, cands_durable, hot[:50], customers[:half], FLOOR_KIND)
+        res["durable"] |= _mode(ctx, seconds, cands_durable, hot[:50], customers[:half], FLOOR_KIND, 0.5)
     finally:
         settings = durability(ctx, False)
     res["cpu_only"] = {"settings": settings} | _mode(ctx, seconds, cands_cpu, hot[50:], customers[half:],
-                                                         FLOOR_KIND)
+                                                         FLOOR_KIND, 1.0)
     res["overlaps"] = _overlaps(ctx)
     i = 0
     res["cpu_per_booking"] = cpu_per_booking(ctx, one[i:i + n_cpu], one_customers[i:i + n_cpu])
