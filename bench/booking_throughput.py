@@ -124,7 +124,8 @@ def run_pgbench(ctx: Ctx, seconds: int) -> dict[str, Any]:
 # triggers of these four tables are disabled for the floor's phase only (ALTER TABLE ... DISABLE
 # TRIGGER USER keeps the FK triggers): the floor is what any implementation must write, not how.
 FLOOR_TABLES = ("app.sessions", "app.session_assignments", "app.session_events", "app.outbox")
-FLOOR_SCRIPT = """\
+# The floor and the floor with every trigger (below) share their lock, session and assignment.
+_FLOOR_LOCK_SESSION_ASSIGNMENT = """\
 BEGIN;
 SELECT f.mechanic_id AS m, f.customer_id AS c, f.vehicle_id AS v, f.starts_at AS t, f.ends_at AS e
   FROM bench.floor_slots f JOIN app.customers cu ON cu.user_id = f.customer_id
@@ -135,12 +136,31 @@ VALUES (:c, :m, 'standard', 'video', 'online', :v, 'Squeaky brakes', 'diagnostic
         now(), now()) RETURNING id AS sid \\gset
 INSERT INTO app.session_assignments (session_id, mechanic_id, status, priority, offered_at, responded_at)
 VALUES (:sid, :m, 'scheduled', 'high', now(), now());
+"""
+FLOOR_SCRIPT = _FLOOR_LOCK_SESSION_ASSIGNMENT + """\
 INSERT INTO app.session_events (session_id, event_type, from_status, to_status, actor_id, actor_role, metadata)
 VALUES (:sid, 'created', NULL, 'scheduled', :admin, 'admin', '{}');
 INSERT INTO app.outbox (kind, idempotency_key, payload, session_id)
 VALUES (:kind, 'floor:' || :sid::text, jsonb_build_object('session_id', :sid::text), :sid);
 COMMIT;
 """
+
+
+# -- the floor with every trigger: between the floor and the factory ----------------------------------------
+#
+# What the floor leaves out on purpose is HOW the rules are enforced. FLOOR_TRIGGERS_SCRIPT is the floor's
+# customer lock, session and assignment with every trigger on (so the audit row and the session.booked
+# event are the triggers' own, not the script's): the rules every writer passes, whoever writes —
+# lifecycle, the money policy in force, the mechanic's lock with opening hours and time off, the audit
+# row, the one event. Between it and the factory is what api.create_session adds: its checks before it
+# writes (each with its own error: the vehicle, the mechanic, the plan, notice and horizon, the
+# duplicate rule, the slot grid, the mechanic and the customer free, lapsed holds in the way) and its
+# PL/pgSQL. Run as the superuser with admin claims, so the audit row names an actor as it does for the
+# factories. FLOORS: (name, its file, its script, the tables whose user triggers are disabled for it,
+# its PGOPTIONS with "{claims}" standing for the admin's claims).
+FLOOR_TRIGGERS_SCRIPT = _FLOOR_LOCK_SESSION_ASSIGNMENT + "COMMIT;\n"
+FLOORS = (("floor", "floor.sql", FLOOR_SCRIPT, FLOOR_TABLES, ""),
+          ("floor_triggers", "floor_triggers.sql", FLOOR_TRIGGERS_SCRIPT, (), "{claims}"))
 
 
 def _create_customers(conn: psycopg.Connection[Any], table: str, id_col: str, n_col: str, label: str) -> None:
@@ -184,20 +204,22 @@ def prepare_floor(ctx: Ctx, slots: list[tuple[str, Any]]) -> None:
         conn.execute("CREATE SEQUENCE bench.floor_seq")
         conn.execute("DROP TABLE bench.floor_in")
         conn.execute("VACUUM ANALYZE bench.floor_slots, app.customers, app.users, app.vehicles")
-    (ctx.cluster.home / "floor.sql").write_text(FLOOR_SCRIPT)
+    for _, file, script, _, _ in FLOORS:
+        (ctx.cluster.home / file).write_text(script)
 
 
-FLOOR_RESERVE = 2000  # floor slots kept for the guarantees' floor (bench/guarantee_floor.py)
+FLOOR_RESERVE = 4000  # floor slots kept for the one-client runs of the two floors (bench/guarantee_floor.py)
 FLOOR_MAX_TPS = 6000  # ~2x the fastest floor seen here: bounds a phase's transactions (and length)
 
 
-def run_floor(ctx: Ctx, seconds: int, kind: str, share: float) -> dict[str, Any]:
-    """The floor for one mode. pgbench runs a number of transactions, not a duration: `share` of the
-    floor slots still free (less FLOOR_RESERVE), at most FLOOR_MAX_TPS x seconds, split over the
-    clients, so the script can never run out of slots however fast the machine (a client that finds
-    none aborts); tps is transactions over the phase's own duration."""
+def run_floor(ctx: Ctx, seconds: int, kind: str, share: float, which: str = "floor") -> dict[str, Any]:
+    """One of the FLOORS (`which`) for one mode. pgbench runs a number of transactions, not a duration:
+    `share` of the floor slots still free (less FLOOR_RESERVE), at most FLOOR_MAX_TPS x seconds, split
+    over the clients, so the script can never run out of slots however fast the machine (a client that
+    finds none aborts); tps is transactions over the phase's own duration."""
+    _, file, _, tables, options = next(f for f in FLOORS if f[0] == which)
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
-        for t in FLOOR_TABLES:
+        for t in tables:
             conn.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
         before = conn.execute("SELECT count(*) FROM app.sessions").fetchone()
         left = conn.execute("SELECT count(*) FROM bench.floor_slots WHERE k > (SELECT CASE WHEN is_called "
@@ -209,18 +231,21 @@ def run_floor(ctx: Ctx, seconds: int, kind: str, share: float) -> dict[str, Any]
         with PgCpuSampler(ctx.cluster) as cpu:
             out = _pg(ctx, "pgbench", "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-t", str(per_client),
                       "-D", f"admin={ctx.data['admin_id']}", "-D", f"kind={kind}",
-                      "-f", str(ctx.cluster.home / "floor.sql"), ctx.dbname).stdout
+                      "-f", str(ctx.cluster.home / file), ctx.dbname,
+                      pgoptions=options.format(claims=admin_claims_pgoptions(ctx)) or None).stdout
     finally:
         with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
-            for t in FLOOR_TABLES:
+            for t in tables:
                 conn.execute(f"ALTER TABLE {t} ENABLE TRIGGER USER")
             after = conn.execute("SELECT count(*) FROM app.sessions").fetchone()
     assert before and after
     res = _pgbench_figures(out, cpu)
     res["sessions_created"] = after[0] - before[0]
-    res["command"] = (f"pgbench -n -M prepared -c {CLIENTS} -j 2 -t {per_client} -f floor.sql "
-                      "(bench/booking_throughput.py FLOOR_SCRIPT; user triggers of "
-                      + ", ".join(FLOOR_TABLES) + " disabled for this phase only)")
+    res["command"] = ((f"PGOPTIONS='{options.format(claims='-c request.jwt.claims=<admin>')}' " if options else "")
+                      + f"pgbench -n -M prepared -c {CLIENTS} -j 2 -t {per_client} -f {file} "
+                      f"(bench/booking_throughput.py FLOORS; "
+                      + (("user triggers of " + ", ".join(tables) + " disabled for this phase only)") if tables
+                         else "every trigger on)"))
     return res
 
 
@@ -262,11 +287,17 @@ def prepare_pgbench_factory(ctx: Ctx, slots: list[tuple[str, Any]]) -> None:
     (ctx.cluster.home / "factory.sql").write_text(PGB_FACTORY_SCRIPT)
 
 
+def admin_claims_pgoptions(ctx: Ctx) -> str:
+    """libpq startup options that give a connection the bench admin's claims (no spaces in the JSON:
+    PGOPTIONS splits on whitespace)."""
+    claims = json.dumps({"role": "admin", "sub": ctx.data["admin_id"]}, separators=(",", ":"))
+    return f"-c request.jwt.claims={claims}"
+
+
 def _admin_pgoptions(ctx: Ctx) -> str:
     """libpq startup options that make a superuser connection book as the API would for an admin: the
-    role autodoc_admin and admin claims (no spaces in the JSON: PGOPTIONS splits on whitespace)."""
-    claims = json.dumps({"role": "admin", "sub": ctx.data["admin_id"]}, separators=(",", ":"))
-    return f"-c role=autodoc_admin -c request.jwt.claims={claims}"
+    role autodoc_admin and admin claims."""
+    return f"-c role=autodoc_admin {admin_claims_pgoptions(ctx)}"
 
 
 def run_pgbench_factory(ctx: Ctx, seconds: int) -> dict[str, Any]:
@@ -750,14 +781,19 @@ def _overlaps(ctx: Ctx) -> dict[str, Any]:
 
 
 def _mode(ctx: Ctx, seconds: int, cands: list[tuple[str, Any]], hot: list[tuple[str, Any]],
-          customers: list[tuple[str, str]], kind: str, floor_share: float) -> dict[str, Any]:
-    """pgbench tpcb-like, the floor, the pgbench factory, the Python factory: back to back under the
-    same settings."""
+          customers: list[tuple[str, str]], kind: str, floor_shares: tuple[float, ...]) -> dict[str, Any]:
+    """pgbench tpcb-like, the FLOORS (floor_shares of the free floor slots), the pgbench factory, the
+    Python factory: back to back under the same settings."""
     pgb = run_pgbench(ctx, seconds)
-    floor = run_floor(ctx, seconds, kind, floor_share)
+    floors = {name: run_floor(ctx, seconds, kind, share, name)
+              for (name, *_), share in zip(FLOORS, floor_shares, strict=True)}
+    floor, trg = floors["floor"], floors["floor_triggers"]
     pgf = run_pgbench_factory(ctx, seconds)
     fac = run_factory(ctx, seconds, cands, hot, customers)
-    return {"pgbench": pgb, "floor": floor, "pgbench_factory": pgf, "factory": fac,
+    return {"pgbench": pgb, **floors, "pgbench_factory": pgf, "factory": fac,
+            # the steps from the floor to the factory, each against the one before
+            "steps": {"floor_triggers_vs_floor": ratio(trg["tps"], floor["tps"]),
+                      "pgbench_factory_vs_floor_triggers": ratio(pgf["tps"], trg["tps"])},
             "ratio_floor": ratio(fac["bookings_per_s"], floor["tps"]),
             "ratio_tpcb": ratio(fac["bookings_per_s"], pgb["tps"]),
             "pgbench_factory_ratio_floor": ratio(pgf["tps"], floor["tps"]),
@@ -799,11 +835,12 @@ def run(ctx: Ctx) -> dict[str, Any]:
                            "customers_available": len(customers)}
     try:
         res["durable"] = {"settings": durability(ctx, True)}
-        res["durable"] |= _mode(ctx, seconds, cands_durable, hot[:50], customers[:half], FLOOR_KIND, 0.5)
+        # the floor slots in quarters: each of the two floors, durable then CPU-only
+        res["durable"] |= _mode(ctx, seconds, cands_durable, hot[:50], customers[:half], FLOOR_KIND, (1 / 4, 1 / 3))
     finally:
         settings = durability(ctx, False)
     res["cpu_only"] = {"settings": settings} | _mode(ctx, seconds, cands_cpu, hot[50:], customers[half:],
-                                                         FLOOR_KIND, 1.0)
+                                                         FLOOR_KIND, (1 / 2, 1.0))
     res["overlaps"] = _overlaps(ctx)
     i = 0
     res["cpu_per_booking"] = cpu_per_booking(ctx, one[i:i + n_cpu], one_customers[i:i + n_cpu])
@@ -812,8 +849,8 @@ def run(ctx: Ctx) -> dict[str, Any]:
     i += n_prof
     res["statement_profile"] = prof_summary(prof, res["cpu_per_booking"])
     res["cost_table"] = cost_table(prof, res["cpu_per_booking"])
-    res["guarantee_floor"] = guarantee_floor.run(ctx, FLOOR_SCRIPT, FLOOR_TABLES,
-                                                 {"admin": ctx.data["admin_id"], "kind": FLOOR_KIND}, n_cpu)
+    res["guarantee_floor"] = guarantee_floor.run(ctx, FLOORS, {"admin": ctx.data["admin_id"], "kind": FLOOR_KIND},
+                                                 n_cpu, admin_claims_pgoptions(ctx))
     res["profile_single_client"] = one_vs_own_transactions(ctx, one[i:], one_customers[i:], n_tx)
     one_ms = res["cpu_per_booking"]["booking_tx_ms"]
     res["contention"] = {mode: {

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -60,9 +61,11 @@ COMMIT;
 """
 
 
-def _pgbench_backend_cpu(ctx: Ctx, script: str, n: int, defines: dict[str, str], tables: tuple[str, ...]) -> float:
-    """Run `script` n times with one pgbench client (user triggers of `tables` disabled meanwhile):
-    CPU ms per run of pgbench's backend, found by its application_name and sampled until it exits."""
+def _pgbench_backend_cpu(ctx: Ctx, script: str, n: int, defines: dict[str, str], tables: tuple[str, ...],
+                         pgoptions: str = "") -> float:
+    """Run `script` n times with one pgbench client (user triggers of `tables` disabled meanwhile;
+    `pgoptions`: its PGOPTIONS): CPU ms per run of pgbench's backend, found by its application_name and
+    sampled until it exits."""
     path = ctx.cluster.home / f"{os.getpid()}-{abs(hash(script))}.sql"
     path.write_text(script)
     app = f"guarantee-floor-{os.getpid()}"
@@ -76,7 +79,7 @@ def _pgbench_backend_cpu(ctx: Ctx, script: str, n: int, defines: dict[str, str],
                     "postgres", "-n", "-M", "prepared", "-c", "1", "-t", str(n), "-f", str(path)]
             for k, v in defines.items():
                 args += ["-D", f"{k}={v}"]
-            proc = subprocess.Popen([*args, ctx.dbname], env=os.environ | {"PGAPPNAME": app},
+            proc = subprocess.Popen([*args, ctx.dbname], env=os.environ | {"PGAPPNAME": app, "PGOPTIONS": pgoptions},
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             done = threading.Event()
             out: list[str] = []
@@ -121,20 +124,25 @@ def prepare_fanout_floor(ctx: Ctx) -> int:
     return int(row[0]) if row else 0
 
 
-def run(ctx: Ctx, booking_floor_script: str, booking_floor_tables: tuple[str, ...], defines: dict[str, str],
-        n: int) -> dict[str, Any]:
-    """One booking's guarantees by backend CPU, one client: the booking floor's writes + the fan-out's."""
+def run(ctx: Ctx, floors: Sequence[tuple[str, str, str, tuple[str, ...], str]], defines: dict[str, str],
+        n: int, claims_pgoptions: str) -> dict[str, Any]:
+    """One booking's guarantees by backend CPU, one client: the booking floor's writes (the first of
+    `floors`: bench.booking_throughput.FLOORS) + the fan-out's; beside them the other floors (the floor
+    with every trigger), each taking n floor slots."""
     available = prepare_fanout_floor(ctx)
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM bench.floor_slots "
                            "WHERE k > (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench.floor_seq)"
                            ).fetchone()
     slots_left = int(row[0]) if row else 0
-    n = min(n, available, slots_left)
+    n = min(n, available, slots_left // len(floors))
     if n < 50:
         return {"skipped": f"only {available} floor sessions to fan out and {slots_left} floor slots left"}
     fan_out = _pgbench_backend_cpu(ctx, FANOUT_FLOOR_SCRIPT, n, {}, FANOUT_FLOOR_TABLES)
-    booking = _pgbench_backend_cpu(ctx, booking_floor_script, n, defines, booking_floor_tables)
+    ms = {name: _pgbench_backend_cpu(ctx, script, n, defines, tables, options.format(claims=claims_pgoptions))
+          for name, _, script, tables, options in floors}
+    booking = ms[floors[0][0]]
     return {"runs": n, "booking_floor_ms": round(booking, 3), "fan_out_floor_ms": round(fan_out, 3),
             "total_ms": round(booking + fan_out, 3),
+            "booking_floors_ms": {name: round(v, 3) for name, v in ms.items()},
             "method": "pgbench -c 1 -M prepared; CPU of its backend from /proc (as cpu_per_booking)"}

@@ -100,6 +100,12 @@ def summary(results: dict[str, Any]) -> str:
             out.append(f"    floor (bare writes)  {x['floor']['tps']:.0f} tps "
                        f"(PostgreSQL CPU {x['floor']['postgres_cpu_ms_per_tx']} ms/tx; "
                        f"{x['floor_vs_tpcb']}x tpcb-like)")
+            steps = x.get("steps", {})
+            ft = x.get("floor_triggers")
+            if ft:
+                out.append(f"    floor, every trigger {ft['tps']:.0f} tps (the floor's statements with every trigger "
+                           f"on; backends' CPU {ft.get('backends_cpu_ms_per_tx')} ms/tx; "
+                           f"{steps.get('floor_triggers_vs_floor')}x the floor)")
             g = x.get("pgbench_factory", {})
             out.append(f"    pgbench factory      {g.get('tps', 0):.0f} bookings/s (api.create_session, pgbench -M "
                        f"prepared, collision-free slots; backends' CPU {g.get('backends_cpu_ms_per_tx')} ms/booking; "
@@ -112,8 +118,9 @@ def summary(results: dict[str, Any]) -> str:
                        f"{f['postgres_cpu_ms_per_attempt']}; load generator {f['load_generator_cpu_ms_per_attempt']} "
                        f"ms/attempt; outcomes {f['outcomes']})")
             out.append(f"    ratios               pgbench factory {x.get('pgbench_factory_ratio_floor')}x the floor, "
-                       f"{x.get('pgbench_factory_ratio_tpcb')}x tpcb-like; Python factory {x['ratio_floor']}x the "
-                       f"floor, {x['ratio_tpcb']}x tpcb-like")
+                       f"{x.get('pgbench_factory_ratio_tpcb')}x tpcb-like, "
+                       f"{steps.get('pgbench_factory_vs_floor_triggers')}x the floor with every trigger; "
+                       f"Python factory {x['ratio_floor']}x the floor, {x['ratio_tpcb']}x tpcb-like")
         c = b["cpu_per_booking"]
         out.append(f"  PostgreSQL CPU per booking (one client, {c['bookings']} bookings, the working backends only): "
                    f"transaction {c['booking_tx_ms']} ms + fan-out {c['fan_out_ms']} ms = {c['total_ms']} ms; "
@@ -122,7 +129,7 @@ def summary(results: dict[str, Any]) -> str:
         if "total_ms" in gf:
             out.append(f"    the guarantees' bare writes (one pgbench client, its backend, {gf['runs']} runs): "
                        f"booking floor {gf['booking_floor_ms']} ms + fan-out floor {gf['fan_out_floor_ms']} ms = "
-                       f"{gf['total_ms']} ms")
+                       f"{gf['total_ms']} ms; the booking floors one by one {gf.get('booking_floors_ms')} ms")
         elif gf:
             out.append(f"    the guarantees' bare writes: {gf.get('skipped')}")
         if "background_ms_per_booking" in c:
