@@ -4,7 +4,8 @@
 -- plans exactly like the literal list (partial indexes and the exclusion constraints' predicates still
 -- match). Table constraints in migrations (sessions_no_mechanic_overlap, sessions_status_valid, ...)
 -- keep literal lists on purpose: a constraint must not depend on a function that a later file could
--- redefine; the pgTAP file 00-statuses.sql proves the helpers and those literals agree.
+-- redefine. So do trigger WHEN clauses, which are not planned (the helper would run as a function for
+-- every statement). tests/sql/10-mechanic-time.sql proves the helpers and those literals agree.
 -- Callable by every application role (policies and invoker functions use them).
 
 -- blocking_statuses(): the statuses that occupy a mechanic's and a customer's time (a live hold or a

@@ -72,10 +72,14 @@ $$;
 -- transition is refused before any lock is taken. The WHEN clause is the function's first test, so
 -- rows that occupy no mechanic's time (cancelling, completing, sessions without a mechanic) do not
 -- call it at all; the tests that read OLD stay in the function (an INSERT trigger's WHEN cannot).
+-- The WHEN clause spells blocking_statuses() out, like the exclusion constraints do: a WHEN clause
+-- is not planned, so the helper would not be inlined there but run as a SQL function, parsed and
+-- planned again for every statement (≈ 20 us of every booking). tests/sql/10-mechanic-time.sql
+-- proves the list and the helper agree.
 DROP TRIGGER IF EXISTS sessions_occupy_mechanic_time ON app.sessions;
 CREATE TRIGGER sessions_occupy_mechanic_time BEFORE INSERT OR UPDATE OF status, mechanic_id, scheduled_for, ends_at
   ON app.sessions FOR EACH ROW
-  WHEN (NEW.mechanic_id IS NOT NULL AND NEW.status = ANY (app_private.blocking_statuses()))
+  WHEN (NEW.mechanic_id IS NOT NULL AND NEW.status IN ('held', 'scheduled', 'pending', 'waiting', 'active'))
   EXECUTE FUNCTION app_private.sessions_occupy_mechanic_time();
 
 -- mechanic_time_off_keeps_bookings(): BEFORE INSERT OR UPDATE on app.mechanic_time_off. Locks the

@@ -3,7 +3,7 @@
 -- bookings outside — for the api functions and for a DBA's direct INSERT/UPDATE alike.
 -- (The races themselves are proven with parallel connections in tests/py/test_mechanic_time_races.py.)
 BEGIN;
-SELECT plan(50);
+SELECT plan(51);
 SET LOCAL timezone = 'UTC';
 SELECT tests.set_now('2026-06-10 12:00Z');   -- Wednesday 08:00 in Toronto
 
@@ -34,6 +34,11 @@ SELECT is((SELECT array_agg(m[1] ORDER BY m[1]) FROM pg_constraint c,
            WHERE c.conname = 'sessions_no_mechanic_overlap'),
           (SELECT array_agg(s ORDER BY s) FROM unnest(app_private.blocking_statuses()) s),
   'blocking_statuses() is exactly the set of the mechanic exclusion constraint');
+SELECT is((SELECT array_agg(m[1] ORDER BY m[1]) FROM pg_trigger t,
+                  regexp_matches(pg_get_triggerdef(t.oid), '''(\w+)''', 'g') m
+           WHERE t.tgname = 'sessions_occupy_mechanic_time'),
+          (SELECT array_agg(s ORDER BY s) FROM unnest(app_private.blocking_statuses()) s),
+  'the WHEN clause of sessions_occupy_mechanic_time lists exactly blocking_statuses()');
 SELECT is((SELECT array_agg(s ORDER BY s) FROM unnest(app_private.blocking_statuses() || app_private.final_statuses()) s),
           (SELECT array_agg(m[1] ORDER BY m[1]) FROM pg_constraint c,
                   regexp_matches(pg_get_constraintdef(c.oid), '''(\w+)''', 'g') m
