@@ -191,6 +191,11 @@ def summary(results: dict[str, Any]) -> str:
         c = o["chaos"]
         out.append(f"  kill/restart: {c['rows']} rows, {c['kills']} SIGKILLs, done {c['done']}, exactly once "
                    f"{c['exactly_once']}, lost {c['lost']}, duplicates {c['duplicates']}, {c['seconds']} s")
+        bl = o.get("backlog")
+        if bl:
+            out.append(f"  a claim of {bl['claim_rows']} with {bl['large_due']:,} due rows {_fmt_dist(bl['large_ms'])}")
+            out.append(f"  {'':14}with {bl['small_due']:,} due rows {_fmt_dist(bl['small_ms'])} "
+                       f"({bl['large_vs_small_p50']}x at p50)")
     elif o and "skipped" in o:
         out.append(f"\noutbox: skipped — {o['skipped']}")
     w = results.get("waitlist")
