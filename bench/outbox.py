@@ -211,7 +211,7 @@ def _backlog(ctx: Ctx, small: int, large: int, rounds: int) -> dict[str, Any]:
         for size in (small, large):
             conn.execute("INSERT INTO app.outbox (kind, idempotency_key, payload, run_after) "
                          "SELECT 'noop', 'bench:backlog:' || g, '{}', now() - interval '1 hour' "
-                         "FROM generate_series(%s, %s) g", [have + 1, size])
+                         "FROM generate_series(%s::int, %s::int) g", [have + 1, size])
             have = size
             conn.execute("VACUUM ANALYZE app.outbox")
             times[size] = []

@@ -110,11 +110,13 @@ GRANT EXECUTE ON FUNCTION app_private.outbox_apply_result(bigint, text, jsonb, j
 -- to fetch and sort every due row (a backlog of 194,000 rows: 0.3 s per batch of 10, so draining it
 -- was quadratic; now 0.6 ms). A kind's candidates left over after the final LIMIT stay locked until
 -- the caller's transaction ends: other workers skip them meanwhile, as they would any claimed row.
--- Worker role (api.outbox_claim and api.outbox_apply_due run as their caller).
+-- ROWS 10 (a batch), not the default 1,000: the callers join its rows to app.outbox by id, and at
+-- 1,000 the planner hashed the whole table for them. Worker role (api.outbox_claim and
+-- api.outbox_apply_due run as their caller).
 CREATE OR REPLACE FUNCTION app_private.outbox_due(p_kinds text[], p_now timestamptz, p_limit integer,
                                                   p_attempts_left boolean)
 RETURNS TABLE (id bigint, kind text, payload jsonb, run_after timestamptz)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql ROWS 10 SET search_path = '' AS $$
 BEGIN
   RETURN QUERY
   WITH pending AS (
@@ -268,10 +270,10 @@ DECLARE
 BEGIN
   -- (a running row here was leased by a worker of before this lane)
   v_rows := ARRAY(
-    SELECT x FROM app_private.outbox_due(ARRAY(SELECT k.kind FROM app.outbox_kinds k WHERE k.lane = 'database'),
-                                         v_now, p_limit, false) d
-    JOIN app.outbox x ON x.id = d.id
-    ORDER BY x.run_after, x.id);
+    SELECT x FROM app.outbox x
+     WHERE x.id = ANY (ARRAY(SELECT d.id FROM app_private.outbox_due(
+                               ARRAY(SELECT k.kind FROM app.outbox_kinds k WHERE k.lane = 'database'), v_now, p_limit, false) d))
+     ORDER BY x.run_after, x.id);
   IF cardinality(v_rows) = 0 THEN
     RETURN 0;
   END IF;
