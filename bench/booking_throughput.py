@@ -210,13 +210,20 @@ def prepare_floor(ctx: Ctx, slots: list[tuple[str, Any]]) -> None:
 
 FLOOR_RESERVE = 4000  # floor slots kept for the one-client runs of the two floors (bench/guarantee_floor.py)
 FLOOR_MAX_TPS = 6000  # ~2x the fastest floor seen here: bounds a phase's transactions (and length)
+ROUNDS = 3  # the floors and the pgbench factory take turns, 3 rounds each (1 with --quick)
 
 
-def run_floor(ctx: Ctx, seconds: int, kind: str, share: float, which: str = "floor") -> dict[str, Any]:
-    """One of the FLOORS (`which`) for one mode. pgbench runs a number of transactions, not a duration:
-    `share` of the floor slots still free (less FLOOR_RESERVE), at most FLOOR_MAX_TPS x seconds, split
-    over the clients, so the script can never run out of slots however fast the machine (a client that
-    finds none aborts); tps is transactions over the phase's own duration."""
+def floor_budget(n_slots: int, seconds: int) -> int:
+    """Transactions of one floor phase (one floor, one mode, all its rounds): a quarter of the floor
+    slots less FLOOR_RESERVE (two floors in two modes), at most FLOOR_MAX_TPS x seconds. A number, not
+    a duration, so the script can never run out of slots however fast the machine (a client that finds
+    none aborts)."""
+    return max(min((n_slots - FLOOR_RESERVE) // 4, FLOOR_MAX_TPS * seconds), CLIENTS)
+
+
+def run_floor(ctx: Ctx, n_tx: int, kind: str, which: str = "floor") -> dict[str, Any]:
+    """One of the FLOORS (`which`), n_tx transactions split over the clients; tps is transactions over
+    the phase's own duration."""
     _, file, _, tables, options = next(f for f in FLOORS if f[0] == which)
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
         for t in tables:
@@ -226,7 +233,9 @@ def run_floor(ctx: Ctx, seconds: int, kind: str, share: float, which: str = "flo
                             "THEN last_value ELSE 0 END FROM bench.floor_seq)").fetchone()
         conn.execute("CHECKPOINT")
     assert left
-    per_client = max(min(int((left[0] - FLOOR_RESERVE) * share), FLOOR_MAX_TPS * seconds) // CLIENTS, 1)
+    per_client = max(n_tx // CLIENTS, 1)
+    if left[0] < per_client * CLIENTS:
+        raise RuntimeError(f"{which}: {left[0]} floor slots left for {per_client * CLIENTS} transactions")
     try:
         with PgCpuSampler(ctx.cluster) as cpu:
             out = _pg(ctx, "pgbench", "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-t", str(per_client),
@@ -780,20 +789,56 @@ def _overlaps(ctx: Ctx) -> dict[str, Any]:
     return {"mechanic": ov[0], "customer": ov[1], "active_sessions": ov[2], "query_seconds": round(sw.s(), 2)}
 
 
+def _weighted(rounds: list[dict[str, Any]], key: str) -> float | None:
+    vals = [(r[key], r["transactions"]) for r in rounds if r.get(key) is not None and r["transactions"]]
+    n = sum(t for _, t in vals)
+    return round(sum(v * t for v, t in vals) / n, 3) if n else None
+
+
+def combine_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure from the rounds of one pgbench workload: tps = all their transactions over all their
+    time (each round's transactions / its tps), per-transaction figures weighted by transactions,
+    counts summed; `rounds` keeps each round's tps."""
+    if len(rounds) == 1:
+        return rounds[0]
+    n_tx = sum(r["transactions"] for r in rounds)
+    busy_s = sum(r["transactions"] / r["tps"] for r in rounds if r["tps"])
+    out = dict(rounds[-1])
+    out.update({"tps": round(n_tx / busy_s, 1) if busy_s else 0.0, "transactions": n_tx,
+                "failed": sum(r.get("failed") or 0 for r in rounds),
+                "sessions_created": sum(r.get("sessions_created") or 0 for r in rounds),
+                "rounds": [round(r["tps"], 1) for r in rounds]})
+    for key in ("latency_avg_ms", "postgres_cpu_ms_per_tx", "backends_cpu_ms_per_tx"):
+        out[key] = _weighted(rounds, key)
+    kinds = {k for r in rounds for k in r.get("background_cpu_ms_per_tx", {})}
+    out["background_cpu_ms_per_tx"] = {k: round(sum(r.get("background_cpu_ms_per_tx", {}).get(k, 0.0)
+                                                    * r["transactions"] for r in rounds) / n_tx, 3)
+                                       for k in sorted(kinds)} if n_tx else {}
+    return out
+
+
 def _mode(ctx: Ctx, seconds: int, cands: list[tuple[str, Any]], hot: list[tuple[str, Any]],
-          customers: list[tuple[str, str]], kind: str, floor_shares: tuple[float, ...]) -> dict[str, Any]:
-    """pgbench tpcb-like, the FLOORS (floor_shares of the free floor slots), the pgbench factory, the
-    Python factory: back to back under the same settings."""
+          customers: list[tuple[str, str]], kind: str, floor_tx: int) -> dict[str, Any]:
+    """pgbench tpcb-like; then the FLOORS (floor_tx transactions each) and the pgbench factory (`seconds`)
+    taking turns in rounds, so a burst of load from outside the bench (these machines are shared) falls
+    on all of them alike; then the Python factory. All under the same settings."""
     pgb = run_pgbench(ctx, seconds)
-    floors = {name: run_floor(ctx, seconds, kind, share, name)
-              for (name, *_), share in zip(FLOORS, floor_shares, strict=True)}
+    rounds = 1 if ctx.quick else ROUNDS
+    turns: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in FLOORS} | {"pgbench_factory": []}
+    for _ in range(rounds):
+        for name, *_ in FLOORS:
+            turns[name].append(run_floor(ctx, floor_tx // rounds, kind, name))
+        turns["pgbench_factory"].append(run_pgbench_factory(ctx, max(seconds // rounds, 1)))
+    floors = {name: combine_rounds(turns[name]) for name, *_ in FLOORS}
     floor, trg = floors["floor"], floors["floor_triggers"]
-    pgf = run_pgbench_factory(ctx, seconds)
+    pgf = combine_rounds(turns["pgbench_factory"])
     fac = run_factory(ctx, seconds, cands, hot, customers)
     return {"pgbench": pgb, **floors, "pgbench_factory": pgf, "factory": fac,
             # the steps from the floor to the factory, each against the one before
             "steps": {"floor_triggers_vs_floor": ratio(trg["tps"], floor["tps"]),
                       "pgbench_factory_vs_floor_triggers": ratio(pgf["tps"], trg["tps"])},
+            "pgbench_factory_ratio_floor_by_round": [ratio(p["tps"], f["tps"]) for p, f in
+                                                     zip(turns["pgbench_factory"], turns["floor"], strict=True)],
             "ratio_floor": ratio(fac["bookings_per_s"], floor["tps"]),
             "ratio_tpcb": ratio(fac["bookings_per_s"], pgb["tps"]),
             "pgbench_factory_ratio_floor": ratio(pgf["tps"], floor["tps"]),
@@ -829,18 +874,19 @@ def run(ctx: Ctx) -> dict[str, Any]:
     init_pgbench(ctx)
     prepare_floor(ctx, floor_slots)
     prepare_pgbench_factory(ctx, pgf_slots)
-    res: dict[str, Any] = {"clients": CLIENTS, "seconds": seconds, "candidate_slots": len(cands),
+    floor_tx = floor_budget(len(floor_slots), seconds)
+    res: dict[str, Any] = {"clients": CLIENTS, "seconds": seconds, "rounds": 1 if ctx.quick else ROUNDS,
+                           "floor_transactions_per_phase": floor_tx, "candidate_slots": len(cands),
                            "candidate_query_seconds": round(cand_s, 1), "hot_slots": len(hot) // 2,
                            "floor_slots": len(floor_slots), "pgbench_factory_slots": len(pgf_slots),
                            "customers_available": len(customers)}
     try:
         res["durable"] = {"settings": durability(ctx, True)}
-        # the floor slots in quarters: each of the two floors, durable then CPU-only
-        res["durable"] |= _mode(ctx, seconds, cands_durable, hot[:50], customers[:half], FLOOR_KIND, (1 / 4, 1 / 3))
+        res["durable"] |= _mode(ctx, seconds, cands_durable, hot[:50], customers[:half], FLOOR_KIND, floor_tx)
     finally:
         settings = durability(ctx, False)
     res["cpu_only"] = {"settings": settings} | _mode(ctx, seconds, cands_cpu, hot[50:], customers[half:],
-                                                         FLOOR_KIND, (1 / 2, 1.0))
+                                                         FLOOR_KIND, floor_tx)
     res["overlaps"] = _overlaps(ctx)
     i = 0
     res["cpu_per_booking"] = cpu_per_booking(ctx, one[i:i + n_cpu], one_customers[i:i + n_cpu])

@@ -121,6 +121,9 @@ def summary(results: dict[str, Any]) -> str:
                        f"{x.get('pgbench_factory_ratio_tpcb')}x tpcb-like, "
                        f"{steps.get('pgbench_factory_vs_floor_triggers')}x the floor with every trigger; "
                        f"Python factory {x['ratio_floor']}x the floor, {x['ratio_tpcb']}x tpcb-like")
+            by_round = x.get("pgbench_factory_ratio_floor_by_round") or []
+            if len(by_round) > 1:
+                out.append(f"    by round             pgbench factory ÷ floor {by_round}")
         c = b["cpu_per_booking"]
         out.append(f"  PostgreSQL CPU per booking (one client, {c['bookings']} bookings, the working backends only): "
                    f"transaction {c['booking_tx_ms']} ms + fan-out {c['fan_out_ms']} ms = {c['total_ms']} ms; "

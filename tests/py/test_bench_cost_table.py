@@ -1,5 +1,6 @@
 """The booking bench's accounting (bench/booking_throughput.py, bench/common.py): how the cost table is
-built from per-statement figures, and how CPU is read from /proc. No database needed."""
+built from per-statement figures, how CPU is read from /proc, how rounds of a workload combine. No
+database needed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from bench.booking_throughput import BOOKING_PARTS, BOOKING_ROOT, _parts
+from bench.booking_throughput import BOOKING_PARTS, BOOKING_ROOT, _parts, combine_rounds
 from bench.common import BackendCpu, process_kind
 
 
@@ -71,3 +72,21 @@ def test_backend_cpu_reads_proc_of_the_pid() -> None:
 
 def test_process_kind_of_a_process_that_exited() -> None:
     assert process_kind(2 ** 22 + 12345) == "gone"
+
+
+def test_rounds_combine_into_one_figure_weighted_by_transactions() -> None:
+    rounds = [{"tps": 100.0, "transactions": 500, "failed": 0, "sessions_created": 500, "latency_avg_ms": 10.0,
+               "postgres_cpu_ms_per_tx": 1.0, "backends_cpu_ms_per_tx": 0.8,
+               "background_cpu_ms_per_tx": {"walwriter": 0.1}, "command": "first"},
+              {"tps": 200.0, "transactions": 1500, "failed": 1, "sessions_created": 1499, "latency_avg_ms": 20.0,
+               "postgres_cpu_ms_per_tx": 2.0, "backends_cpu_ms_per_tx": 1.6, "background_cpu_ms_per_tx": {},
+               "command": "last"}]
+    got = combine_rounds(rounds)
+    assert got["tps"] == 2000 / (5.0 + 7.5)            # all transactions over all the rounds' time: 160
+    assert got["transactions"] == 2000 and got["failed"] == 1 and got["sessions_created"] == 1999
+    assert got["postgres_cpu_ms_per_tx"] == 1.75        # (1.0 * 500 + 2.0 * 1500) / 2000
+    assert got["backends_cpu_ms_per_tx"] == 1.4
+    assert got["latency_avg_ms"] == 17.5
+    assert got["background_cpu_ms_per_tx"] == {"walwriter": 0.025}
+    assert got["rounds"] == [100.0, 200.0] and got["command"] == "last"
+    assert combine_rounds(rounds[:1]) is rounds[0]     # one round: its own figure
