@@ -671,8 +671,7 @@ BOOKING_ROOT = r"^SELECT api\.create_session\("
 FAN_OUT_PARTS: tuple[Rule, ...] = (
     ("apply", "fan-out: apply (api.outbox_apply_due itself)", None, 0, ((r"^SELECT api\.outbox_apply_due\(", None),)),
     ("due", "fan-out: apply: find the due events (batches of 10)", "apply", 0,
-     ((r"FROM app\.outbox x WHERE x\.kind = ANY \(ARRAY\(SELECT k\.kind FROM app\.outbox_kinds k WHERE k\.lane =",
-       None),)),
+     ((r"app_private\.outbox_due\(\s*ARRAY\(SELECT k\.kind FROM app\.outbox_kinds k WHERE k\.lane =", None),)),
     ("locks", "fan-out: apply: lock the customer and the session, invite exists?", "apply", 0,
      ((r"FROM app\.customers c WHERE c\.user_id = \(SELECT s\.customer_id", None),
       (r"^SELECT s\.status FROM app\.sessions s WHERE s\.id = p_session_id AND s\.scheduled_for IS NOT NULL FOR",
