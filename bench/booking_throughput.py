@@ -229,13 +229,11 @@ def run_floor(ctx: Ctx, n_tx: int, kind: str, which: str = "floor") -> dict[str,
         for t in tables:
             conn.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
         before = conn.execute("SELECT count(*) FROM app.sessions").fetchone()
-        left = conn.execute("SELECT count(*) FROM bench.floor_slots WHERE k > (SELECT CASE WHEN is_called "
-                            "THEN last_value ELSE 0 END FROM bench.floor_seq)").fetchone()
+        left = guarantee_floor.floor_slots_left(conn)
         conn.execute("CHECKPOINT")
-    assert left
     per_client = max(n_tx // CLIENTS, 1)
-    if left[0] < per_client * CLIENTS:
-        raise RuntimeError(f"{which}: {left[0]} floor slots left for {per_client * CLIENTS} transactions")
+    if left < per_client * CLIENTS:
+        raise RuntimeError(f"{which}: {left} floor slots left for {per_client * CLIENTS} transactions")
     try:
         with PgCpuSampler(ctx.cluster) as cpu:
             out = _pg(ctx, "pgbench", "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-t", str(per_client),

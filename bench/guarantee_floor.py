@@ -124,6 +124,14 @@ def prepare_fanout_floor(ctx: Ctx) -> int:
     return int(row[0]) if row else 0
 
 
+def floor_slots_left(conn: psycopg.Connection[Any]) -> int:
+    """The floor slots (bench.floor_slots) the floors' sequence has not handed out yet."""
+    row = conn.execute("SELECT count(*) FROM bench.floor_slots "
+                       "WHERE k > (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench.floor_seq)"
+                       ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def run(ctx: Ctx, floors: Sequence[tuple[str, str, str, tuple[str, ...], str]], defines: dict[str, str],
         n: int, claims_pgoptions: str) -> dict[str, Any]:
     """One booking's guarantees by backend CPU, one client: the booking floor's writes (the first of
@@ -131,10 +139,7 @@ def run(ctx: Ctx, floors: Sequence[tuple[str, str, str, tuple[str, ...], str]], 
     with every trigger), each taking n floor slots."""
     available = prepare_fanout_floor(ctx)
     with psycopg.connect(ctx.su_dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM bench.floor_slots "
-                           "WHERE k > (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench.floor_seq)"
-                           ).fetchone()
-    slots_left = int(row[0]) if row else 0
+        slots_left = floor_slots_left(conn)
     n = min(n, available, slots_left // len(floors))
     if n < 50:
         return {"skipped": f"only {available} floor sessions to fan out and {slots_left} floor slots left"}

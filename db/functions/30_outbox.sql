@@ -268,7 +268,8 @@ DECLARE
   r app.outbox;
   v_done bigint[] := '{}'::bigint[];
 BEGIN
-  -- (a running row here was leased by a worker of before this lane)
+  -- attempts_left false: a running row of these kinds was leased by a worker of before this lane;
+  -- it is applied whatever its attempts
   v_rows := ARRAY(
     SELECT x FROM app.outbox x
      WHERE x.id = ANY (ARRAY(SELECT d.id FROM app_private.outbox_due(
